@@ -1,0 +1,5 @@
+"""`python -m fundguard` runs the command line."""
+
+from fundguard.cli import main
+
+main()

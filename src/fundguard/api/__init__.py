@@ -1,0 +1,1 @@
+"""FundGuard api layer."""

@@ -1,0 +1,1 @@
+"""FundGuard cases layer."""

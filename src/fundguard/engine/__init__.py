@@ -1,0 +1,1 @@
+"""FundGuard engine layer."""

@@ -1,0 +1,1 @@
+"""FundGuard kb layer."""

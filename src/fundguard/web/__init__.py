@@ -1,0 +1,1 @@
+"""FundGuard web layer."""
