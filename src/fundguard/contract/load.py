@@ -1,0 +1,529 @@
+"""All-or-nothing loading of a contract dataset (Parquet or CSV per table) into DuckDB.
+
+Every check is a set-based query over a staging table that keeps each source row's 1-based data row
+number, so an error names the file, the row and the column. Strict loads fail whole; lenient loads
+write every rejected row, with its reason, to a rejects file and load the rest.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from fundguard.contract.tables import (
+    IDENTITY_COLUMNS_DROPPED,
+    IDENTITY_COLUMNS_HASHED,
+    TABLES,
+    Column,
+    ColumnType,
+    Table,
+)
+
+MAX_REPORTED_ISSUES = 200
+_DATE_RE = r"^\d{4}-\d{2}-\d{2}$"
+_TIME_RE = r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?$"
+_TYPE_WORDS = {
+    ColumnType.STR: "文本",
+    ColumnType.CODE: "代码",
+    ColumnType.INT: "整数",
+    ColumnType.DECIMAL: "数值",
+    ColumnType.DATE: "日期 YYYY-MM-DD",
+    ColumnType.TIME: "时间 YYYY-MM-DD HH:MM:SS",
+    ColumnType.BOOL: "布尔值 (0/1/true/false)",
+}
+
+
+@dataclass(frozen=True, order=True)
+class Issue:
+    """One problem in the input: where (file, 1-based data row, column) and what was expected."""
+
+    file: str
+    row: int | None
+    column: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.row is not None:
+            where += f" 第{self.row}行"
+        if self.column:
+            where += f" 列 {self.column}"
+        return f"{where}: {self.message}"
+
+
+class ContractError(Exception):
+    """The dataset breaks the data contract; nothing was loaded."""
+
+    def __init__(self, issues: list[Issue], total: int | None = None):
+        self.issues = issues
+        self.total = total if total is not None else len(issues)
+        shown = "\n".join(f"  {i}" for i in issues[:20])
+        more = f"\n  …共 {self.total} 个问题" if self.total > 20 else ""
+        super().__init__(f"数据不符合数据契约，未加载任何数据 ({self.total} 个问题):\n{shown}{more}")
+
+
+@dataclass
+class TableReport:
+    name: str
+    file: str | None
+    rows: int = 0
+    rejected: int = 0
+    sha256: str | None = None
+    dropped_columns: list[str] = field(default_factory=list)
+    hashed_columns: list[str] = field(default_factory=list)
+
+
+@dataclass
+class LoadReport:
+    path: str
+    tables: dict[str, TableReport]
+    rejected: int = 0
+    rejects_path: str | None = None
+    issues: list[Issue] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            "path": self.path,
+            "rejected": self.rejected,
+            "rejects_path": self.rejects_path,
+            "tables": {
+                n: {"file": t.file, "rows": t.rows, "rejected": t.rejected, "sha256": t.sha256}
+                for n, t in self.tables.items()
+            },
+        }
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def find_table_file(directory: Path, table: Table) -> Path | None:
+    for suffix in (".parquet", ".csv"):
+        candidate = directory / f"{table.name}{suffix}"
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _check_utf8(path: Path) -> Issue | None:
+    """Find the first byte that is not UTF-8 and name its data row and column."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    line_no = 0
+    consumed = b""
+    with path.open("rb") as fh:
+        for raw in fh:
+            try:
+                decoder.decode(raw)
+            except UnicodeDecodeError as exc:
+                before = raw[: exc.start].decode("utf-8", errors="replace")
+                column = None
+                header = consumed.decode("utf-8", errors="replace").lstrip("\ufeff")
+                names = next(csv.reader(io.StringIO(header)), []) if header else []
+                fields_before = next(csv.reader(io.StringIO(before)), [""])
+                idx = len(fields_before) - 1
+                if 0 <= idx < len(names):
+                    column = names[idx]
+                row = line_no if line_no >= 1 else None
+                return Issue(path.name, row, column, "文件不是 UTF-8 编码 (请另存为 UTF-8)")
+            if line_no == 0:
+                consumed = raw
+            line_no += 1
+    return None
+
+
+def _read_csv(path: Path) -> pa.Table:
+    with path.open("r", encoding="utf-8-sig", newline="") as fh:
+        header = next(csv.reader(fh), None)
+    if not header:
+        raise ValueError("empty")
+    return pacsv.read_csv(
+        path,
+        read_options=pacsv.ReadOptions(encoding="utf8", use_threads=True, column_names=header, skip_rows=1),
+        parse_options=pacsv.ParseOptions(newlines_in_values=False),
+        convert_options=pacsv.ConvertOptions(
+            column_types={name: pa.string() for name in header},
+            strings_can_be_null=True,
+            null_values=[""],
+        ),
+    )
+
+
+class _Loader:
+    def __init__(self, directory: Path, con: duckdb.DuckDBPyConnection, lenient: bool, id_salt: str):
+        self.dir = directory
+        self.con = con
+        self.lenient = lenient
+        self.id_salt = id_salt
+        self.issues: list[Issue] = []
+        self.reports: dict[str, TableReport] = {}
+        self.present: dict[str, list[str]] = {}
+        self.source_types: dict[str, dict[str, str]] = {}
+        self._registered: list[str] = []
+
+    # staging -----------------------------------------------------------------------------------
+    def stage(self, table: Table) -> bool:
+        path = find_table_file(self.dir, table)
+        report = TableReport(table.name, path.name if path else None)
+        self.reports[table.name] = report
+        stg = f"_stg_{table.name}"
+        if path is None:
+            if not table.optional:
+                self.issues.append(Issue(f"{table.name}.parquet", None, None, "缺少必需的表文件 (.parquet 或 .csv)"))
+                return False
+            cols = ", ".join(f"CAST(NULL AS VARCHAR) AS {_quote(c.name)}" for c in table.columns)
+            self.con.execute(f"CREATE TEMP TABLE {stg} AS SELECT CAST(NULL AS BIGINT) AS _row, {cols} LIMIT 0")
+            self.present[table.name] = [c.name for c in table.columns]
+            self.source_types[table.name] = {c.name: "VARCHAR" for c in table.columns}
+            return True
+        report.sha256 = _sha256(path)
+        if path.stat().st_size == 0:
+            self.issues.append(Issue(path.name, None, None, "文件为空 (至少需要表头行)"))
+            return False
+        if path.suffix == ".csv":
+            bad = _check_utf8(path)
+            if bad is not None:
+                self.issues.append(bad)
+                return False
+            try:
+                arrow = _read_csv(path)
+            except (ValueError, pa.ArrowInvalid) as exc:
+                self.issues.append(Issue(path.name, None, None, f"无法解析 CSV: {exc}"))
+                return False
+            arrow = arrow.append_column("_row", pa.array(range(1, arrow.num_rows + 1), pa.int64()))
+            view = f"_arrow_{table.name}"
+            self.con.register(view, arrow)
+            self._registered.append(view)
+            source = f"SELECT * FROM {view}"
+            params: list = []
+        else:
+            source = "SELECT file_row_number + 1 AS _row, * EXCLUDE (file_row_number) FROM read_parquet(?, file_row_number = true)"
+            params = [str(path)]
+        try:
+            self.con.execute(f"CREATE TEMP TABLE {stg} AS {source}", params)
+        except duckdb.Error as exc:
+            self.issues.append(Issue(path.name, None, None, f"无法读取文件: {exc}"))
+            return False
+        described = self.con.execute(f"DESCRIBE {stg}").fetchall()
+        types = {row[0]: row[1] for row in described}
+        self.source_types[table.name] = types
+        names = [n for n in types if n != "_row"]
+        self.present[table.name] = names
+        missing = [c.name for c in table.columns if c.name not in types and not c.optional]
+        for name in missing:
+            self.issues.append(Issue(path.name, None, name, "缺少必需列"))
+        return not missing
+
+    # checks --------------------------------------------------------------------------------------
+    def _reject(self, table: Table, column: str | None, condition: str, reason_sql: str, params=()) -> None:
+        self.con.execute(
+            f"INSERT INTO _rejects SELECT ?, _row, ?, {reason_sql} FROM _stg_{table.name} WHERE {condition}",
+            [table.name, column, *params],
+        )
+
+    def _cast(self, table: Table, col: Column) -> str:
+        name = _quote(col.name)
+        if col.name not in self.present[table.name]:
+            return f"CAST(NULL AS {col.duckdb_type})"
+        return f"TRY_CAST({name} AS {col.duckdb_type})"
+
+    def check_columns(self, table: Table) -> None:
+        types = self.source_types[table.name]
+        for col in table.columns:
+            if col.name not in types:
+                continue
+            name = _quote(col.name)
+            src = types[col.name]
+            is_text = src == "VARCHAR"
+            wanted = _TYPE_WORDS[col.type]
+            bad_type = f"({name} IS NOT NULL AND TRY_CAST({name} AS {col.duckdb_type}) IS NULL)"
+            if is_text and col.type is ColumnType.DATE:
+                bad_type = f"({name} IS NOT NULL AND (NOT regexp_matches({name}, '{_DATE_RE}') OR TRY_CAST({name} AS DATE) IS NULL))"
+            elif is_text and col.type is ColumnType.TIME:
+                bad_type = f"({name} IS NOT NULL AND (NOT regexp_matches({name}, '{_TIME_RE}') OR TRY_CAST({name} AS TIMESTAMP) IS NULL))"
+            elif col.type in (ColumnType.STR, ColumnType.CODE):
+                bad_type = "FALSE"
+            if bad_type != "FALSE":
+                self._reject(
+                    table, col.name, bad_type, f"'应为' || ? || '，实际为 \"' || CAST({name} AS VARCHAR) || '\"'", [wanted]
+                )
+            if not col.nullable:
+                empty = f"({name} IS NULL" + (f" OR trim({name}) = '')" if is_text else ")")
+                self._reject(table, col.name, empty, "'必填，不能为空'")
+            if col.codes:
+                self.con.execute("DELETE FROM _codes")
+                self.con.executemany("INSERT INTO _codes VALUES (?)", [[c] for c in col.codes])
+                allowed = "、".join(col.codes)
+                self._reject(
+                    table,
+                    col.name,
+                    f"{name} IS NOT NULL AND CAST({name} AS VARCHAR) NOT IN (SELECT code FROM _codes)",
+                    f"'代码值不在字典中: \"' || CAST({name} AS VARCHAR) || '\"，允许值 ' || ?",
+                    [allowed],
+                )
+            if col.min_value is not None:
+                self._reject(
+                    table,
+                    col.name,
+                    f"TRY_CAST({name} AS DOUBLE) < ?",
+                    f"'不能小于 ' || ? || '，实际为 ' || CAST({name} AS VARCHAR)",
+                    [col.min_value, str(col.min_value)],
+                )
+
+    def check_table_rules(self, table: Table) -> None:
+        c = {col.name: self._cast(table, col) for col in table.columns}
+        if table.name == "mdtrt":
+            extra_pay = [
+                n for n in self.present["mdtrt"] if n.endswith("_pay") and n not in ("hifp_pay", "acct_pay", "psn_cash_pay")
+            ]
+            pay_sum = " + ".join(
+                [c["hifp_pay"], c["acct_pay"], c["psn_cash_pay"]]
+                + [f"COALESCE(TRY_CAST({_quote(n)} AS DECIMAL(16,2)), 0)" for n in extra_pay]
+            )
+            self._reject(
+                table,
+                "medfee_sumamt",
+                f"abs(({pay_sum}) - {c['medfee_sumamt']}) > 0.01",
+                f"'金额不平: 各项支付合计 ' || CAST({pay_sum} AS VARCHAR) || ' ≠ 医疗费总额 ' || CAST({c['medfee_sumamt']} AS VARCHAR)",
+            )
+            self._reject(
+                table,
+                "endtime",
+                f"{c['endtime']} < {c['begntime']}",
+                "'结束时间早于开始时间'",
+            )
+        if table.name == "feedetl":
+            self._reject(
+                table,
+                "det_item_fee_sumamt",
+                f"abs({c['cnt']} * {c['pric']} - {c['det_item_fee_sumamt']}) > 0.01",
+                f"'金额不符: 数量×单价 = ' || CAST(round({c['cnt']} * {c['pric']}, 2) AS VARCHAR) || '，明细金额为 ' || CAST({c['det_item_fee_sumamt']} AS VARCHAR)",
+            )
+            self._reject(
+                table,
+                "cnt",
+                f"{c['cnt']} < 0 AND NOT COALESCE({c['refd_flag']}, FALSE)",
+                "'数量为负，但不是退费明细 (refd_flag 应为 1)'",
+            )
+            self._reject(
+                table,
+                "cnt",
+                f"{c['cnt']} >= 0 AND COALESCE({c['refd_flag']}, FALSE)",
+                "'退费明细的数量应为负数'",
+            )
+
+    def check_keys(self, table: Table) -> None:
+        for cols in ((table.key,) if table.key else ()) + table.unique:
+            key = ", ".join(_quote(k) for k in cols)
+            not_null = " AND ".join(f"{_quote(k)} IS NOT NULL" for k in cols)
+            label = "主键" if cols == table.key else "唯一键"
+            self.con.execute(
+                f"""
+                INSERT INTO _rejects
+                SELECT ?, _row, ?, '{label}重复 (' || ? || ')，与第 ' || CAST(first_row AS VARCHAR) || ' 行相同'
+                FROM (
+                    SELECT _row, min(_row) OVER (PARTITION BY {key}) AS first_row
+                    FROM _stg_{table.name} WHERE {not_null}
+                ) WHERE _row <> first_row
+                """,
+                [table.name, cols[-1] if len(cols) == 1 else cols[0], ", ".join(cols)],
+            )
+
+    def parent_keys(self, target: str, columns: tuple[str, ...]) -> str:
+        """The relation of keys a child may refer to: loaded rows only when lenient (rejects cascade)."""
+        cols = ", ".join(_quote(c) for c in columns)
+        if self.lenient:
+            return f"(SELECT {cols} FROM {_quote(target)})"
+        return f"(SELECT {cols} FROM _stg_{target})"
+
+    def check_references(self, table: Table) -> None:
+        for ref in table.references:
+            if any(col not in self.present[table.name] for col in ref.columns):
+                continue
+            if ref.target == table.name:
+                parent = (
+                    f"(SELECT {', '.join(_quote(c) for c in ref.target_columns)} FROM _stg_{table.name} "
+                    f"WHERE _row NOT IN (SELECT _row FROM _rejects WHERE tbl = '{table.name}'))"
+                    if self.lenient
+                    else f"(SELECT {', '.join(_quote(c) for c in ref.target_columns)} FROM _stg_{table.name})"
+                )
+            else:
+                parent = self.parent_keys(ref.target, ref.target_columns)
+            cond_join = " AND ".join(
+                f"CAST(p.{_quote(t)} AS VARCHAR) = CAST(s.{_quote(c)} AS VARCHAR)" for c, t in zip(ref.columns, ref.target_columns, strict=True)
+            )
+            present = " AND ".join(f"s.{_quote(c)} IS NOT NULL" for c in ref.columns)
+            self.con.execute(
+                f"""
+                INSERT INTO _rejects
+                SELECT ?, s._row, ?, '引用不存在: ' || ? || ' = "' || CAST(s.{_quote(ref.columns[0])} AS VARCHAR) || '" 在 ' || ? || ' 中找不到'
+                FROM _stg_{table.name} s
+                WHERE {present} AND NOT EXISTS (SELECT 1 FROM {parent} p WHERE {cond_join})
+                """,
+                [table.name, ref.columns[0], ", ".join(ref.columns), ref.target],
+            )
+        if table.name == "feedetl":
+            parent = _quote("mdtrt") if self.lenient else "_stg_mdtrt"
+            for col in ("psn_no", "fixmedins_code"):
+                self.con.execute(
+                    f"""
+                    INSERT INTO _rejects
+                    SELECT 'feedetl', s._row, ?, '与就诊记录不一致: 明细为 "' || s.{col} || '"，就诊 ' || s.mdtrt_id || ' 为 "' || m.{col} || '"'
+                    FROM _stg_feedetl s JOIN {parent} m ON CAST(m.mdtrt_id AS VARCHAR) = CAST(s.mdtrt_id AS VARCHAR)
+                    WHERE CAST(s.{col} AS VARCHAR) <> CAST(m.{col} AS VARCHAR)
+                    """,
+                    [col],
+                )
+
+    # materialise -------------------------------------------------------------------------------
+    def materialise(self, table: Table) -> None:
+        report = self.reports[table.name]
+        present = self.present[table.name]
+        selects = [f"{self._cast(table, col)} AS {_quote(col.name)}" for col in table.columns]
+        known = {c.name for c in table.columns}
+        for name in present:
+            if name in known:
+                continue
+            low = name.lower()
+            if low in IDENTITY_COLUMNS_DROPPED:
+                report.dropped_columns.append(name)
+                continue
+            if low in IDENTITY_COLUMNS_HASHED:
+                report.hashed_columns.append(name)
+                selects.append(
+                    f"CASE WHEN {_quote(name)} IS NULL THEN NULL ELSE sha256(? || CAST({_quote(name)} AS VARCHAR)) END AS {_quote(low + '_hash')}"
+                )
+                continue
+            selects.append(_quote(name))
+        params = [self.id_salt] * len(report.hashed_columns)
+        self.con.execute(
+            f"""
+            CREATE TABLE {_quote(table.name)} AS
+            SELECT {", ".join(selects)} FROM _stg_{table.name}
+            WHERE _row NOT IN (SELECT _row FROM _rejects WHERE tbl = ?)
+            ORDER BY _row
+            """,
+            [*params, table.name],
+        )
+        report.rows = self.con.execute(f"SELECT count(*) FROM {_quote(table.name)}").fetchone()[0]
+        report.rejected = self.con.execute("SELECT count(DISTINCT _row) FROM _rejects WHERE tbl = ?", [table.name]).fetchone()[0]
+
+    def collect_issues(self) -> tuple[list[Issue], int]:
+        order = {t.name: i for i, t in enumerate(TABLES)}
+        total = self.con.execute("SELECT count(*) FROM _rejects").fetchone()[0]
+        rows = self.con.execute(
+            "SELECT tbl, _row, col, reason FROM _rejects ORDER BY tbl, _row, col LIMIT ?", [MAX_REPORTED_ISSUES * 5]
+        ).fetchall()
+        issues = sorted(
+            (Issue(self.reports[t].file or f"{t}.parquet", r, c, m) for t, r, c, m in rows),
+            key=lambda i: (order.get(i.file.rsplit(".", 1)[0], 99), i.row or 0, i.column or ""),
+        )
+        return issues[:MAX_REPORTED_ISSUES], total
+
+    def write_rejects(self, rejects_path: Path) -> None:
+        sqls: list[str] = []
+        params: list = []
+        hidden = IDENTITY_COLUMNS_HASHED + IDENTITY_COLUMNS_DROPPED
+        for table in TABLES:
+            present = [c for c in self.present.get(table.name, []) if c.lower() not in hidden]
+            if not present:
+                continue
+            packed = ", ".join(f"{_quote(c)} := CAST(s.{_quote(c)} AS VARCHAR)" for c in present)
+            sqls.append(
+                f"""SELECT r.tbl AS "table", ? AS file, r._row AS "row", r.col AS "column", r.reason,
+                       CAST(to_json(struct_pack({packed})) AS VARCHAR) AS raw
+                    FROM _rejects r JOIN _stg_{table.name} s ON s._row = r._row AND r.tbl = ?"""
+            )
+            params.extend([self.reports[table.name].file or f"{table.name}.parquet", table.name])
+        rejects_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = rejects_path.with_name(rejects_path.name + ".tmp")
+        query = " UNION ALL ".join(sqls) + ' ORDER BY "table", "row", "column"'
+        fmt = "PARQUET" if rejects_path.suffix == ".parquet" else "CSV, HEADER"
+        self.con.execute(f"COPY ({query}) TO '{_sql_path(tmp)}' (FORMAT {fmt})", params)
+        os.replace(tmp, rejects_path)
+
+    def cleanup(self) -> None:
+        for view in self._registered:
+            self.con.unregister(view)
+
+
+def _sql_path(path: Path) -> str:
+    # COPY takes no parameter for its target; the path is ours (not user SQL), quotes are escaped.
+    return str(path).replace("'", "''")
+
+
+def load_dataset(
+    path: Path | str,
+    con: duckdb.DuckDBPyConnection,
+    *,
+    lenient: bool = False,
+    rejects_path: Path | str | None = None,
+    id_salt: str | None = None,
+) -> LoadReport:
+    """Validate the dataset in `path` and create the contract tables in `con`, all or nothing.
+
+    Strict (default): any problem raises `ContractError` listing file/row/column issues and no table
+    is created. Lenient: row-level problems send the row (and the rows that depend on it) to the
+    rejects file; missing files/columns and unreadable files still fail the whole load.
+    """
+    directory = Path(path)
+    if not directory.is_dir():
+        raise ContractError([Issue(str(directory), None, None, "数据目录不存在")])
+    salt = id_salt if id_salt is not None else os.environ.get("FUNDGUARD_ID_SALT", "fundguard")
+    loader = _Loader(directory, con, lenient, salt)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute("CREATE OR REPLACE TEMP TABLE _rejects (tbl VARCHAR, _row BIGINT, col VARCHAR, reason VARCHAR)")
+        con.execute("CREATE OR REPLACE TEMP TABLE _codes (code VARCHAR)")
+        for t in TABLES:
+            con.execute(f"DROP TABLE IF EXISTS _stg_{t.name}")
+        staged = [loader.stage(t) for t in TABLES]
+        if not all(staged) or loader.issues:
+            raise ContractError(sorted(loader.issues, key=lambda i: (i.file, i.row or 0)))
+        for t in TABLES:
+            con.execute(f"DROP TABLE IF EXISTS main.{_quote(t.name)}")
+        for t in TABLES:
+            loader.check_columns(t)
+            loader.check_table_rules(t)
+            loader.check_keys(t)
+            loader.check_references(t)
+            loader.materialise(t)
+        issues, total = loader.collect_issues()
+        rejected_rows = sum(r.rejected for r in loader.reports.values())
+        if total and not lenient:
+            raise ContractError(issues, total)
+        report = LoadReport(str(directory), loader.reports, rejected=rejected_rows, issues=issues)
+        if total:
+            target = Path(rejects_path) if rejects_path else Path.cwd() / "rejects.csv"
+            loader.write_rejects(target)
+            report.rejects_path = str(target)
+        for t in TABLES:
+            con.execute(f"DROP TABLE IF EXISTS _stg_{t.name}")
+        con.execute("COMMIT")
+        return report
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        loader.cleanup()
+
+
+def describe_report(report: LoadReport) -> str:
+    return json.dumps(report.to_dict(), ensure_ascii=False, indent=2)
