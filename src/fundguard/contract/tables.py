@@ -7,10 +7,10 @@ checks and the test factories are all derived from it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 
-class ColumnType(str, Enum):
+class ColumnType(StrEnum):
     STR = "str"
     CODE = "code"
     INT = "int"
