@@ -41,3 +41,7 @@ def progress_bar() -> Iterator[Progress]:
     )
     with progress:
         yield progress
+
+EXIT_OK = 0
+EXIT_BAD_INPUT = 1
+EXIT_USAGE = 2

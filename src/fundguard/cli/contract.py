@@ -1,0 +1,67 @@
+"""`fundguard validate` and `fundguard docs build`: check a dataset; regenerate generated docs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import duckdb
+import typer
+
+from fundguard.cli._common import EXIT_BAD_INPUT, err_console, out_console
+from fundguard.contract import ContractError, load_dataset
+from fundguard.contract.docs import render_markdown
+
+docs_app = typer.Typer(help="生成文档 Generated documentation.", no_args_is_help=True)
+
+
+def validate(
+    directory: Annotated[Path, typer.Argument(help="数据目录 dataset folder (one .parquet or .csv per table)")],
+    lenient: Annotated[bool, typer.Option("--lenient", help="宽松模式: 拒绝的行写入 rejects 文件，其余照常加载")] = False,
+    rejects: Annotated[
+        Path | None, typer.Option("--rejects", help="rejects file (.csv or .parquet); default ./rejects.csv")
+    ] = None,
+    db: Annotated[Path | None, typer.Option("--db", help="keep the loaded tables in this DuckDB file")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the load report as JSON")] = False,
+) -> None:
+    """校验数据集是否符合数据契约 Check a dataset against the data contract (all-or-nothing load)."""
+    con = duckdb.connect(str(db) if db else ":memory:")
+    try:
+        report = load_dataset(directory, con, lenient=lenient, rejects_path=rejects)
+    except ContractError as exc:
+        for issue in exc.issues:
+            err_console.print(str(issue), markup=False, highlight=False)
+        if exc.total > len(exc.issues):
+            err_console.print(f"…共 {exc.total} 个问题，仅列出前 {len(exc.issues)} 个", markup=False)
+        err_console.print(f"校验失败: {exc.total} 个问题，未加载任何数据。", style="bold red")
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    finally:
+        con.close()
+    if as_json:
+        out_console.print_json(json.dumps(report.to_dict(), ensure_ascii=False))
+    else:
+        for name, t in report.tables.items():
+            if t.file:
+                out_console.print(f"{name:<13} {t.rows:>12,} 行  ({t.file})", markup=False)
+    if report.rejected:
+        err_console.print(
+            f"宽松模式: {report.rejected} 行被拒绝，原因见 {report.rejects_path}", style="bold yellow", markup=False
+        )
+    else:
+        out_console.print("校验通过 ✓")
+
+
+@docs_app.command("build")
+def docs_build(
+    out: Annotated[Path, typer.Option("--out", help="docs folder")] = Path("docs"),
+) -> None:
+    """重新生成数据契约文档 Regenerate docs/data-contract.md from the contract code."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "data-contract.md").write_text(render_markdown(), encoding="utf-8")
+    out_console.print(f"wrote {out / 'data-contract.md'}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("validate")(validate)
+    app.add_typer(docs_app, name="docs")
