@@ -56,6 +56,15 @@ DISEASE_PREFIXES: dict[str, tuple[str, ...]] = {
     "房颤": ("I48",),
     "脑梗死": ("I63",),
     "缺血性脑卒中": ("I63",),
+    "缺血性卒中": ("I63",),
+    "深静脉血栓": ("I80.2",),
+    "急性血栓性脑梗死": ("I63",),
+    "血栓栓塞性肺动脉高压": ("I27",),
+    "胃食管反流病": ("K21",),
+    "骨髓纤维化": ("D47.4", "D75.8"),
+    "系统性硬化病": ("M34",),
+    "胃食管结合部腺癌": ("C16.0",),
+    "肺栓塞": ("I26",),
     "缺血性脑血管疾病": ("I63", "I65", "I66", "I67", "G45"),
     "缺血性心脑血管疾病": ("I20", "I21", "I22", "I23", "I24", "I25", "I63", "I65", "I66", "I67", "G45"),
     "血栓性静脉炎": ("I80",),
@@ -167,6 +176,22 @@ DISEASE_PREFIXES: dict[str, tuple[str, ...]] = {
 # A clause naming one of these is about something a diagnosis code cannot carry: not mapped.
 _NOT_DIAGNOSES = ("保险", "示踪", "冲洗", "接触者", "放化疗")
 
+# Words that look like disease names but are not (targets, genes, courses of disease); blanked before the
+# check for unmapped disease names.
+_NOT_DISEASE_WORDS = (
+    "间变性淋巴瘤激酶", "肿瘤坏死因子", "鼠类肉瘤病毒癌基因", "PD-L1肿瘤", "抗肿瘤", "病毒感染", "疾病进展",
+    "疾病活动", "病情", "病灶", "病眼", "病毒", "病原", "病理", "病程", "病史", "疾病", "化疗", "放疗", "治疗",
+    "炎性", "肿瘤细胞", "症状", "重症", "发病", "并发症", "出血时",
+)
+_NOT_DISEASE_PATTERNS = re.compile(r"\((?:HCV|HBV|HIV)\)感染|(?:HCV|HBV|HIV)感染")
+# A known disease word absorbs the suffix that often follows it (`烟酸缺乏` + `症`).
+_SUFFIX = "(?:症|病变|病(?!毒))?"
+# A clause still naming one of these after its known diseases are removed names a disease we cannot map.
+_DISEASE_LIKE = re.compile(
+    r"癌|瘤|白血病|病|症|炎|感染|综合征|血栓|栓塞|衰竭|不全|梗死|卒中|中毒|休克|出血|损伤|骨折|疼痛|溃疡|结石|"
+    r"贫血|硬化|纤维化|增生|肥大|缺乏|水肿|高压"
+)
+
 _ORDERED = sorted(DISEASE_PREFIXES, key=len, reverse=True)
 _NUMBERED = re.compile(r"(?:^|(?<=[；;：:。\s]))\(?\d{1,2}[\.．、)）]\s*")
 
@@ -181,15 +206,27 @@ def clauses(text: str) -> list[str]:
     return [part.strip() for part in re.split(r"[；;]", first) if part.strip()]
 
 
-def diseases_in(clause: str) -> list[str]:
-    """The disease wordings a clause names, longest first, without overlaps."""
+def diseases_in(clause: str) -> tuple[list[str], str]:
+    """The disease wordings a clause names (longest first, no overlaps) and the clause without them."""
     found = []
     remaining = clause
     for word in _ORDERED:
         if word in remaining:
             found.append(word)
-            remaining = remaining.replace(word, "\0")
-    return found
+            remaining = re.sub(re.escape(word) + _SUFFIX, "\0", remaining)
+    return found, remaining
+
+
+def unmapped_disease(remaining: str) -> str | None:
+    """A disease-like word left in a clause once its known diseases and known non-diseases are removed."""
+    remaining = _NOT_DISEASE_PATTERNS.sub("\0", remaining)
+    for word in _NOT_DISEASE_WORDS:
+        remaining = remaining.replace(word, "\0")
+    match = _DISEASE_LIKE.search(remaining)
+    if not match:
+        return None
+    start = max(0, match.start() - 6)
+    return remaining[start:match.end()].replace("\0", "…")
 
 
 def map_indication(text: str) -> tuple[list[str], str | None]:
@@ -201,9 +238,12 @@ def map_indication(text: str) -> tuple[list[str], str | None]:
     for part in parts:
         if any(marker in part for marker in _NOT_DIAGNOSES):
             return [], f"条款非诊断条件：{part[:40]}"
-        words = diseases_in(part)
+        words, remaining = diseases_in(part)
         if not words:
             return [], f"条款未识别疾病：{part[:40]}"
+        leftover = unmapped_disease(remaining)
+        if leftover:
+            return [], f"条款含未识别疾病“{leftover}”：{part[:40]}"
         for word in words:
             prefixes.update(DISEASE_PREFIXES[word])
     return sorted(prefixes), None
