@@ -1,0 +1,207 @@
+"""The DuckDB batch backend: builds the curated views, runs a rule's SQL, assembles its flags.
+
+Rule SQL is portable; what is DuckDB-specific (macro expansion, JSON evidence, hashing, lists) lives
+here, in the engine, never in a rule.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+
+from fundguard.engine import macros, views
+from fundguard.engine.flags import message_pieces, params_json
+from fundguard.engine.kinds import get_kind
+from fundguard.engine.rule import Granularity, ParamValue, Rule
+
+NAME = "duckdb"
+_PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+
+FLAGS_DDL = """
+CREATE OR REPLACE TEMP TABLE _flags (
+  flag_id VARCHAR, run_id VARCHAR, rule_id VARCHAR, rule_version VARCHAR, sev_deg INTEGER,
+  granularity VARCHAR, psn_no VARCHAR, mdtrt_id VARCHAR, setl_id VARCHAR, fixmedins_code VARCHAR,
+  feedetl_sn VARCHAR[], mdtrt_ids VARCHAR[], vola_amt DECIMAL(16,2), message VARCHAR, evidence VARCHAR,
+  flag_key VARCHAR
+)
+"""
+
+
+class RuleRuntimeError(RuntimeError):
+    """A rule's SQL failed or broke the output contract (names the rule)."""
+
+
+@dataclass
+class RuleOutcome:
+    flags: int
+    vola_amt: Decimal
+    seconds: float
+
+
+def expand(sql: str) -> str:
+    return macros.expand(sql, NAME)
+
+
+def sql_params(sql: str) -> list[str]:
+    """The `$name` parameters an (expanded) SQL text uses, in order of first use."""
+    seen: list[str] = []
+    for name in _PARAM.findall(sql):
+        if name not in seen:
+            seen.append(name)
+    return seen
+
+
+class DuckDBBackend:
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        self.con = con
+
+    def build_views(self) -> float:
+        start = time.perf_counter()
+        for name in views.VIEW_NAMES:
+            kind = self.con.execute(
+                "SELECT table_type FROM information_schema.tables WHERE table_name = ?", [name]
+            ).fetchone()
+            if kind:
+                self.con.execute(f"DROP {'VIEW' if kind[0] == 'VIEW' else 'TABLE'} {name}")
+        for stmt in views.view_statements():
+            self.con.execute(expand(stmt))
+        self.con.execute(FLAGS_DDL)
+        return time.perf_counter() - start
+
+    def rule_sql(self, rule: Rule) -> str:
+        return get_kind(rule.kind).batch_sql(rule)
+
+    def run_rule(
+        self,
+        rule: Rule,
+        params: dict[str, ParamValue],
+        *,
+        run_id: str,
+        version: str,
+        kb_hash: str,
+    ) -> RuleOutcome:
+        start = time.perf_counter()
+        sql = expand(self.rule_sql(rule))
+        used = sql_params(sql)
+        unknown = [p for p in used if p not in params]
+        if unknown:
+            raise RuleRuntimeError(f"规则 {rule.id} 的 SQL 使用了未声明的参数: {', '.join('$' + u for u in unknown)}")
+        try:
+            self.con.execute(
+                "CREATE OR REPLACE TEMP TABLE _r AS SELECT * REPLACE "
+                f"(CAST(ROUND(vola_amt, 2) AS DECIMAL(16,2)) AS vola_amt) FROM ({sql}) _rule",  # noqa: S608
+                {p: params[p] for p in used},
+            )
+        except duckdb.Error as exc:
+            raise RuleRuntimeError(f"规则 {rule.id} 的 SQL 执行失败: {exc}") from exc
+        cols = [r[0] for r in self.con.execute("DESCRIBE _r").fetchall()]
+        self._insert_flags(rule, params, cols, run_id=run_id, version=version, kb_hash=kb_hash)
+        n, amt = self.con.execute(
+            "SELECT count(*), COALESCE(sum(vola_amt), 0) FROM _flags WHERE rule_id = ?", [rule.id]
+        ).fetchone()
+        self.con.execute("DROP TABLE _r")
+        return RuleOutcome(int(n), Decimal(amt), time.perf_counter() - start)
+
+    def _insert_flags(self, rule: Rule, params: dict, cols: list[str], *, run_id: str, version: str, kb_hash: str) -> None:
+        g = rule.granularity
+        key = g.key_column
+        if key not in cols or "vola_amt" not in cols:
+            raise RuleRuntimeError(f"规则 {rule.id} 的 SQL 须返回 {key} 与 vola_amt 列, 实际返回: {', '.join(cols)}")
+        has = set(cols)
+        empty = "CAST([] AS VARCHAR[])"
+        if "flag_key" in has:
+            flag_key = "r.flag_key"
+        elif "flag_detail" in has:
+            flag_key = f"r.{key} || '|' || CAST(r.flag_detail AS VARCHAR)"
+        else:
+            flag_key = f"CAST(r.{key} AS VARCHAR)"
+        lines = "r.feedetl_sns" if "feedetl_sns" in has else None
+        encs = "r.mdtrt_ids" if "mdtrt_ids" in has else None
+        if g is Granularity.LINE:
+            joins = "JOIN feedetl f ON f.feedetl_sn = r.feedetl_sn JOIN mdtrt m ON m.mdtrt_id = f.mdtrt_id"
+            who = "f.psn_no, f.mdtrt_id, m.setl_id, f.fixmedins_code"
+            lines = lines or "[r.feedetl_sn]"
+            encs = encs or "[f.mdtrt_id]"
+        elif g is Granularity.MDTRT:
+            joins = "JOIN mdtrt m ON m.mdtrt_id = r.mdtrt_id"
+            who = "m.psn_no, m.mdtrt_id, m.setl_id, m.fixmedins_code"
+            lines = lines or empty
+            encs = encs or "[r.mdtrt_id]"
+        elif g is Granularity.PSN:
+            joins = ""
+            mdtrt = "r.mdtrt_id" if "mdtrt_id" in has else "CAST(NULL AS VARCHAR)"
+            org = "r.fixmedins_code" if "fixmedins_code" in has else "CAST(NULL AS VARCHAR)"
+            who = f"r.psn_no, {mdtrt}, CAST(NULL AS VARCHAR), {org}"
+            lines = lines or empty
+            encs = encs or empty
+        else:
+            joins = ""
+            org = "r.fixmedins_code" if "fixmedins_code" in has else "r.org_code"
+            who = f"CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR), {org}"
+            lines = lines or empty
+            encs = encs or empty
+
+        bind: dict[str, object] = {
+            "_run_id": run_id,
+            "_rule_id": rule.id,
+            "_version": version,
+            "_kb_hash": kb_hash,
+            "_sev": int(rule.severity),
+            "_gran": g.value,
+            "_params_json": params_json(params),
+        }
+        parts = []
+        for i, (kind, value) in enumerate(message_pieces(rule.message)):
+            if kind == "field" and value in has:
+                parts.append(f"COALESCE(CAST(r.{value} AS VARCHAR), '')")
+            elif kind == "field" and value in params:
+                bind[f"_m{i}"] = str(params[value])
+                parts.append(f"$_m{i}")
+            elif kind == "field":
+                raise RuleRuntimeError(
+                    f"规则 {rule.id} 的 message 引用了 {{{value}}}, 它既不是 SQL 输出列也不是参数 (输出列: {', '.join(cols)})"
+                )
+            else:
+                bind[f"_m{i}"] = value
+                parts.append(f"$_m{i}")
+        message = f"concat({', '.join(parts)})" if parts else "''"
+        ev_cols = [c for c in cols if c.startswith("ev_")]
+        if ev_cols:
+            struct = ", ".join(f"{c[3:]} := r.{c}" for c in ev_cols)
+            values = f"CAST(to_json(struct_pack({struct})) AS VARCHAR)"
+        else:
+            values = "'{}'"
+        evidence = f"""'{{"params":' || $_params_json || ',"values":' || {values} || '}}'"""
+        select = f"""
+WITH r AS (SELECT *, {flag_key} AS _flag_key FROM _r r)
+SELECT substr(sha256($_rule_id || '|' || $_version || '|' || $_kb_hash || '|' || r._flag_key), 1, 32),
+       $_run_id, $_rule_id, $_version, CAST($_sev AS INTEGER), $_gran,
+       {who}, {lines}, {encs}, r.vola_amt, {message}, {evidence}, r._flag_key
+FROM r {joins}
+"""  # noqa: S608
+        dup = self.con.execute(
+            f"SELECT _flag_key, count(*) FROM (SELECT {flag_key} AS _flag_key FROM _r r) "  # noqa: S608
+            "GROUP BY 1 HAVING count(*) > 1 ORDER BY 1 LIMIT 1"
+        ).fetchone()
+        if dup:
+            raise RuleRuntimeError(f"规则 {rule.id} 对同一键 {dup[0]!r} 返回了 {dup[1]} 行 (每个疑点应只有一行)")
+        try:
+            self.con.execute(f"INSERT INTO _flags {select}", bind)
+        except duckdb.Error as exc:
+            raise RuleRuntimeError(f"规则 {rule.id} 的疑点组装失败: {exc}") from exc
+
+    def flag_rows(self, rule_id: str | None = None) -> list[tuple]:
+        where = "WHERE rule_id = ?" if rule_id else ""
+        return self.con.execute(
+            f"SELECT flag_key, vola_amt FROM _flags {where} ORDER BY flag_key",  # noqa: S608
+            [rule_id] if rule_id else [],
+        ).fetchall()
+
+    def write_flags(self, path: Path) -> None:
+        target = str(path).replace("'", "''")
+        self.con.execute(f"COPY (SELECT * FROM _flags ORDER BY flag_id) TO '{target}' (FORMAT parquet)")

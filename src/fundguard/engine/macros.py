@@ -1,0 +1,121 @@
+"""Engine macros: the few constructs that cannot be written portably, one implementation per backend.
+
+Rule SQL writes `{{ age_years(brdy, fee_date) }}`; before execution the engine expands each macro
+textually with the backend's implementation. Arguments are SQL expressions (macros may nest).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+MacroImpl = Callable[..., str]
+
+
+class MacroError(ValueError):
+    pass
+
+
+def _duckdb_age_years(birth: str, at: str) -> str:
+    # Birthday arithmetic: the birthday counts the new age; 29 Feb turns over on 1 Mar in other years
+    # because (2, 28) < (2, 29) but (3, 1) is not.
+    b, d = f"CAST({birth} AS DATE)", f"CAST({at} AS DATE)"
+    return (
+        f"(CAST(EXTRACT(YEAR FROM {d}) AS INTEGER) - CAST(EXTRACT(YEAR FROM {b}) AS INTEGER) - "
+        f"CASE WHEN EXTRACT(MONTH FROM {d}) * 100 + EXTRACT(DAY FROM {d}) < "
+        f"EXTRACT(MONTH FROM {b}) * 100 + EXTRACT(DAY FROM {b}) THEN 1 ELSE 0 END)"
+    )
+
+
+DUCKDB: dict[str, MacroImpl] = {
+    "age_years": _duckdb_age_years,
+    # calendar days from d1 to d2 (d2 - d1), dates or timestamps (their dates)
+    "days_between": lambda d1, d2: f"date_diff('day', CAST({d1} AS DATE), CAST({d2} AS DATE))",
+    "add_days": lambda d, n: f"CAST(CAST({d} AS DATE) + CAST({n} AS INTEGER) AS DATE)",
+    "to_date": lambda ts: f"CAST({ts} AS DATE)",
+    # whole seconds from t1 to t2
+    "seconds_between": lambda t1, t2: f"date_diff('second', CAST({t1} AS TIMESTAMP), CAST({t2} AS TIMESTAMP))",
+    "trunc_hour": lambda ts: f"date_trunc('hour', CAST({ts} AS TIMESTAMP))",
+    # the sorted distinct values of a group, as a list
+    "list_agg": lambda x: f"list_sort(list_distinct(list({x})))",
+    # a one-element list
+    "list_of": lambda x: f"[{x}]",
+}
+
+SPARK: dict[str, MacroImpl] = {
+    "age_years": lambda birth, at: (
+        f"(year({at}) - year({birth}) - CASE WHEN month({at}) * 100 + dayofmonth({at}) < "
+        f"month({birth}) * 100 + dayofmonth({birth}) THEN 1 ELSE 0 END)"
+    ),
+    "days_between": lambda d1, d2: f"datediff(to_date({d2}), to_date({d1}))",
+    "add_days": lambda d, n: f"date_add(to_date({d}), {n})",
+    "to_date": lambda ts: f"to_date({ts})",
+    "seconds_between": lambda t1, t2: f"(unix_timestamp({t2}) - unix_timestamp({t1}))",
+    "trunc_hour": lambda ts: f"date_trunc('HOUR', {ts})",
+    "list_agg": lambda x: f"array_sort(collect_set({x}))",
+    "list_of": lambda x: f"array({x})",
+}
+
+BACKENDS: dict[str, dict[str, MacroImpl]] = {"duckdb": DUCKDB, "spark": SPARK}
+MACRO_NAMES = frozenset(DUCKDB)
+
+
+def _split_args(text: str) -> list[str]:
+    args, depth, start, quote = [], 0, 0, False
+    for i, ch in enumerate(text):
+        if ch == "'":
+            quote = not quote
+        elif quote:
+            continue
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            args.append(text[start:i].strip())
+            start = i + 1
+    tail = text[start:].strip()
+    if tail or args:
+        args.append(tail)
+    return args
+
+
+def expand(sql: str, backend: str = "duckdb") -> str:
+    """Expand every `{{ name(args) }}` in `sql` with `backend`'s implementation."""
+    impls = BACKENDS[backend]
+    out: list[str] = []
+    pos = 0
+    while True:
+        start = sql.find("{{", pos)
+        if start < 0:
+            out.append(sql[pos:])
+            return "".join(out)
+        out.append(sql[pos:start])
+        end, depth, i = -1, 0, start
+        while i < len(sql) - 1:
+            if sql.startswith("{{", i):
+                depth += 1
+                i += 2
+                continue
+            if sql.startswith("}}", i):
+                depth -= 1
+                if depth == 0:
+                    end = i
+                    break
+                i += 2
+                continue
+            i += 1
+        if end < 0:
+            raise MacroError(f"未闭合的宏: {sql[start:start + 40]!r}")
+        body = expand(sql[start + 2 : end], backend).strip()
+        paren = body.find("(")
+        if paren < 0 or not body.endswith(")"):
+            raise MacroError(f"宏应写作 {{{{ name(args) }}}}: {body!r}")
+        name = body[:paren].strip()
+        if name not in impls:
+            raise MacroError(f"未知的宏 {name!r} (可用: {', '.join(sorted(impls))})")
+        args = _split_args(body[paren + 1 : -1])
+        try:
+            out.append(impls[name](*args))
+        except TypeError as exc:
+            raise MacroError(f"宏 {name} 参数个数不对: {args}") from exc
+        pos = end + 2

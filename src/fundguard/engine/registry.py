@@ -1,0 +1,182 @@
+"""The rule registry: the folder `fundguard/rules/<category>/<ID>_<slug>.yaml` (+ `.sql`), validated at load.
+
+A bad rule file fails loudly with the file and the field; nothing here names a rule.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from fundguard.engine.kinds import kinds
+from fundguard.engine.rule import Rule
+from fundguard.kb.tables import KB_TABLES
+
+_FILE = re.compile(r"^(?P<id>[A-Z][0-9]{2})_(?P<slug>[a-z][a-z0-9_]*)\.yaml$")
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class RuleFileError(ValueError):
+    """A rule file is malformed: names the file and the field."""
+
+    def __init__(self, path: Path | str, problems: list[str]):
+        self.path = str(path)
+        self.problems = problems
+        super().__init__(f"规则文件有误 {path}:\n" + "\n".join(f"  {p}" for p in problems))
+
+
+class UnknownRuleError(KeyError):
+    def __init__(self, ids: list[str], known: list[str]):
+        self.ids = ids
+        super().__init__(f"未知的规则编号: {', '.join(ids)} (共 {len(known)} 条规则, 用 `fundguard rules list` 查看)")
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def rules_root() -> Path:
+    import fundguard.rules
+
+    return Path(fundguard.rules.__file__).parent
+
+
+def _digest(*parts: bytes) -> str:
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(hashlib.sha256(p).digest())
+    return h.hexdigest()[:16]
+
+
+def load_rule_file(path: Path) -> Rule:
+    """Read and validate one rule file (and its `.sql` when the kind is `sql`)."""
+    match = _FILE.match(path.name)
+    if not match:
+        raise RuleFileError(path, ["文件名应为 <ID>_<slug>.yaml, 如 A01_item_for_other_sex.yaml"])
+    raw_bytes = path.read_bytes()
+    try:
+        data = yaml.safe_load(raw_bytes)
+    except yaml.YAMLError as exc:
+        raise RuleFileError(path, [f"YAML 无法解析: {exc}"]) from exc
+    if not isinstance(data, dict):
+        raise RuleFileError(path, ["顶层应为映射 (id: …, name: …)"])
+    try:
+        rule = Rule.model_validate(data)
+    except ValidationError as exc:
+        problems = [f"字段 {'.'.join(str(x) for x in e['loc']) or '(顶层)'}: {e['msg']}" for e in exc.errors()]
+        raise RuleFileError(path, problems) from exc
+    problems: list[str] = []
+    if rule.id != match["id"]:
+        problems.append(f"字段 id: {rule.id} 与文件名中的 {match['id']} 不一致")
+    if rule.slug != match["slug"]:
+        problems.append(f"字段 slug: {rule.slug} 与文件名中的 {match['slug']} 不一致")
+    known_kinds = kinds()
+    sql_path = path.with_suffix(".sql")
+    sql_bytes = b""
+    if rule.kind not in known_kinds:
+        problems.append(f"字段 kind: 未知的类型 {rule.kind!r} (可用: {', '.join(sorted(known_kinds))})")
+    else:
+        try:
+            known_kinds[rule.kind].parse_config(rule.config)
+        except ValidationError as exc:
+            for e in exc.errors():
+                problems.append(f"字段 with.{'.'.join(str(x) for x in e['loc'])}: {e['msg']}")
+    if rule.kind == "sql":
+        if not sql_path.exists():
+            problems.append(f"kind 为 sql, 但缺少 {sql_path.name}")
+        else:
+            sql_bytes = sql_path.read_bytes()
+            rule.sql = sql_bytes.decode("utf-8")
+    elif sql_path.exists():
+        problems.append(f"kind 为 {rule.kind}, 不应有 {sql_path.name}")
+    for table in rule.kb_tables:
+        if table not in KB_TABLES:
+            problems.append(f"字段 kb_tables: 未知的知识库表 {table!r}")
+    cfg_table = rule.config.get("kb_table")
+    if cfg_table and cfg_table not in rule.kb_tables:
+        problems.append(f"字段 kb_tables: 应列出 with.kb_table 使用的 {cfg_table}")
+    for i, ex in enumerate(rule.examples):
+        for table in ex.given:
+            if table.startswith("kb_") and table not in KB_TABLES:
+                problems.append(f"字段 examples.{i}.given: 未知的知识库表 {table!r}")
+        unknown = sorted(set(ex.params) - set(rule.params))
+        if unknown:
+            problems.append(f"字段 examples.{i}.params: 未知参数 {', '.join(unknown)}")
+        else:
+            try:
+                rule.bind_params(ex.params)
+            except ValueError as exc:
+                problems.append(f"字段 examples.{i}.params: {exc}")
+    if problems:
+        raise RuleFileError(path, problems)
+    rule.category = path.parent.name
+    rule.path = str(path)
+    rule.source_digest = _digest(raw_bytes, sql_bytes)
+    return rule
+
+
+@dataclass
+class Registry:
+    root: Path
+    rules: dict[str, Rule] = field(default_factory=dict)
+
+    def __iter__(self):
+        return iter(self.rules.values())
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def get(self, rule_id: str) -> Rule:
+        try:
+            return self.rules[rule_id]
+        except KeyError:
+            raise UnknownRuleError([rule_id], list(self.rules)) from None
+
+    def select(self, ids: list[str] | None) -> list[Rule]:
+        if not ids:
+            return list(self.rules.values())
+        wanted = [i.strip().upper() for i in ids if i.strip()]
+        unknown = [i for i in wanted if i not in self.rules]
+        if unknown:
+            raise UnknownRuleError(unknown, list(self.rules))
+        return [self.rules[i] for i in sorted(set(wanted))]
+
+
+def load_registry(root: Path | None = None) -> Registry:
+    """Every rule file under `root` (default: the packaged library), sorted by id."""
+    return _load_registry(Path(root) if root else rules_root())
+
+
+@lru_cache(maxsize=8)
+def _load_registry(root: Path) -> Registry:
+    found: dict[str, Rule] = {}
+    paths: dict[str, Path] = {}
+    errors: list[RuleFileError] = []
+    for path in sorted(root.glob("*/*.yaml")):
+        try:
+            rule = load_rule_file(path)
+        except RuleFileError as exc:
+            errors.append(exc)
+            continue
+        if rule.id in found:
+            errors.append(RuleFileError(path, [f"规则编号 {rule.id} 与 {paths[rule.id]} 重复"]))
+            continue
+        found[rule.id] = rule
+        paths[rule.id] = path
+    for sql in sorted(root.glob("*/*.sql")):
+        if not sql.with_suffix(".yaml").exists():
+            errors.append(RuleFileError(sql, ["SQL 文件没有对应的 YAML 规则文件"]))
+    if errors:
+        if len(errors) == 1:
+            raise errors[0]
+        raise RuleFileError(root, [str(e) for e in errors])
+    return Registry(root, {k: found[k] for k in sorted(found)})
+
+
+def message_placeholders(rule: Rule) -> list[str]:
+    return _PLACEHOLDER.findall(rule.message)

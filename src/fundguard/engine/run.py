@@ -1,0 +1,224 @@
+"""An audit run: load a dataset and a knowledge edition, run the selected rules, write flags and run.json.
+
+`run_audit(...)` is the one entry point the doors (CLI, API, demo) call. `Auditor` runs rules over a
+connection that already holds the contract and knowledge tables (examples and tests use it directly).
+Nothing is written to the output folder unless the whole run completes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import yaml
+
+from fundguard.engine.backends.duckdb import DuckDBBackend
+from fundguard.engine.flags import params_json, rule_version
+from fundguard.engine.registry import Registry, UnknownRuleError, load_registry
+from fundguard.engine.rule import ParamError, ParamValue, Rule, Scene
+
+ProgressFn = Callable[[str, int, int], None]
+
+
+class AuditError(Exception):
+    """The run cannot proceed (bad params file, unknown engine…); nothing was written."""
+
+
+@dataclass
+class RuleStats:
+    id: str
+    version: str
+    params: dict[str, Any]
+    status: str  # "ran" | "skipped"
+    reason: str | None = None
+    flags: int = 0
+    vola_amt: str = "0.00"
+    seconds: float = 0.0
+
+
+@dataclass
+class AuditResult:
+    run_id: str
+    rules: list[RuleStats] = field(default_factory=list)
+    views_seconds: float = 0.0
+
+    @property
+    def flags(self) -> int:
+        return sum(r.flags for r in self.rules)
+
+
+def read_params_file(path: Path | str) -> dict[str, dict[str, Any]]:
+    """A per-run overrides file: YAML or JSON `{RULE_ID: {param: value}}`."""
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ParamError(f"参数文件 {p} 无法读取: {exc}") from exc
+    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+        raise ParamError(f"参数文件 {p} 应为 {{规则编号: {{参数: 值}}}} 的映射")
+    return {str(k).upper(): v for k, v in data.items()}
+
+
+def bind_all(rules: list[Rule], overrides: dict[str, dict[str, Any]], registry: Registry) -> dict[str, dict[str, ParamValue]]:
+    unknown = sorted(set(overrides) - set(registry.rules))
+    if unknown:
+        raise UnknownRuleError(unknown, list(registry.rules))
+    return {r.id: r.bind_params(overrides.get(r.id)) for r in rules}
+
+
+def compute_run_id(input_hashes: dict[str, str], kb_hash: str, versions: dict[str, str]) -> str:
+    payload = json.dumps({"inputs": input_hashes, "kb": kb_hash, "rules": versions}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+class Auditor:
+    """Runs rules over a connection holding the contract tables and the knowledge edition's kb_* tables."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, *, kb_hash: str = "", kb_manifest: dict | None = None):
+        self.con = con
+        self.kb_hash = kb_hash
+        self.kb_manifest = kb_manifest or {}
+        self.backend = DuckDBBackend(con)
+        self.views_seconds = 0.0
+
+    def prepare(self) -> None:
+        self.views_seconds = self.backend.build_views()
+
+    def skip_reason(self, rule: Rule) -> str | None:
+        if Scene.POST not in rule.scenes:
+            scenes = "/".join(s.value for s in rule.scenes)
+            return f"场景为 {scenes}, 不在事后 (post) 批量审核中运行; 由实时审核执行"
+        missing = [m for m in rule.requires_kb_manifest if self.kb_manifest.get(m) is not True]
+        if missing:
+            return f"知识库版本未声明 {', '.join(m + ': true' for m in missing)}, 跳过 (避免把知识库未收录的编码当作违规)"
+        return None
+
+    def run(
+        self,
+        rules: list[Rule],
+        params: dict[str, dict[str, ParamValue]],
+        *,
+        run_id: str,
+        progress: ProgressFn | None = None,
+    ) -> AuditResult:
+        result = AuditResult(run_id=run_id, views_seconds=self.views_seconds)
+        for i, rule in enumerate(rules):
+            p = params[rule.id]
+            version = rule_version(rule, p)
+            stats = RuleStats(rule.id, version, json.loads(params_json(p)), "ran")
+            reason = self.skip_reason(rule)
+            if reason:
+                stats.status, stats.reason = "skipped", reason
+            else:
+                outcome = self.backend.run_rule(rule, p, run_id=run_id, version=version, kb_hash=self.kb_hash)
+                stats.flags, stats.vola_amt, stats.seconds = outcome.flags, f"{outcome.vola_amt:.2f}", round(outcome.seconds, 4)
+            result.rules.append(stats)
+            if progress:
+                progress(rule.id, i + 1, len(rules))
+        return result
+
+
+def _open_edition(kb: Path | str | None):
+    from fundguard import kb as kb_pkg
+
+    path = Path(kb) if kb else kb_pkg.default_edition_path()
+    return path, kb_pkg.Edition.open(path)
+
+
+def run_audit(
+    dataset: Path | str,
+    out: Path | str,
+    *,
+    kb: Path | str | None = None,
+    rules: list[str] | None = None,
+    params: dict[str, dict[str, Any]] | None = None,
+    params_file: Path | str | None = None,
+    engine: str = "duckdb",
+    progress: ProgressFn | None = None,
+    registry: Registry | None = None,
+) -> dict:
+    """Audit `dataset` into `out` (`flags.parquet`, `run.json`); returns the run.json content.
+
+    Raises UnknownRuleError, ParamError, RuleFileError, ContractError or AuditError before writing
+    anything; `out` is only touched once every rule has run.
+    """
+    from fundguard.contract import load_dataset
+
+    if engine != "duckdb":
+        raise AuditError(f"引擎 {engine!r} 尚未实现 (可用: duckdb)")
+    started = dt.datetime.now(dt.UTC)
+    registry = registry or load_registry()
+    selected = registry.select(rules)
+    overrides = dict(params or {})
+    if params_file:
+        for rid, values in read_params_file(params_file).items():
+            overrides.setdefault(rid, {}).update(values)
+    bound = bind_all(selected, overrides, registry)
+
+    kb_path, edition = _open_edition(kb)
+    con = duckdb.connect()
+    try:
+        report = load_dataset(Path(dataset), con)
+        edition.register(con)
+        kb_hash = edition.content_hash
+        auditor = Auditor(con, kb_hash=kb_hash, kb_manifest=dict(edition.manifest))
+        inputs = {n: t.sha256 or "" for n, t in sorted(report.tables.items())}
+        versions = {r.id: rule_version(r, bound[r.id]) for r in selected}
+        run_id = compute_run_id(inputs, kb_hash, versions)
+        t0 = time.perf_counter()
+        auditor.prepare()
+        result = auditor.run(selected, bound, run_id=run_id, progress=progress)
+        total_seconds = time.perf_counter() - t0
+
+        out_path = Path(out)
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out_path.name}.", dir=out_path.parent))
+        try:
+            auditor.backend.write_flags(tmp / "flags.parquet")
+            run_json = {
+                "run_id": run_id,
+                "started": started.isoformat(timespec="seconds"),
+                "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                "engine": engine,
+                "dataset": {
+                    "path": str(dataset),
+                    "tables": {n: {"rows": t.rows, "sha256": t.sha256, "file": t.file} for n, t in sorted(report.tables.items())},
+                },
+                "kb": {"path": str(kb_path), "content_hash": kb_hash, "manifest": edition.manifest},
+                "rules": [asdict(s) for s in result.rules],
+                "totals": {
+                    "flags": result.flags,
+                    "vola_amt": f"{sum((Decimal(s.vola_amt) for s in result.rules), Decimal(0)):.2f}",
+                    "rules_ran": sum(1 for s in result.rules if s.status == "ran"),
+                    "rules_skipped": sum(1 for s in result.rules if s.status == "skipped"),
+                },
+                "timings": {"views_seconds": round(result.views_seconds, 4), "total_seconds": round(total_seconds, 4)},
+            }
+            (tmp / "run.json").write_text(json.dumps(run_json, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+            _publish(tmp, out_path)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+        return run_json
+    finally:
+        con.close()
+
+
+def _publish(tmp: Path, out: Path) -> None:
+    """Move the finished files into `out` (a fresh folder is renamed whole; an existing one file by file)."""
+    if not out.exists():
+        os.replace(tmp, out)
+        return
+    for name in ("flags.parquet", "run.json"):
+        os.replace(tmp / name, out / name)

@@ -1,0 +1,189 @@
+"""Curated views shared by rules: refund netting, context joins, ages, stays and knowledge code matching.
+
+Written once in portable SQL with engine macros, so every backend builds the same views and no rule
+re-derives them. Rules read these by name:
+
+- `fee_net`: fee lines after refund netting (refund lines and fully refunded lines left out), with
+  `net_cnt`, `net_amt` (what remains) and `fee_date`.
+- `fee_lines`: `fee_net` with the encounter, person, institution, ordering doctor and item name:
+  `med_type`, `setl_id`, `begntime`, `endtime`, `hifp_pay`, `gend`, `brdy`, `insutype`, `age_at_fee`,
+  `medins_lv`, `fixmedins_type`, `org_admdvs`, `dr_profttl`, `item_name`.
+- `mdtrt_ctx`: encounters with person and institution: `begn_date`, `end_date`, `age_at_begn`,
+  `is_inpatient`, `stay_days` (end date − begin date, minimum 1), `gend`, `brdy`, `psn_insutype`,
+  `death_date`, `medins_lv`, `org_admdvs`.
+- `inpatient_stays`: `mdtrt_ctx` rows with med_type 21 or 52.
+- `kb_code_map(kb_table, kb_column, hilist_code, kb_code)`: for every billed `hilist_code`, the
+  knowledge code that applies to it in each code column (exact beats a `*` prefix; the longest prefix
+  wins). `<kb_table>_match` views join it to the knowledge rows: `hilist_code` is the billed code,
+  `kb_hilist_code` the entry's own code.
+- `diag_code_map(kb_table, diag_code, diag_prefix)`: every diagnosis code of the dataset with each
+  knowledge diagnosis prefix it starts with (`N40` matches `N40.x00`).
+"""
+
+from __future__ import annotations
+
+from fundguard.kb.tables import KB_TABLES
+
+INPATIENT_MED_TYPES = ("21", "52")
+
+#: knowledge columns holding item codes that may be `*` prefixes (data-contract.md, knowledge base)
+ITEM_CODE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("kb_item_gender", "hilist_code"),
+    ("kb_item_age", "hilist_code"),
+    ("kb_item_indication", "hilist_code"),
+    ("kb_item_medins_lv", "hilist_code"),
+    ("kb_item_setting", "hilist_code"),
+    ("kb_item_insutype", "hilist_code"),
+    ("kb_item_limit", "hilist_code"),
+    ("kb_item_cycle", "hilist_code"),
+    ("kb_item_course", "hilist_code"),
+    ("kb_item_title", "hilist_code"),
+    ("kb_drug_days", "hilist_code"),
+    ("kb_exclusive", "hilist_code_a"),
+    ("kb_exclusive", "hilist_code_b"),
+    ("kb_bundle", "bundle_code"),
+    ("kb_bundle", "part_code"),
+)
+
+#: knowledge tables keyed by a diagnosis prefix
+DIAG_PREFIX_TABLES: tuple[str, ...] = ("kb_diag_gender", "kb_diag_age", "kb_item_indication")
+
+FEE_NET = """
+CREATE TABLE fee_net AS
+WITH refunds AS (
+  SELECT feedetl_sn, mdtrt_id, hilist_code, pric, fee_ocur_time, cnt, det_item_fee_sumamt, orig_feedetl_sn
+  FROM feedetl WHERE refd_flag
+),
+guessed AS (
+  SELECT refund_sn, orig_sn, cnt, amt FROM (
+    SELECT r.feedetl_sn AS refund_sn, o.feedetl_sn AS orig_sn, r.cnt AS cnt, r.det_item_fee_sumamt AS amt,
+           ROW_NUMBER() OVER (PARTITION BY r.feedetl_sn ORDER BY o.fee_ocur_time DESC, o.feedetl_sn DESC) AS rn
+    FROM refunds r
+    JOIN feedetl o
+      ON o.mdtrt_id = r.mdtrt_id AND o.hilist_code = r.hilist_code AND o.pric = r.pric AND NOT o.refd_flag
+     AND (o.fee_ocur_time < r.fee_ocur_time OR (o.fee_ocur_time = r.fee_ocur_time AND o.feedetl_sn < r.feedetl_sn))
+    WHERE r.orig_feedetl_sn IS NULL
+  ) g WHERE rn = 1
+),
+netting AS (
+  SELECT orig_sn, SUM(cnt) AS refund_cnt, SUM(amt) AS refund_amt FROM (
+    SELECT orig_feedetl_sn AS orig_sn, cnt, det_item_fee_sumamt AS amt FROM refunds WHERE orig_feedetl_sn IS NOT NULL
+    UNION ALL
+    SELECT orig_sn, cnt, amt FROM guessed
+  ) u GROUP BY orig_sn
+)
+SELECT f.feedetl_sn, f.mdtrt_id, f.psn_no, f.fixmedins_code, f.fee_ocur_time,
+       {{ to_date(f.fee_ocur_time) }} AS fee_date,
+       f.hilist_code, f.medins_list_codg, f.med_chrgitm_type, f.cnt, f.pric, f.det_item_fee_sumamt,
+       CAST(f.cnt + COALESCE(n.refund_cnt, 0) AS DECIMAL(16,4)) AS net_cnt,
+       CAST(f.det_item_fee_sumamt + COALESCE(n.refund_amt, 0) AS DECIMAL(16,2)) AS net_amt,
+       f.bilg_dept_codg, f.bilg_dr_codg, f.prd_days, f.hosp_appr_flag
+FROM feedetl f
+LEFT JOIN netting n ON n.orig_sn = f.feedetl_sn
+WHERE NOT f.refd_flag AND f.cnt + COALESCE(n.refund_cnt, 0) > 0
+"""
+
+FEE_LINES = """
+CREATE VIEW fee_lines AS
+SELECT f.*, m.med_type, m.setl_id, m.begntime, m.endtime, m.hifp_pay, m.dscg_way,
+       p.gend, p.brdy, p.insutype, p.death_date,
+       {{ age_years(p.brdy, f.fee_date) }} AS age_at_fee,
+       o.medins_lv, o.fixmedins_type, o.admdvs AS org_admdvs,
+       d.profttl AS dr_profttl,
+       COALESCE(h.hilist_name, f.hilist_code) AS item_name
+FROM fee_net f
+JOIN mdtrt m ON m.mdtrt_id = f.mdtrt_id
+JOIN psn p ON p.psn_no = f.psn_no
+JOIN fixmedins o ON o.fixmedins_code = f.fixmedins_code
+LEFT JOIN practitioner d ON d.prac_psn_code = f.bilg_dr_codg
+LEFT JOIN kb_hilist h ON h.hilist_code = f.hilist_code
+"""
+
+MDTRT_CTX = """
+CREATE VIEW mdtrt_ctx AS
+SELECT m.*,
+       {{ to_date(m.begntime) }} AS begn_date,
+       {{ to_date(m.endtime) }} AS end_date,
+       {{ age_years(p.brdy, m.begntime) }} AS age_at_begn,
+       m.med_type IN ('21', '52') AS is_inpatient,
+       GREATEST({{ days_between(m.begntime, m.endtime) }}, 1) AS stay_days,
+       p.gend, p.brdy, p.insutype AS psn_insutype, p.death_date,
+       o.medins_lv, o.fixmedins_type, o.admdvs AS org_admdvs
+FROM mdtrt m
+JOIN psn p ON p.psn_no = m.psn_no
+JOIN fixmedins o ON o.fixmedins_code = m.fixmedins_code
+"""
+
+INPATIENT_STAYS = """
+CREATE VIEW inpatient_stays AS SELECT * FROM mdtrt_ctx WHERE is_inpatient
+"""
+
+
+def _code_map_part(kb_table: str, column: str) -> str:
+    # exact entries join on equality; `*` entries by prefix on the (few) distinct billed codes
+    return f"""
+  SELECT '{kb_table}' AS kb_table, '{column}' AS kb_column, c.hilist_code, k.kb_code,
+         CASE WHEN k.kb_code LIKE '%*' THEN 0 ELSE 1 END AS is_exact, length(k.kb_code) AS code_len
+  FROM billed_codes c
+  JOIN (SELECT DISTINCT {column} AS kb_code FROM {kb_table} WHERE {column} IS NOT NULL AND {column} NOT LIKE '%*') k
+    ON k.kb_code = c.hilist_code
+  UNION ALL
+  SELECT '{kb_table}', '{column}', c.hilist_code, k.kb_code, 0, length(k.kb_code)
+  FROM billed_codes c
+  JOIN (SELECT DISTINCT {column} AS kb_code FROM {kb_table} WHERE {column} LIKE '%*') k
+    ON substr(c.hilist_code, 1, length(k.kb_code) - 1) = substr(k.kb_code, 1, length(k.kb_code) - 1)"""  # noqa: S608
+
+
+def code_map_sql() -> str:
+    parts = "\n  UNION ALL".join(_code_map_part(t, c) for t, c in ITEM_CODE_COLUMNS)
+    return f"""
+CREATE TABLE kb_code_map AS
+WITH billed_codes AS (SELECT DISTINCT hilist_code FROM feedetl),
+candidates AS ({parts}
+)
+SELECT kb_table, kb_column, hilist_code, kb_code FROM (
+  SELECT *, ROW_NUMBER() OVER (PARTITION BY kb_table, kb_column, hilist_code
+                               ORDER BY is_exact DESC, code_len DESC, kb_code) AS rn
+  FROM candidates
+) x WHERE rn = 1
+"""  # noqa: S608
+
+
+def match_view_sql(kb_table: str) -> str:
+    cols = [name for name, _ in KB_TABLES[kb_table] if name != "hilist_code"]
+    select = ", ".join(f"k.{c}" for c in cols)
+    return f"""
+CREATE VIEW {kb_table}_match AS
+SELECT m.hilist_code, k.hilist_code AS kb_hilist_code, {select}
+FROM kb_code_map m
+JOIN {kb_table} k ON k.hilist_code = m.kb_code
+WHERE m.kb_table = '{kb_table}' AND m.kb_column = 'hilist_code'
+"""  # noqa: S608
+
+
+def diag_map_sql() -> str:
+    parts = "\n  UNION ALL\n".join(
+        f"""  SELECT DISTINCT '{t}' AS kb_table, c.diag_code, k.diag_prefix
+  FROM diag_codes c JOIN (SELECT DISTINCT diag_prefix FROM {t} WHERE diag_prefix IS NOT NULL) k
+    ON substr(c.diag_code, 1, length(k.diag_prefix)) = k.diag_prefix"""  # noqa: S608
+        for t in DIAG_PREFIX_TABLES
+    )
+    return f"""
+CREATE TABLE diag_code_map AS
+WITH diag_codes AS (SELECT DISTINCT diag_code FROM diag)
+{parts}
+"""  # noqa: S608
+
+
+def view_statements() -> list[str]:
+    """The statements that build every curated view, in order (portable SQL with macros)."""
+    stmts = [FEE_NET, FEE_LINES, MDTRT_CTX, INPATIENT_STAYS, code_map_sql()]
+    stmts += [match_view_sql(t) for t, c in ITEM_CODE_COLUMNS if c == "hilist_code"]
+    stmts.append(diag_map_sql())
+    return stmts
+
+
+#: names of everything `view_statements` creates (dropped before a rebuild)
+VIEW_NAMES = ("fee_net", "fee_lines", "mdtrt_ctx", "inpatient_stays", "kb_code_map", "diag_code_map") + tuple(
+    f"{t}_match" for t, c in ITEM_CODE_COLUMNS if c == "hilist_code"
+)
