@@ -1,0 +1,119 @@
+"""Editions: manifest, stable content hash, DuckDB registration, overlays where later layers win."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+
+import duckdb
+import pytest
+
+from fundguard.kb import KB_TABLES, Edition, KbError, build_edition, default_edition_path
+
+
+def test_manifest(edition):
+    manifest = edition.manifest
+    assert manifest["name"] == "default"
+    assert manifest["hilist_complete"] is False
+    assert [layer["name"] for layer in manifest["layers"]] == ["nhsa", "sample"]
+    assert "nhsa:batch7_item_duplicate.csv" in manifest["sources"]
+    assert set(manifest["row_counts"]) == set(KB_TABLES)
+    assert len(manifest["content_hash"]) == 64
+    assert manifest["built_at"]
+
+
+def test_hash_identical_on_two_builds(edition, tmp_path):
+    second = build_edition(tmp_path / "again" / "edition")
+    assert second.content_hash == edition.content_hash
+    reopened = Edition.open(tmp_path / "again" / "edition")
+    assert reopened.content_hash == edition.content_hash
+
+
+def test_register_uses_contract_types(kb_con):
+    types = dict(kb_con.execute(
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'kb_hilist'").fetchall())
+    assert types["pric_uplmt_amt"] == "DECIMAL(16,2)"
+    assert types["covered"] == "BOOLEAN"
+    for table, columns in KB_TABLES.items():
+        got = [r[0] for r in kb_con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
+            [table]).fetchall()]
+        assert got == [c for c, _ in columns], table
+
+
+def test_missing_table_registers_empty(edition_dir, tmp_path):
+    import shutil
+
+    copy = tmp_path / "partial"
+    shutil.copytree(edition_dir, copy)
+    (copy / "kb_drg.parquet").unlink()
+    con = duckdb.connect()
+    Edition.open(copy).register(con)
+    assert con.execute("SELECT count(*) FROM kb_drg").fetchone() == (0,)
+
+
+def _write(folder, name, text):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text(text, encoding="utf-8")
+
+
+def test_overlays_later_layer_wins(tmp_path):
+    first, second = tmp_path / "bureau", tmp_path / "city"
+    _write(first, "kb_item_gender.csv",
+           "hilist_code,gend,item_name\n002101030280000,2,试验改性别\nXG02B*,2,宫内节育器类\n")
+    _write(first, "kb_hilist.csv",
+           "hilist_code,hilist_name,list_type,med_chrgitm_type,chrgitm_lv,pric_uplmt_amt,covered\n"
+           "001109000010000,普通病房床位费,201,01,01,45.5,true\n")
+    _write(first, "overlay.yaml", "name: 某省医保局\nhilist_complete: true\n")
+    _write(second, "kb_item_gender.csv", "hilist_code,gend,item_name,source\n002101030280000,1,阴茎海绵体造影,city\n")
+    manifest = build_edition(tmp_path / "ed", name="bureau", overlays=[first, second])
+    assert manifest.hilist_complete is True
+    assert [layer["name"] for layer in manifest.layers] == ["nhsa", "sample", "某省医保局", "city"]
+    con = duckdb.connect()
+    Edition.open(tmp_path / "ed").register(con)
+    assert con.execute("SELECT gend, source FROM kb_item_gender WHERE hilist_code = '002101030280000'").fetchall() == [
+        ("1", "city")]
+    assert con.execute("SELECT gend, source FROM kb_item_gender WHERE hilist_code = 'XG02B*'").fetchall() == [
+        ("2", "overlay:某省医保局")]
+    price = con.execute("SELECT pric_uplmt_amt::VARCHAR FROM kb_hilist WHERE hilist_code = '001109000010000'")
+    assert price.fetchall() == [("45.50",)]
+
+
+def test_overlay_errors_name_file_and_row(tmp_path):
+    bad = tmp_path / "bad"
+    _write(bad, "kb_item_gendr.csv", "hilist_code,gend\nX,1\n")
+    with pytest.raises(KbError, match="kb_item_gendr.csv"):
+        build_edition(tmp_path / "ed", overlays=[bad])
+    worse = tmp_path / "worse"
+    _write(worse, "kb_item_age.csv", "hilist_code,min_age,max_age\nX,abc,3\n")
+    with pytest.raises(KbError, match="第 1 行"):
+        build_edition(tmp_path / "ed", overlays=[worse])
+    assert not (tmp_path / "ed").exists()
+
+
+def test_refuses_to_overwrite_a_foreign_folder(tmp_path):
+    _write(tmp_path / "mine", "notes.txt", "keep me")
+    with pytest.raises(KbError):
+        build_edition(tmp_path / "mine")
+    assert (tmp_path / "mine" / "notes.txt").read_text(encoding="utf-8") == "keep me"
+
+
+def _default_path(home):
+    import os
+
+    os.environ["FUNDGUARD_HOME"] = home
+    return str(default_edition_path())
+
+
+def test_default_edition_path_builds_once_even_in_parallel(tmp_path, monkeypatch):
+    home = str(tmp_path / "home")
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        paths = pool.map(_default_path, [home, home])
+    assert paths[0] == paths[1]
+    monkeypatch.setenv("FUNDGUARD_HOME", home)
+    path = default_edition_path()
+    assert str(path) == paths[0] and path.name.startswith("default-")
+    manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["row_counts"]["kb_bundle"] >= 900
+    leftovers = [p.name for p in (tmp_path / "home" / "kb").iterdir() if p.name.startswith(".")]
+    assert leftovers == []
