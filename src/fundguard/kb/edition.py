@@ -225,6 +225,7 @@ def build_edition(out_dir: str | os.PathLike, *, name: str = "default",
     )
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    os.chmod(tmp, 0o755)  # mkdtemp makes 0700; an edition is meant to be shared read-only
     try:
         _write_edition(tmp, tables, manifest, unparsed)
         _replace_dir(tmp, out_dir)

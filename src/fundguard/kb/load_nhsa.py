@@ -227,7 +227,7 @@ def _load_drug_batch(root: Path, spec: DrugBatch, out: NationalKnowledge) -> dic
             stated = set(parse.max_days(text))
             if stated and stated != {values["max_days"]}:
                 out.report(_src(rules_file), number, "", name, "药品说明", text,
-                           f"说明所写天数{sorted(stated)}与限定值域{value}不一致，采用限定值域")
+                           f"说明与限定值域天数不一致，采用限定值域：说明{sorted(stated)}天，值域{value}")
         rule_class = spec.rule_class_of(value)
         if name in points:
             out.report(_src(rules_file), number, "", name, "药品通用名", name, "规则行重复，保留第一行")
