@@ -1,0 +1,56 @@
+"""Kind `units_over_stay`: per-day charges of one charge type (bed 01, nursing 07…) billed for more
+units on an inpatient stay than the stay has days (end date − begin date, minimum 1).
+
+One flag per stay; the units beyond the stay's days are taken on the latest lines in
+(`fee_ocur_time`, `feedetl_sn`) order and valued at their unit price.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from fundguard.engine.kinds import literal_list
+
+NAME = "units_over_stay"
+
+
+class Config(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    med_chrgitm_types: list[str]  # charge types whose units are days of the stay
+
+
+def batch_sql(rule: Any, config: Config) -> str:
+    types = literal_list(config.med_chrgitm_types)
+    return f"""
+SELECT mdtrt_id,
+       SUM(beyond_cnt * pric) AS vola_amt,
+       MAX(total_cnt) AS ev_billed_days,
+       MAX(stay_days) AS ev_stay_days,
+       MAX(total_cnt) - MAX(stay_days) AS ev_excess_days,
+       {{{{ list_agg(CASE WHEN beyond_cnt > 0 THEN feedetl_sn END) }}}} AS feedetl_sns
+FROM (
+  SELECT f.mdtrt_id, f.feedetl_sn, f.pric, s.stay_days,
+         SUM(f.net_cnt) OVER (PARTITION BY f.mdtrt_id) AS total_cnt,
+         CASE
+           WHEN cum_cnt - s.stay_days <= 0 THEN 0
+           WHEN cum_cnt - s.stay_days >= f.net_cnt THEN f.net_cnt
+           ELSE cum_cnt - s.stay_days
+         END AS beyond_cnt
+  FROM (
+    SELECT f.*, SUM(f.net_cnt) OVER (PARTITION BY f.mdtrt_id ORDER BY f.fee_ocur_time, f.feedetl_sn
+                                      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS cum_cnt
+    FROM fee_net f
+    WHERE f.med_chrgitm_type IN {types}
+  ) f
+  JOIN inpatient_stays s ON s.mdtrt_id = f.mdtrt_id
+) x
+GROUP BY mdtrt_id
+HAVING MAX(total_cnt) > MAX(stay_days)
+"""  # noqa: S608
+
+
+def evaluate(rule: Any, config: Config, params: dict, request_rows: dict, history: dict, kb: Any) -> list[dict]:
+    raise NotImplementedError("units_over_stay: real-time evaluator not written yet")

@@ -1,0 +1,45 @@
+-- B02 (a): units beyond an hour/day limit, on the later lines; (b) identical duplicate lines of unlimited items
+WITH limited AS (
+  SELECT f.feedetl_sn, f.pric, f.net_cnt, k.max_cnt, k.per,
+         SUM(f.net_cnt) OVER (
+           PARTITION BY f.mdtrt_id, f.hilist_code, k.kb_hilist_code, k.per,
+                        CASE WHEN k.per = 'hour' THEN {{ trunc_hour(f.fee_ocur_time) }} ELSE CAST(f.fee_date AS TIMESTAMP) END
+           ORDER BY f.fee_ocur_time, f.feedetl_sn
+           ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS cum_cnt
+  FROM fee_net f
+  JOIN kb_item_limit_match k ON k.hilist_code = f.hilist_code
+  WHERE k.per IN ('hour', 'day')
+),
+beyond AS (
+  SELECT feedetl_sn, per, max_cnt,
+         CASE WHEN cum_cnt - max_cnt >= net_cnt THEN net_cnt ELSE cum_cnt - max_cnt END AS beyond_cnt,
+         pric
+  FROM limited
+  WHERE cum_cnt > max_cnt
+),
+by_limit AS (
+  SELECT feedetl_sn, vola_amt, per, max_cnt, beyond_cnt FROM (
+    SELECT b.*, b.beyond_cnt * b.pric AS vola_amt,
+           ROW_NUMBER() OVER (PARTITION BY b.feedetl_sn ORDER BY b.beyond_cnt * b.pric DESC, b.per) AS rn
+    FROM beyond b
+  ) x WHERE rn = 1
+),
+duplicates AS (
+  SELECT feedetl_sn, net_amt AS vola_amt FROM (
+    SELECT f.feedetl_sn, f.net_amt,
+           ROW_NUMBER() OVER (PARTITION BY f.mdtrt_id, f.hilist_code, f.net_cnt, f.pric, f.fee_ocur_time
+                              ORDER BY f.feedetl_sn) AS rn
+    FROM fee_net f
+    WHERE NOT EXISTS (SELECT 1 FROM kb_item_limit_match k WHERE k.hilist_code = f.hilist_code)
+  ) d WHERE rn > 1
+)
+SELECT l.feedetl_sn, b.vola_amt, l.hilist_code, l.item_name,
+       b.per AS ev_kb_per, b.max_cnt AS ev_kb_max_cnt, b.beyond_cnt AS ev_beyond_cnt,
+       concat('每', CASE WHEN b.per = 'hour' THEN '小时' ELSE '日' END, '限 ', CAST(b.max_cnt AS VARCHAR),
+              ' 单位，本明细超出 ', CAST(b.beyond_cnt AS VARCHAR), ' 单位') AS ev_reason
+FROM by_limit b JOIN fee_lines l ON l.feedetl_sn = b.feedetl_sn
+UNION ALL
+SELECT l.feedetl_sn, d.vola_amt, l.hilist_code, l.item_name,
+       CAST(NULL AS VARCHAR), CAST(NULL AS INTEGER), CAST(NULL AS DECIMAL(16,4)),
+       '与同一就诊中数量、单价、收费时间完全相同的明细重复收费' AS ev_reason
+FROM duplicates d JOIN fee_lines l ON l.feedetl_sn = d.feedetl_sn

@@ -1,0 +1,17 @@
+-- B05: units of an item on one encounter beyond its per-encounter limit, on the latest lines
+SELECT l.feedetl_sn,
+       CASE WHEN x.cum_cnt - x.max_cnt >= x.net_cnt THEN x.net_cnt ELSE x.cum_cnt - x.max_cnt END * x.pric AS vola_amt,
+       l.hilist_code, l.item_name,
+       x.max_cnt AS ev_kb_max_cnt, x.cum_cnt AS ev_cum_cnt,
+       CASE WHEN x.cum_cnt - x.max_cnt >= x.net_cnt THEN x.net_cnt ELSE x.cum_cnt - x.max_cnt END AS ev_beyond_cnt
+FROM (
+  SELECT f.feedetl_sn, f.net_cnt, f.pric, k.max_cnt,
+         SUM(f.net_cnt) OVER (PARTITION BY f.mdtrt_id, f.hilist_code, k.kb_hilist_code
+                              ORDER BY f.fee_ocur_time, f.feedetl_sn
+                              ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS cum_cnt
+  FROM fee_net f
+  JOIN kb_item_limit_match k ON k.hilist_code = f.hilist_code
+  WHERE k.per = 'mdtrt'
+) x
+JOIN fee_lines l ON l.feedetl_sn = x.feedetl_sn
+WHERE x.cum_cnt > x.max_cnt
