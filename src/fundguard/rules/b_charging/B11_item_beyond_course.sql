@@ -1,0 +1,41 @@
+-- B11: uses of a course-limited item beyond max_days from the course's first day, or too soon after the previous use
+WITH uses AS (
+  SELECT DISTINCT f.psn_no, k.kb_hilist_code, f.fee_date, k.max_days, k.min_interval_days
+  FROM fee_net f
+  JOIN kb_item_course_match k ON k.hilist_code = f.hilist_code
+),
+seq AS (
+  SELECT u.*, LAG(u.fee_date) OVER (PARTITION BY u.psn_no, u.kb_hilist_code ORDER BY u.fee_date) AS prev_date
+  FROM uses u
+),
+courses AS (
+  SELECT s.*,
+         SUM(CASE WHEN s.prev_date IS NULL OR {{ days_between(s.prev_date, s.fee_date) }} >= $course_gap_days THEN 1 ELSE 0 END)
+           OVER (PARTITION BY s.psn_no, s.kb_hilist_code ORDER BY s.fee_date
+                 ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS course_no
+  FROM seq s
+),
+starts AS (
+  SELECT c.*, MIN(c.fee_date) OVER (PARTITION BY c.psn_no, c.kb_hilist_code, c.course_no) AS course_start
+  FROM courses c
+),
+bad_days AS (
+  SELECT psn_no, kb_hilist_code, fee_date, course_start, prev_date, max_days, min_interval_days,
+         CASE WHEN max_days IS NOT NULL AND {{ days_between(course_start, fee_date) }} >= max_days
+              THEN concat('疗程限 ', CAST(max_days AS VARCHAR), ' 天，疗程自 ', CAST(course_start AS VARCHAR),
+                          ' 起，第 ', CAST({{ days_between(course_start, fee_date) }} + 1 AS VARCHAR), ' 天仍收费')
+              ELSE concat('两次使用最少间隔 ', CAST(min_interval_days AS VARCHAR), ' 天，距上次 ', CAST(prev_date AS VARCHAR),
+                          ' 仅 ', CAST({{ days_between(prev_date, fee_date) }} AS VARCHAR), ' 天')
+         END AS reason
+  FROM starts
+  WHERE (max_days IS NOT NULL AND {{ days_between(course_start, fee_date) }} >= max_days)
+     OR (min_interval_days IS NOT NULL AND prev_date IS NOT NULL
+         AND {{ days_between(prev_date, fee_date) }} < min_interval_days)
+)
+SELECT l.feedetl_sn, l.net_amt AS vola_amt, l.hilist_code, l.item_name,
+       b.course_start AS ev_course_start, b.prev_date AS ev_prev_date,
+       b.max_days AS ev_kb_max_days, b.min_interval_days AS ev_kb_min_interval_days,
+       b.reason AS ev_reason
+FROM fee_lines l
+JOIN kb_item_course_match k ON k.hilist_code = l.hilist_code
+JOIN bad_days b ON b.psn_no = l.psn_no AND b.kb_hilist_code = k.kb_hilist_code AND b.fee_date = l.fee_date
