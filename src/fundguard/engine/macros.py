@@ -79,9 +79,10 @@ def _split_args(text: str) -> list[str]:
     return args
 
 
-def expand(sql: str, backend: str = "duckdb") -> str:
-    """Expand every `{{ name(args) }}` in `sql` with `backend`'s implementation."""
-    impls = BACKENDS[backend]
+def expand(sql: str, backend: str | dict[str, MacroImpl] = "duckdb") -> str:
+    """Expand every `{{ name(args) }}` in `sql` with `backend`'s implementation (a name, or the
+    implementations themselves: the Spark backend expands to markers that SQLGlot transpiles)."""
+    impls = BACKENDS[backend] if isinstance(backend, str) else backend
     out: list[str] = []
     pos = 0
     while True:
