@@ -1,0 +1,42 @@
+-- C03: one drug prescribed to one person (outside inpatient stays) on min_distinct_days or more days of some window
+WITH lines AS (
+  SELECT l.feedetl_sn, l.mdtrt_id, l.psn_no, l.hilist_code, l.item_name, l.fee_date
+  FROM fee_lines l
+  WHERE l.med_chrgitm_type IN ('09', '10', '11') AND l.prd_days IS NOT NULL
+    AND l.med_type NOT IN ('21', '52')
+),
+days AS (
+  SELECT DISTINCT psn_no, hilist_code, fee_date FROM lines
+),
+windows AS (
+  SELECT a.psn_no, a.hilist_code, a.fee_date AS window_start,
+         {{ add_days(a.fee_date, $window_days - 1) }} AS window_end, COUNT(*) AS distinct_days
+  FROM days a
+  JOIN days b
+    ON b.psn_no = a.psn_no AND b.hilist_code = a.hilist_code
+   AND b.fee_date >= a.fee_date AND b.fee_date <= {{ add_days(a.fee_date, $window_days - 1) }}
+  GROUP BY a.psn_no, a.hilist_code, a.fee_date
+  HAVING COUNT(*) >= $min_distinct_days
+),
+summary AS (
+  SELECT psn_no, hilist_code, MIN(window_start) AS first_window_start, MAX(distinct_days) AS max_distinct_days,
+         COUNT(*) AS window_count
+  FROM windows
+  GROUP BY psn_no, hilist_code
+),
+evidence AS (
+  SELECT l.psn_no, l.hilist_code, MAX(l.item_name) AS item_name,
+         {{ list_agg(l.feedetl_sn) }} AS feedetl_sns, {{ list_agg(l.mdtrt_id) }} AS mdtrt_ids,
+         {{ list_agg(CAST(l.fee_date AS VARCHAR)) }} AS fee_dates
+  FROM lines l
+  WHERE EXISTS (SELECT 1 FROM windows w
+                WHERE w.psn_no = l.psn_no AND w.hilist_code = l.hilist_code
+                  AND l.fee_date >= w.window_start AND l.fee_date <= w.window_end)
+  GROUP BY l.psn_no, l.hilist_code
+)
+SELECT s.psn_no, s.hilist_code AS flag_detail, CAST(0 AS DECIMAL(16,2)) AS vola_amt,
+       e.feedetl_sns, e.mdtrt_ids, s.hilist_code, e.item_name,
+       s.first_window_start AS ev_first_window_start, s.max_distinct_days AS ev_max_distinct_days,
+       e.fee_dates AS ev_fee_dates
+FROM summary s
+JOIN evidence e ON e.psn_no = s.psn_no AND e.hilist_code = s.hilist_code
