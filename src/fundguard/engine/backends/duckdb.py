@@ -43,6 +43,14 @@ class RuleOutcome:
     seconds: float
 
 
+def _display(expr: str, sql_type: str) -> str:
+    """A column as message text: quantities and unit prices (more than 2 decimals) without trailing zeros."""
+    m = re.match(r"DECIMAL\(\d+,(\d+)\)", sql_type)
+    if m and int(m.group(1)) > 2:
+        return f"CASE WHEN {expr} = 0 THEN '0' ELSE rtrim(rtrim(CAST({expr} AS VARCHAR), '0'), '.') END"
+    return f"CAST({expr} AS VARCHAR)"
+
+
 def expand(sql: str) -> str:
     return macros.expand(sql, NAME)
 
@@ -99,7 +107,9 @@ class DuckDBBackend:
             )
         except duckdb.Error as exc:
             raise RuleRuntimeError(f"规则 {rule.id} 的 SQL 执行失败: {exc}") from exc
-        cols = [r[0] for r in self.con.execute("DESCRIBE _r").fetchall()]
+        described = self.con.execute("DESCRIBE _r").fetchall()
+        cols = [r[0] for r in described]
+        self._types = {r[0]: str(r[1]) for r in described}
         self._insert_flags(rule, params, cols, run_id=run_id, version=version, kb_hash=kb_hash)
         n, amt = self.con.execute(
             "SELECT count(*), COALESCE(sum(vola_amt), 0) FROM _flags WHERE rule_id = ?", [rule.id]
@@ -158,7 +168,7 @@ class DuckDBBackend:
         parts = []
         for i, (kind, value) in enumerate(message_pieces(rule.message)):
             if kind == "field" and value in has:
-                parts.append(f"COALESCE(CAST(r.{value} AS VARCHAR), '')")
+                parts.append(f"COALESCE({_display(f'r.{value}', self._types.get(value, ''))}, '')")
             elif kind == "field" and value in params:
                 bind[f"_m{i}"] = str(params[value])
                 parts.append(f"$_m{i}")

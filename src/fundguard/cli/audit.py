@@ -1,0 +1,55 @@
+"""`fundguard audit DIR --out OUT`: post-event (事后) audit of a dataset with the rule library."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fundguard.cli._common import EXIT_BAD_INPUT, EXIT_USAGE, err_console, out_console, progress_bar
+
+
+def audit(
+    directory: Annotated[Path, typer.Argument(help="数据目录 dataset folder")],
+    out: Annotated[Path, typer.Option("--out", help="输出目录: flags.parquet 与 run.json")],
+    kb: Annotated[Path | None, typer.Option("--kb", help="知识库版本目录 knowledge edition (default: built-in)")] = None,
+    rules: Annotated[str | None, typer.Option("--rules", help="只运行这些规则, 如 A01,B02")] = None,
+    engine: Annotated[str, typer.Option("--engine", help="duckdb | spark")] = "duckdb",
+    params: Annotated[Path | None, typer.Option("--params", help="参数覆盖文件 YAML/JSON {A01: {param: value}}")] = None,
+) -> None:
+    """事后审核 Audit a dataset: writes OUT/flags.parquet and OUT/run.json (nothing unless the run completes)."""
+    from fundguard.contract import ContractError
+    from fundguard.engine import AuditError, ParamError, RuleFileError, UnknownRuleError, run_audit
+
+    ids = [r for r in rules.split(",")] if rules else None
+    with progress_bar() as bar:
+        task = bar.add_task("规则", total=None)
+
+        def on_rule(rule_id: str, done: int, total: int) -> None:
+            bar.update(task, total=total, completed=done, description=f"规则 {rule_id}")
+
+        try:
+            run = run_audit(directory, out, kb=kb, rules=ids, params_file=params, engine=engine, progress=on_rule)
+        except (UnknownRuleError, ParamError) as exc:
+            err_console.print(str(exc), markup=False)
+            raise typer.Exit(EXIT_USAGE) from None
+        except ContractError as exc:
+            err_console.print(str(exc), markup=False)
+            raise typer.Exit(EXIT_BAD_INPUT) from None
+        except (RuleFileError, AuditError) as exc:
+            err_console.print(str(exc), markup=False)
+            raise typer.Exit(EXIT_BAD_INPUT) from None
+    totals = run["totals"]
+    out_console.print(
+        f"审核完成 run {run['run_id']}: {totals['rules_ran']} 条规则运行, {totals['rules_skipped']} 条跳过, "
+        f"疑点 {totals['flags']:,} 条, 涉及金额 {totals['vola_amt']} 元 → {out}",
+        markup=False,
+    )
+    for r in run["rules"]:
+        if r["status"] == "skipped":
+            err_console.print(f"  跳过 {r['id']}: {r['reason']}", markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("audit")(audit)

@@ -1,0 +1,116 @@
+"""`fundguard rules list / show ID / test [ID] / docs`: the rule library from the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fundguard.cli._common import EXIT_BAD_INPUT, EXIT_USAGE, err_console, out_console, progress_bar
+
+rules_app = typer.Typer(help="规则库 The rule library.", no_args_is_help=True)
+
+
+def _registry():
+    from fundguard.engine import RuleFileError, load_registry
+
+    try:
+        return load_registry()
+    except RuleFileError as exc:
+        err_console.print(str(exc), markup=False)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+
+
+def _get(rule_id: str):
+    from fundguard.engine import UnknownRuleError
+
+    try:
+        return _registry().get(rule_id.upper())
+    except UnknownRuleError as exc:
+        err_console.print(str(exc), markup=False)
+        raise typer.Exit(EXIT_USAGE) from None
+
+
+@rules_app.command("list")
+def list_rules(as_json: Annotated[bool, typer.Option("--json", help="JSON, each rule with its examples")] = False) -> None:
+    """列出所有规则 List every rule."""
+    registry = _registry()
+    if as_json:
+        data = [
+            r.model_dump(mode="json", by_alias=True, exclude={"sql", "path", "source_digest"}) | {"runs_in_batch": r.runs_in_batch}
+            for r in registry
+        ]
+        typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    from rich.table import Table
+
+    t = Table(title=f"规则库 ({len(registry)} 条)")
+    for col in ("编号", "名称", "粒度", "严重", "场景", "类型", "示例"):
+        t.add_column(col)
+    for r in registry:
+        t.add_row(r.id, r.name, r.granularity.value, str(int(r.severity)), " ".join(s.value for s in r.scenes), r.kind, str(len(r.examples)))
+    out_console.print(t)
+
+
+@rules_app.command("show")
+def show(rule_id: Annotated[str, typer.Argument(help="规则编号, 如 A01")]) -> None:
+    """显示规则文档、示例与执行的 SQL Show a rule's documentation, examples and the SQL it runs."""
+    from rich.markdown import Markdown
+
+    from fundguard.engine.docs import render_rule
+
+    text = render_rule(_get(rule_id))
+    if out_console.is_terminal:
+        out_console.print(Markdown(text))
+    else:
+        typer.echo(text)
+
+
+@rules_app.command("test")
+def test(rule_id: Annotated[str | None, typer.Argument(help="规则编号; 省略则运行全部")] = None) -> None:
+    """运行规则示例 Run the rules' examples (exact match of flags and amounts)."""
+    from fundguard.engine.examples import run_example
+
+    rules = [_get(rule_id)] if rule_id else list(_registry())
+    cases = [(r, i) for r in rules for i in range(len(r.examples))]
+    failed = passed = skipped = gaps = 0
+    with progress_bar() as bar:
+        task = bar.add_task("示例", total=len(cases))
+        for rule, i in cases:
+            o = run_example(rule, i)
+            bar.advance(task)
+            if o.skipped:
+                skipped += 1
+                continue
+            ok = o.expected == o.actual
+            if o.known_gap:
+                gaps += 1
+                if ok:
+                    failed += 1
+                    err_console.print(f"✗ {rule.id} 示例 {i + 1} 标为 known_gap 但已通过: {o.title}", markup=False)
+                continue
+            if ok:
+                passed += 1
+            else:
+                failed += 1
+                err_console.print(
+                    f"✗ {rule.id} 示例 {i + 1} {o.title}\n    预期 {sorted(o.expected)}\n    实际 {sorted(o.actual)}", markup=False
+                )
+    out_console.print(f"示例: {passed} 通过, {failed} 失败, {skipped} 跳过 (非批量场景), {gaps} 已知差距", markup=False)
+    if failed:
+        raise typer.Exit(EXIT_BAD_INPUT)
+
+
+@rules_app.command("docs")
+def docs(out: Annotated[Path, typer.Option("--out", help="输出目录")] = Path("docs/rules")) -> None:
+    """由规则文件生成规则文档 Regenerate docs/rules/ from the rule files."""
+    from fundguard.engine.docs import write_docs
+
+    names = write_docs(_registry(), out)
+    out_console.print(f"已生成 {len(names)} 个文件 → {out}", markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(rules_app, name="rules")

@@ -1,0 +1,499 @@
+"""The Spark batch backend: the same rule library on PySpark, giving the flags the DuckDB backend gives.
+
+Rule SQL and the curated views are written in DuckDB's dialect with engine macros. Here they are
+transpiled with SQLGlot (read `duckdb`, write `spark`), cached per SQL text (so per rule version):
+each `{{ macro(...) }}` becomes a slot filled with the macro's Spark implementation, `$name`
+parameters become Spark named markers bound by `spark.sql(args=...)`, and the numeric constructs
+whose types differ between the engines are normalised (DuckDB divides and averages in DOUBLE, Spark
+in DECIMAL, so both are done in DOUBLE here). Flags are assembled like the DuckDB backend's: same
+flag_key, flag_id (sha256), message, and evidence JSON (null fields kept, plain decimals, timestamps
+as `YYYY-MM-DD HH:MM:SS`).
+
+Inputs: contract tables read from Parquet (`<dir>/<table>.parquet`, a file or a folder of parts; local
+paths or any Hadoop-compatible URI) and cast to the contract's types, or copied from a DuckDB
+connection (rule examples); knowledge tables from the edition's Arrow tables.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import sqlglot
+from sqlglot import exp
+
+from fundguard.engine import macros, views
+from fundguard.engine.backends.duckdb import RuleOutcome, RuleRuntimeError, sql_params
+from fundguard.engine.flags import FLAG_COLUMNS, FLAG_SCHEMA, message_pieces, params_json
+from fundguard.engine.kinds import get_kind
+from fundguard.engine.rule import Granularity, ParamValue, Rule
+
+if TYPE_CHECKING:  # pyspark is the optional `spark` extra
+    from pyspark.sql import DataFrame, SparkSession
+
+NAME = "spark"
+
+#: session settings: results must not depend on the machine's time zone; legacy (non-ANSI) arithmetic
+#: gives NULL where DuckDB gives NULL (bad casts aside, which the contract loader rules out)
+SESSION_CONF: dict[str, str] = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.ansi.enabled": "false",
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.parquet.inferTimestampNTZ.enabled": "true",
+}
+#: extra settings for local mode (tests, one machine)
+LOCAL_CONF: dict[str, str] = {
+    "spark.sql.shuffle.partitions": "4",
+    "spark.default.parallelism": "4",
+    "spark.driver.memory": "2g",
+}
+
+_SLOT = "__fgm_slot_{}__"
+_MARKER_PREFIX = "__fgm_"
+_CREATE = re.compile(r"^\s*CREATE\s+(TABLE|VIEW)\s+([A-Za-z_][A-Za-z0-9_]*)\s+AS\s+(.*)$", re.S | re.I)
+_TS_FORMAT = "yyyy-MM-dd HH:mm:ss"
+_JSON_OPTS = f"map('ignoreNullFields', 'false', 'timestampFormat', '{_TS_FORMAT}', 'timestampNTZFormat', '{_TS_FORMAT}', 'dateFormat', 'yyyy-MM-dd')"
+
+
+class TranspileError(RuleRuntimeError):
+    """Rule or view SQL that SQLGlot cannot turn into Spark SQL."""
+
+
+# ---- session ----------------------------------------------------------------------------------------
+
+
+def spark_session(master: str | None = None, *, app_name: str = "fundguard", conf: dict[str, str] | None = None) -> SparkSession:
+    """A SparkSession with FundGuard's settings (`master` None: an existing session's, else local[2])."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise RuntimeError("Spark 引擎需要 PySpark: pip install 'fundguard[spark]' (并需要 Java 17)") from exc
+    builder = SparkSession.builder.appName(app_name)
+    settings = dict(SESSION_CONF)
+    is_local = master is None or master.startswith("local")
+    if is_local:
+        settings.update(LOCAL_CONF)
+    settings.update(conf or {})
+    builder = builder.master(master or "local[2]")
+    for key, value in settings.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    for key in ("spark.sql.session.timeZone", "spark.sql.ansi.enabled"):
+        spark.conf.set(key, settings[key])
+    return spark
+
+
+# ---- transpiling ------------------------------------------------------------------------------------
+
+
+def _marker(name: str) -> macros.MacroImpl:
+    return lambda *args: f"{_MARKER_PREFIX}{name}({', '.join(args)})"
+
+
+#: macros expanded to marker calls, so SQLGlot sees one function per macro and transpiles its arguments
+_MARKERS: dict[str, macros.MacroImpl] = {name: _marker(name) for name in macros.MACRO_NAMES}
+
+
+def _expand_markers(sql: str) -> str:
+    return macros.expand(sql, _MARKERS)
+
+
+def _to_double(node: exp.Expression) -> exp.Expression:
+    return exp.Cast(this=node, to=exp.DataType.build("DOUBLE"))
+
+
+@functools.lru_cache(maxsize=4096)
+def transpile(sql: str) -> str:
+    """DuckDB-dialect SQL with engine macros → Spark SQL (macros expanded with their Spark implementation,
+    `$name` → `:name`)."""
+    try:
+        tree = sqlglot.parse_one(_expand_markers(sql), read="duckdb")
+    except sqlglot.errors.ParseError as exc:
+        raise TranspileError(f"SQL 无法解析: {exc}") from exc
+    # DuckDB divides decimals and integers in DOUBLE (and averages in DOUBLE); Spark keeps DECIMAL.
+    for div in list(tree.find_all(exp.Div)):
+        div.set("this", _to_double(div.this))
+        div.set("expression", _to_double(div.expression))
+    for avg in list(tree.find_all(exp.Avg)):
+        avg.set("this", _to_double(avg.this))
+    slots: list[str] = []
+    markers = [
+        n for n in tree.find_all(exp.Anonymous) if str(n.this).lower().startswith(_MARKER_PREFIX)
+    ]
+    # innermost first: an outer macro's arguments then already hold the inner one's slot
+    markers.sort(key=lambda n: -n.depth)
+    impls = macros.BACKENDS[NAME]
+    for node in markers:
+        name = str(node.this).lower()[len(_MARKER_PREFIX) :]
+        args = [a.sql(dialect="spark") for a in node.expressions]
+        slots.append(f"({impls[name](*args)})")
+        node.replace(exp.column(_SLOT.format(len(slots) - 1)))
+    text = tree.sql(dialect="spark")
+    for i in range(len(slots) - 1, -1, -1):
+        text = text.replace(_SLOT.format(i), slots[i])
+    return text
+
+
+def view_plan() -> list[tuple[str, str, bool]]:
+    """The curated views as (name, Spark SQL, materialise?) in build order."""
+    out = []
+    for stmt in views.view_statements():
+        m = _CREATE.match(stmt)
+        if not m:
+            raise TranspileError(f"视图语句应为 CREATE TABLE|VIEW name AS ...: {stmt[:60]!r}")
+        out.append((m.group(2), transpile(m.group(3)), m.group(1).upper() == "TABLE"))
+    return out
+
+
+def rule_spark_sql(rule: Rule) -> str:
+    """The Spark SQL a rule runs (transpiled once per distinct rule SQL, i.e. per rule version)."""
+    try:
+        return transpile(get_kind(rule.kind).batch_sql(rule))
+    except TranspileError as exc:
+        raise TranspileError(f"规则 {rule.id} 的 SQL 无法转换为 Spark SQL: {exc}") from exc
+
+
+# ---- types and inputs -------------------------------------------------------------------------------
+
+
+def spark_type(duckdb_type: str) -> str:
+    """A contract/kb column's DuckDB type as a Spark SQL type (timestamps are zone-less like DuckDB's)."""
+    t = duckdb_type.strip().upper()
+    if t.startswith("DECIMAL"):
+        return t.replace(" ", "")
+    mapping = {
+        "VARCHAR": "STRING",
+        "TEXT": "STRING",
+        "INTEGER": "INT",
+        "BIGINT": "BIGINT",
+        "DOUBLE": "DOUBLE",
+        "DATE": "DATE",
+        "TIMESTAMP": "TIMESTAMP_NTZ",
+        "BOOLEAN": "BOOLEAN",
+    }
+    if t.endswith("[]"):
+        return f"ARRAY<{spark_type(t[:-2])}>"
+    return mapping[t]
+
+
+def _typed(df: DataFrame, columns: list[tuple[str, str]]) -> DataFrame:
+    """`df` with exactly `columns` (name, DuckDB type): cast, missing ones NULL."""
+    from pyspark.sql import functions as F
+
+    present = set(df.columns)
+    return df.select(
+        [
+            (F.col(f"`{name}`") if name in present else F.lit(None)).cast(spark_type(kind)).alias(name)
+            for name, kind in columns
+        ]
+    )
+
+
+def contract_columns(table_name: str) -> list[tuple[str, str]]:
+    from fundguard.contract.tables import TABLES_BY_NAME
+
+    return [(c.name, c.duckdb_type) for c in TABLES_BY_NAME[table_name].columns]
+
+
+def register_arrow(spark: SparkSession, name: str, table: pa.Table, columns: list[tuple[str, str]]) -> None:
+    df = spark.createDataFrame(table) if table.num_rows else _empty(spark, columns)
+    _typed(df, columns).createOrReplaceTempView(name)
+
+
+def _empty(spark: SparkSession, columns: list[tuple[str, str]]) -> DataFrame:
+    ddl = ", ".join(f"`{n}` {spark_type(k)}" for n, k in columns)
+    return spark.createDataFrame([], ddl)
+
+
+def register_kb_tables(spark: SparkSession, tables: dict[str, pa.Table]) -> None:
+    """Create every kb_* temp view from Arrow tables (an edition's, or rows given by an example)."""
+    from fundguard.kb.tables import KB_TABLES
+
+    for name, columns in KB_TABLES.items():
+        table = tables.get(name)
+        register_arrow(spark, name, table if table is not None else pa.table({}), list(columns))
+
+
+def register_from_duckdb(spark: SparkSession, con: Any) -> None:
+    """Copy the contract and kb tables of a DuckDB connection (a loaded dataset) into Spark temp views."""
+    from fundguard.contract.tables import TABLES
+    from fundguard.kb.tables import KB_TABLES
+
+    names = [(t.name, contract_columns(t.name)) for t in TABLES] + [(n, list(c)) for n, c in KB_TABLES.items()]
+    existing = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    for name, columns in names:
+        if name in existing:
+            table = con.execute(f"SELECT * FROM {name}").to_arrow_table()  # noqa: S608
+        else:
+            table = pa.table({})
+        register_arrow(spark, name, table, columns)
+
+
+class DatasetError(RuntimeError):
+    """A table the contract requires is missing from the dataset (Spark input)."""
+
+
+def read_contract_tables(spark: SparkSession, uri: str) -> dict[str, int | None]:
+    """Read `<uri>/<table>.parquet` for every contract table into temp views; returns row counts.
+
+    A missing optional table becomes an empty view; a missing required one raises DatasetError.
+    """
+    from fundguard.contract.tables import TABLES
+
+    base = uri.rstrip("/")
+    rows: dict[str, int | None] = {}
+    for table in TABLES:
+        path = f"{base}/{table.name}.parquet"
+        columns = contract_columns(table.name)
+        if _path_exists(spark, path):
+            df = _typed(spark.read.parquet(path), columns)
+            rows[table.name] = None
+        elif table.optional:
+            df = _empty(spark, columns)
+            rows[table.name] = 0
+        else:
+            raise DatasetError(f"{path}: 缺少必需的表文件 (Spark 引擎读取 Parquet)")
+        df.createOrReplaceTempView(table.name)
+    return rows
+
+
+def _path_exists(spark: SparkSession, path: str) -> bool:
+    jvm = spark.sparkContext._jvm
+    hpath = jvm.org.apache.hadoop.fs.Path(path)
+    fs = hpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    return bool(fs.exists(hpath))
+
+
+# ---- the backend ------------------------------------------------------------------------------------
+
+
+def _json_value(expr: str, spark_dtype: Any) -> str:
+    """A JSON text for one value as DuckDB's to_json writes it."""
+    from pyspark.sql.types import DecimalType
+
+    if isinstance(spark_dtype, DecimalType):
+        # to_json would print small decimals of scale > 6 as 0E-8; DuckDB prints them plainly
+        return f"COALESCE(CAST({expr} AS STRING), 'null')"
+    j = f"to_json(named_struct('v', {expr}), {_JSON_OPTS})"
+    return f"substr({j}, 6, length({j}) - 6)"
+
+
+class SparkBackend:
+    """Runs rules on a SparkSession whose temp views hold the contract and kb tables."""
+
+    def __init__(self, spark: SparkSession, *, materialise: bool = True):
+        self.spark = spark
+        self.materialise = materialise
+        self._flags: list[tuple[str, DataFrame]] = []
+        self._cached: list[DataFrame] = []
+
+    def build_views(self) -> float:
+        start = time.perf_counter()
+        for df in self._cached:
+            df.unpersist()
+        self._cached = []
+        for name, sql, is_table in view_plan():
+            df = self.spark.sql(sql)
+            if is_table and self.materialise:
+                df = df.persist()
+                self._cached.append(df)
+            df.createOrReplaceTempView(name)
+        return time.perf_counter() - start
+
+    def rule_sql(self, rule: Rule) -> str:
+        return rule_spark_sql(rule)
+
+    def run_rule(
+        self,
+        rule: Rule,
+        params: dict[str, ParamValue],
+        *,
+        run_id: str,
+        version: str,
+        kb_hash: str,
+    ) -> RuleOutcome:
+        from pyspark.sql import functions as F
+
+        start = time.perf_counter()
+        sql = self.rule_sql(rule)
+        used = sql_params(macros.expand(get_kind(rule.kind).batch_sql(rule), "duckdb"))
+        unknown = [p for p in used if p not in params]
+        if unknown:
+            raise RuleRuntimeError(f"规则 {rule.id} 的 SQL 使用了未声明的参数: {', '.join('$' + u for u in unknown)}")
+        try:
+            r = self.spark.sql(sql, args={p: _arg(params[p]) for p in used} or None)
+            cols = r.columns
+            if "vola_amt" in cols:
+                r = r.withColumn("vola_amt", F.round(F.col("vola_amt"), 2).cast("decimal(16,2)"))
+            flags = self._assemble(rule, params, r, run_id=run_id, version=version, kb_hash=kb_hash)
+            flags = flags.persist()
+            n, amt, distinct = flags.agg(
+                F.count(F.lit(1)),
+                F.coalesce(F.sum("vola_amt"), F.lit(Decimal(0))),
+                F.count_distinct(F.coalesce(F.col("flag_key"), F.lit("\0"))),
+            ).first()
+        except RuleRuntimeError:
+            raise
+        except Exception as exc:  # py4j / analysis errors: name the rule
+            raise RuleRuntimeError(f"规则 {rule.id} 的 SQL 在 Spark 上执行失败: {_short(exc)}") from exc
+        if distinct != n:
+            dup = (
+                flags.groupBy("flag_key").count().where("count > 1").orderBy("flag_key").first()
+            )
+            flags.unpersist()
+            raise RuleRuntimeError(f"规则 {rule.id} 对同一键 {dup[0]!r} 返回了 {dup[1]} 行 (每个疑点应只有一行)")
+        self._flags.append((rule.id, flags))
+        return RuleOutcome(int(n), Decimal(amt), time.perf_counter() - start)
+
+    def _assemble(self, rule: Rule, params: dict, r: DataFrame, *, run_id: str, version: str, kb_hash: str) -> DataFrame:
+        g = rule.granularity
+        key = g.key_column
+        cols = r.columns
+        if key not in cols or "vola_amt" not in cols:
+            raise RuleRuntimeError(f"规则 {rule.id} 的 SQL 须返回 {key} 与 vola_amt 列, 实际返回: {', '.join(cols)}")
+        has = set(cols)
+        types = {f.name: f.dataType for f in r.schema.fields}
+        empty = "CAST(array() AS ARRAY<STRING>)"
+        if "flag_key" in has:
+            flag_key = "CAST(r.flag_key AS STRING)"
+        elif "flag_detail" in has:
+            flag_key = f"r.{key} || '|' || CAST(r.flag_detail AS STRING)"
+        else:
+            flag_key = f"CAST(r.{key} AS STRING)"
+        lines = "r.feedetl_sns" if "feedetl_sns" in has else None
+        encs = "r.mdtrt_ids" if "mdtrt_ids" in has else None
+        null = "CAST(NULL AS STRING)"
+        if g is Granularity.LINE:
+            joins = "JOIN feedetl f ON f.feedetl_sn = r.feedetl_sn JOIN mdtrt m ON m.mdtrt_id = f.mdtrt_id"
+            who = ["f.psn_no", "f.mdtrt_id", "m.setl_id", "f.fixmedins_code"]
+            lines = lines or "array(r.feedetl_sn)"
+            encs = encs or "array(f.mdtrt_id)"
+        elif g is Granularity.MDTRT:
+            joins = "JOIN mdtrt m ON m.mdtrt_id = r.mdtrt_id"
+            who = ["m.psn_no", "m.mdtrt_id", "m.setl_id", "m.fixmedins_code"]
+            lines = lines or empty
+            encs = encs or "array(r.mdtrt_id)"
+        elif g is Granularity.PSN:
+            joins = ""
+            who = [
+                "r.psn_no",
+                "r.mdtrt_id" if "mdtrt_id" in has else null,
+                null,
+                "r.fixmedins_code" if "fixmedins_code" in has else null,
+            ]
+            lines = lines or empty
+            encs = encs or empty
+        else:
+            joins = ""
+            who = [null, null, null, "r.fixmedins_code" if "fixmedins_code" in has else "r.org_code"]
+            lines = lines or empty
+            encs = encs or empty
+
+        args: dict[str, Any] = {
+            "_run_id": run_id,
+            "_rule_id": rule.id,
+            "_version": version,
+            "_kb_hash": kb_hash,
+            "_sev": int(rule.severity),
+            "_gran": g.value,
+            "_params_json": params_json(params),
+        }
+        parts = []
+        for i, (kind, value) in enumerate(message_pieces(rule.message)):
+            if kind == "field" and value in has:
+                parts.append(f"COALESCE(CAST(r.`{value}` AS STRING), '')")
+            elif kind == "field" and value in params:
+                args[f"_m{i}"] = str(params[value])
+                parts.append(f":_m{i}")
+            elif kind == "field":
+                raise RuleRuntimeError(
+                    f"规则 {rule.id} 的 message 引用了 {{{value}}}, 它既不是 SQL 输出列也不是参数 (输出列: {', '.join(cols)})"
+                )
+            else:
+                args[f"_m{i}"] = value
+                parts.append(f":_m{i}")
+        message = f"concat({', '.join(parts)})" if parts else "''"
+        ev_cols = [c for c in cols if c.startswith("ev_")]
+        if ev_cols:
+            pieces = ", ',', ".join(f"'\"{c[3:]}\":', {_json_value('r.`' + c + '`', types[c])}" for c in ev_cols)
+            values = f"concat('{{', {pieces}, '}}')"
+        else:
+            values = "'{}'"
+        evidence = f"""concat('{{"params":', :_params_json, ',"values":', {values}, '}}')"""
+        names = [n for n, _ in FLAG_COLUMNS]
+        exprs = [
+            "substr(sha2(concat(:_rule_id, '|', :_version, '|', :_kb_hash, '|', r._flag_key), 256), 1, 32)",
+            ":_run_id",
+            ":_rule_id",
+            ":_version",
+            "CAST(:_sev AS INT)",
+            ":_gran",
+            *[f"CAST({w} AS STRING)" for w in who],
+            f"CAST({lines} AS ARRAY<STRING>)",
+            f"CAST({encs} AS ARRAY<STRING>)",
+            "r.vola_amt",
+            message,
+            evidence,
+            "r._flag_key",
+        ]
+        select = ",\n       ".join(f"{e} AS {n}" for e, n in zip(exprs, names, strict=True))
+        view = f"_r_{rule.id}"
+        r.createOrReplaceTempView(view)
+        sql = f"""
+WITH r AS (SELECT *, {flag_key} AS _flag_key FROM {view} r)
+SELECT {select}
+FROM r {joins}
+"""  # noqa: S608
+        return self.spark.sql(sql, args=args)
+
+    def flag_rows(self, rule_id: str | None = None) -> list[tuple]:
+        rows = [
+            (row.flag_key, row.vola_amt)
+            for rid, df in self._flags
+            if rule_id is None or rid == rule_id
+            for row in df.select("flag_key", "vola_amt").collect()
+        ]
+        return sorted(rows, key=lambda r: (r[0] is None, r[0] or ""))
+
+    def flags_frame(self) -> DataFrame | None:
+        frames = [df for _, df in self._flags]
+        if not frames:
+            return None
+        out = frames[0]
+        for df in frames[1:]:
+            out = out.unionByName(df)
+        return out
+
+    def flags_table(self) -> pa.Table:
+        """Every flag of the run as an Arrow table with the flags schema, ordered by flag_id."""
+        df = self.flags_frame()
+        if df is None:
+            return FLAG_SCHEMA.empty_table()
+        table = df.orderBy("flag_id").toArrow()
+        return table.select([n for n, _ in FLAG_COLUMNS]).cast(FLAG_SCHEMA)
+
+    def write_flags(self, path: Path) -> None:
+        pq.write_table(self.flags_table(), str(path))
+
+    def close(self) -> None:
+        for _, df in self._flags:
+            df.unpersist()
+        for df in self._cached:
+            df.unpersist()
+        self._flags, self._cached = [], []
+
+
+def _arg(value: ParamValue) -> Any:
+    return value
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:500] if text else type(exc).__name__

@@ -1,0 +1,87 @@
+"""The library as a whole: the catalog is complete, every rule documents itself with examples at its
+thresholds, every parameter is documented and used, rule SQL is portable, and generated docs are current."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from fundguard.engine import load_registry
+from fundguard.engine.docs import stale_docs
+from fundguard.engine.kinds import get_kind
+from fundguard.engine.portable import check_portable
+
+REGISTRY = load_registry()
+RULES = list(REGISTRY)
+CATALOG = (
+    [f"A{i:02d}" for i in range(1, 11)]
+    + [f"B{i:02d}" for i in range(1, 12)]
+    + [f"C{i:02d}" for i in range(1, 9)]
+    + [f"D{i:02d}" for i in range(1, 10)]
+    + [f"E{i:02d}" for i in range(1, 5)]
+)
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "rules"
+
+
+def _batch_sql(rule) -> str | None:
+    try:
+        return get_kind(rule.kind).batch_sql(rule)
+    except NotImplementedError:
+        return None
+
+
+@pytest.mark.parametrize("rule_id", CATALOG)
+def test_catalog_rule_exists(rule_id):
+    assert rule_id in REGISTRY.rules, f"目录中的规则 {rule_id} 尚无规则文件"
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: r.id)
+def test_violating_and_compliant_examples(rule):
+    assert any(ex.expect_flags for ex in rule.examples), f"{rule.id} 没有违规示例"
+    assert any(not ex.expect_flags for ex in rule.examples), f"{rule.id} 没有合规示例"
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: r.id)
+def test_threshold_pairs(rule):
+    tags = {ex.threshold for ex in rule.examples if ex.threshold}
+    for tag in tags:
+        sides = {bool(ex.expect_flags) for ex in rule.examples if ex.threshold == tag}
+        assert sides == {True, False}, f"{rule.id} 阈值 {tag} 需要边界两侧各一个示例 (违规与合规)"
+    for name in rule.params:
+        if name in tags:
+            continue
+        assert any(name in ex.params for ex in rule.examples), f"{rule.id} 参数 {name} 没有阈值示例 (threshold: {name})"
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: r.id)
+def test_params_documented_and_used(rule):
+    sql = _batch_sql(rule)
+    for name, param in rule.params.items():
+        assert param.doc.strip(), f"{rule.id} 参数 {name} 缺少说明"
+        used = (sql is not None and re.search(rf"\${name}\b", sql)) or f"{{{name}}}" in rule.message
+        assert used, f"{rule.id} 参数 {name} 未在 SQL 或消息中使用"
+    if sql is not None:
+        unknown = set(re.findall(r"\$([A-Za-z_]\w*)", sql)) - set(rule.params)
+        assert not unknown, f"{rule.id} SQL 使用了未声明的参数 {unknown}"
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: r.id)
+def test_rule_sql_is_portable(rule):
+    sql = _batch_sql(rule)
+    if sql is None:
+        pytest.skip("no batch SQL (real-time only)")
+    assert check_portable(sql) == []
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: r.id)
+def test_metadata(rule):
+    assert rule.legal_basis.regulation.startswith("《医疗保障基金使用监督管理条例》")
+    assert Path(rule.path).parent.name == rule.category
+    assert rule.category[0].upper() == rule.id[0]
+
+
+def test_generated_docs_current():
+    stale = stale_docs(REGISTRY, DOCS)
+    assert not stale, f"docs/rules 过期, 运行 `fundguard rules docs` 重新生成: {stale}"
