@@ -1,0 +1,68 @@
+-- D06: an inpatient stay whose days mostly carry only bed (01), nursing (07) and other (14) charges,
+-- or with absence check-ins (result 2) on absent_days or more calendar days.
+-- The stay's days are day 0 (admission date) .. stay_days - 1; a fee or check-in dated before admission
+-- counts for day 0, one dated on or after the discharge date for the last day.
+WITH stays AS (
+  SELECT mdtrt_id, begn_date, end_date, stay_days, hifp_pay FROM inpatient_stays
+),
+services AS (
+  SELECT s.mdtrt_id, s.stay_days, {{ days_between(s.begn_date, f.fee_date) }} AS d
+  FROM fee_net f
+  JOIN stays s ON s.mdtrt_id = f.mdtrt_id
+  WHERE f.med_chrgitm_type NOT IN ('01', '07', '14')
+),
+absences AS (
+  SELECT s.mdtrt_id, s.stay_days, {{ days_between(s.begn_date, c.chk_time) }} AS d,
+         {{ to_date(c.chk_time) }} AS chk_date
+  FROM checkin c
+  JOIN stays s ON s.mdtrt_id = c.mdtrt_id
+  WHERE c.result = '2'
+),
+marks AS (
+  SELECT mdtrt_id, CASE WHEN d < 0 THEN 0 WHEN d >= stay_days THEN stay_days - 1 ELSE d END AS day_idx,
+         1 AS has_service, 0 AS is_absent
+  FROM services
+  UNION ALL
+  SELECT mdtrt_id, CASE WHEN d < 0 THEN 0 WHEN d >= stay_days THEN stay_days - 1 ELSE d END AS day_idx,
+         0 AS has_service, 1 AS is_absent
+  FROM absences
+),
+stay_marks AS (
+  SELECT mdtrt_id,
+         SUM(has_service) AS service_days,
+         SUM(CASE WHEN has_service = 1 AND is_absent = 0 THEN 1 ELSE 0 END) AS attended_days
+  FROM (
+    SELECT mdtrt_id, day_idx, MAX(has_service) AS has_service, MAX(is_absent) AS is_absent
+    FROM marks
+    GROUP BY mdtrt_id, day_idx
+  ) d
+  GROUP BY mdtrt_id
+),
+absent_dates AS (
+  SELECT mdtrt_id, COUNT(DISTINCT chk_date) AS absent_days FROM absences GROUP BY mdtrt_id
+),
+measured AS (
+  SELECT s.mdtrt_id, s.stay_days, s.hifp_pay, s.begn_date, s.end_date,
+         s.stay_days - COALESCE(m.service_days, 0) AS empty_days,
+         s.stay_days - COALESCE(m.attended_days, 0) AS unpaid_days,
+         COALESCE(a.absent_days, 0) AS absent_days
+  FROM stays s
+  LEFT JOIN stay_marks m ON m.mdtrt_id = s.mdtrt_id
+  LEFT JOIN absent_dates a ON a.mdtrt_id = s.mdtrt_id
+)
+SELECT mdtrt_id,
+       -- hifp_pay x unpaid_days / stay_days in cents, rounded half away from zero (exact: integer arithmetic)
+       CASE WHEN hifp_pay > 0
+            THEN CAST(FLOOR((2 * CAST(hifp_pay * 100 AS BIGINT) * unpaid_days + stay_days) / (2 * stay_days)) AS DECIMAL(18,0)) * 0.01
+            ELSE CAST(0 AS DECIMAL(16,2)) END AS vola_amt,
+       stay_days AS ev_stay_days,
+       CAST(begn_date AS VARCHAR) AS ev_begn_date,
+       CAST(end_date AS VARCHAR) AS ev_end_date,
+       empty_days AS ev_empty_days,
+       ROUND(empty_days * 100.0 / stay_days, 1) AS ev_empty_pct,
+       absent_days AS ev_absent_days,
+       unpaid_days AS ev_unpaid_days,
+       hifp_pay AS ev_hifp_pay
+FROM measured
+WHERE (stay_days >= $min_stay_days AND empty_days >= $empty_day_share * stay_days)
+   OR absent_days >= $absent_days
