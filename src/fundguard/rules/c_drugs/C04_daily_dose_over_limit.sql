@@ -1,0 +1,20 @@
+-- C04: drug lines whose quantity per supplied day exceeds the knowledge base's daily maximum
+WITH drug AS (
+  SELECT l.feedetl_sn, l.hilist_code, l.item_name, l.prd_days, l.net_cnt, l.net_amt, l.pric,
+         k.kb_hilist_code, k.max_daily_cnt, k.max_daily_cnt * l.prd_days AS allowed_cnt
+  FROM fee_lines l
+  JOIN kb_drug_days_match k ON k.hilist_code = l.hilist_code
+  WHERE l.med_chrgitm_type IN ('09', '10', '11') AND l.prd_days IS NOT NULL AND l.prd_days > 0
+    AND k.max_daily_cnt IS NOT NULL
+)
+-- excess share = amount × (cnt − max × prd_days) / cnt, in whole cents; quantities scaled to integers (4 places)
+SELECT feedetl_sn,
+       CAST(ROUND(CAST(net_amt * 100 AS BIGINT) * CAST((net_cnt - allowed_cnt) * 10000 AS BIGINT)
+                  / CAST(net_cnt * 10000 AS BIGINT), 0) AS DECIMAL(18,0)) * 0.01 AS vola_amt,
+       hilist_code, item_name,
+       net_cnt AS ev_cnt, prd_days AS ev_prd_days,
+       CAST(net_cnt / prd_days AS DECIMAL(16,4)) AS ev_daily_cnt,
+       max_daily_cnt AS ev_kb_max_daily_cnt, kb_hilist_code AS ev_kb_hilist_code,
+       net_cnt - allowed_cnt AS ev_excess_cnt
+FROM drug
+WHERE net_cnt > allowed_cnt
