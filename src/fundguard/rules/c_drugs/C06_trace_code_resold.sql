@@ -1,0 +1,40 @@
+-- C06: every active sale of a traceability code after its first sale (a box sold twice: 回流药)
+WITH sales AS (
+  SELECT DISTINCT t.drug_trac_codg, f.feedetl_sn, f.fee_ocur_time
+  FROM drug_trac t
+  JOIN fee_net f ON f.feedetl_sn = t.feedetl_sn
+  WHERE t.drug_trac_codg IS NOT NULL
+),
+ranked AS (
+  SELECT s.*, ROW_NUMBER() OVER (PARTITION BY s.drug_trac_codg ORDER BY s.fee_ocur_time, s.feedetl_sn) AS sale_no
+  FROM sales s
+),
+later AS (
+  SELECT r.feedetl_sn, r.drug_trac_codg, fst.feedetl_sn AS first_sn, fst.fee_ocur_time AS first_time
+  FROM ranked r
+  JOIN ranked fst ON fst.drug_trac_codg = r.drug_trac_codg AND fst.sale_no = 1
+  WHERE r.sale_no > 1
+),
+-- the code the message names: the smallest duplicated code of the line, with its first sale
+shown AS (
+  SELECT feedetl_sn, drug_trac_codg, first_sn, first_time FROM (
+    SELECT g.*, ROW_NUMBER() OVER (PARTITION BY g.feedetl_sn ORDER BY g.drug_trac_codg) AS rn FROM later g
+  ) x WHERE rn = 1
+),
+per_line AS (
+  SELECT feedetl_sn, COUNT(*) AS dup_codes, {{ list_agg(drug_trac_codg) }} AS trac_codes FROM later GROUP BY feedetl_sn
+),
+lines_of AS (
+  SELECT feedetl_sn, {{ list_agg(related_sn) }} AS feedetl_sns FROM (
+    SELECT feedetl_sn, feedetl_sn AS related_sn FROM later
+    UNION ALL
+    SELECT feedetl_sn, first_sn AS related_sn FROM later
+  ) u GROUP BY feedetl_sn
+)
+SELECT l.feedetl_sn, l.net_amt AS vola_amt, o.feedetl_sns, l.hilist_code, l.item_name,
+       s.drug_trac_codg AS ev_trac_code, s.first_sn AS ev_first_feedetl_sn, s.first_time AS ev_first_fee_time,
+       p.dup_codes AS ev_dup_code_count, p.trac_codes AS ev_trac_codes
+FROM shown s
+JOIN per_line p ON p.feedetl_sn = s.feedetl_sn
+JOIN lines_of o ON o.feedetl_sn = s.feedetl_sn
+JOIN fee_lines l ON l.feedetl_sn = s.feedetl_sn
