@@ -39,7 +39,7 @@ def test_every_label_is_flagged_with_its_amount_and_every_flag_is_labelled(audit
     run, flags, labels = audited
     got, want = _keyed(flags), _keyed(labels)
     assert len(got) == len(flags), "flag keys must be unique per rule"
-    skipped = {r["rule_id"] for r in run["rules"] if r["status"] == "skipped"}
+    skipped = {r["id"] for r in run["rules"] if r["status"] == "skipped"}
     want = {k: v for k, v in want.items() if k[0] not in skipped}
 
     missing, wrong_amount, unlabelled = defaultdict(list), defaultdict(list), defaultdict(list)
@@ -62,5 +62,5 @@ def test_every_label_is_flagged_with_its_amount_and_every_flag_is_labelled(audit
 def test_every_deterministic_rule_was_exercised(audited):
     run, flags, labels = audited
     labelled_rules = {r["rule_id"] for r in labels}
-    ran = {r["rule_id"] for r in run["rules"] if r["status"] == "ran"}
+    ran = {r["id"] for r in run["rules"] if r["status"] == "ran"}
     assert ran - labelled_rules == set(), "rules that ran without any injected case"
