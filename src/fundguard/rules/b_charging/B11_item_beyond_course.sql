@@ -21,14 +21,14 @@ starts AS (
 ),
 bad_days AS (
   SELECT psn_no, kb_hilist_code, fee_date, course_start, prev_date, max_days, min_interval_days,
-         CASE WHEN max_days IS NOT NULL AND {{ days_between(course_start, fee_date) }} >= max_days
+         CASE WHEN max_days IS NOT NULL AND {{ days_between(course_start, fee_date) }} > max_days
               THEN concat('疗程限 ', CAST(max_days AS VARCHAR), ' 天，疗程自 ', CAST(course_start AS VARCHAR),
-                          ' 起，第 ', CAST({{ days_between(course_start, fee_date) }} + 1 AS VARCHAR), ' 天仍收费')
+                          ' 起，首日后第 ', CAST({{ days_between(course_start, fee_date) }} AS VARCHAR), ' 天仍收费')
               ELSE concat('两次使用最少间隔 ', CAST(min_interval_days AS VARCHAR), ' 天，距上次 ', CAST(prev_date AS VARCHAR),
                           ' 仅 ', CAST({{ days_between(prev_date, fee_date) }} AS VARCHAR), ' 天')
          END AS reason
   FROM starts
-  WHERE (max_days IS NOT NULL AND {{ days_between(course_start, fee_date) }} >= max_days)
+  WHERE (max_days IS NOT NULL AND {{ days_between(course_start, fee_date) }} > max_days)
      OR (min_interval_days IS NOT NULL AND prev_date IS NOT NULL
          AND {{ days_between(prev_date, fee_date) }} < min_interval_days)
 )
