@@ -1,0 +1,157 @@
+"""The national detail-audit paths (3101 事前, 3102 事中, 3103 反馈), wire-compatible with the platform.
+
+A thin door: each route hands the raw body and headers to `RealtimeService` and returns its envelope.
+`build_router(config)` is what the app factory includes; `standalone_app()` serves the router alone
+(the benchmark, integration tests with a HIS).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import Response
+
+from fundguard.realtime.service import RealtimeConfig, RealtimeService
+
+UNIFIED = "/fsi/api/rsfComIfsService/callService"
+BEFORE = "/fsi/api/riskConService/beforeAnalyze"
+COURSE = "/fsi/api/riskConService/courseAnalyze"
+NOOP = "/fsi/api/noop"
+
+_EXAMPLE_3101 = {
+    "infno": "3101", "msgid": "H43079900001202506141427240001", "mdtrtarea_admvs": "430799",
+    "insuplc_admdvs": "430796", "recer_sys_code": "IMS", "infver": "V1.0", "opter_type": "1", "opter": "D01",
+    "opter_name": "医生01", "inf_time": "2025-06-14 14:27:24", "fixmedins_code": "H43079900001",
+    "fixmedins_name": "某市第二人民医院",
+    "input": {"data": {"trig_scen": "2", "rule_ids": [], "task_id": "", "patient_dtos": [{
+        "patn_id": "1058158", "patn_name": "患者甲", "gend": "1", "brdy": "1951-08-27", "poolarea": "430796",
+        "curr_mdtrt_id": "2001668", "fsi_encounter_dtos": [{
+            "mdtrt_id": "2001668", "medins_id": "H43079900001", "medins_lv": "05", "adm_date": "2025-06-14 14:00:00",
+            "dscg_date": None, "dscg_main_dise_codg": "K29.700", "dr_codg": "D01", "adm_dept_codg": "A03",
+            "med_mdtrt_type": "1", "med_type": "11", "insutype": "390", "hifp_payamt": 0,
+            "fsi_diagnose_dtos": [{"dise_id": 1, "maindise_flag": 1, "dias_srt_no": 1, "dise_codg": "K29.700",
+                                   "dise_name": "胃炎"}],
+            "fsi_order_dtos": [{"rx_id": "6099", "rxno": "RX1", "hilist_type": "101", "chrg_type": "11",
+                                "hilist_code": "ZD03AAA0043010100166", "hilist_name": "艾附暖宫丸", "cnt": 1,
+                                "pric": 25.5, "sumamt": 25.5, "drord_begn_date": "2025-06-14 14:20:00",
+                                "drord_dr_codg": "D01", "drord_dr_profttl": "233", "curr_drord_flag": 1}],
+            "fsi_operation_dtos": []}]}]}},
+}
+_EXAMPLE_3103 = {
+    "infno": "3103", "fixmedins_code": "H43079900001", "inf_time": "2025-06-14 14:28:00",
+    "input": {"data": {"warn_type": "1", "warns": [
+        {"warn_rslt_id": "5d0f…", "dspo_way": "2", "dspo_way_rea": "已改为其他药品"}]}},
+}
+_ENVELOPE_SCHEMA = {
+    "type": "object",
+    "description": "国家平台统一报文 (national-interface.md §1): infno, msgid, fixmedins_code, inf_time … "
+    "and input.data. Tolerant: numbers as strings, camelCase keys, single objects for lists, unknown fields.",
+    "required": ["infno", "input"],
+    "properties": {
+        "infno": {"type": "string", "enum": ["3101", "3102", "3103"]},
+        "fixmedins_code": {"type": "string"},
+        "msgid": {"type": "string"},
+        "inf_time": {"type": "string", "example": "2025-06-14 14:27:24"},
+        "input": {"type": "object", "properties": {"data": {"type": "object"}}},
+    },
+    "additionalProperties": True,
+}
+_RESPONSE_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "infcode": {"type": "integer", "description": "0 成功, -1 失败 (部署设置可改为字符串)"},
+        "inf_refmsgid": {"type": "string"},
+        "refmsg_time": {"type": "string"},
+        "respond_time": {"type": "string"},
+        "err_msg": {"type": "string", "description": "失败原因, 指出字段路径"},
+        "output": {"type": "object", "properties": {"result": {"type": "array", "items": {"type": "object", "properties": {
+            k: {"type": "string"} for k in ("jr_id", "rule_id", "rule_name", "vola_cont", "patn_id", "mdtrt_id",
+                                             "vola_amt_stas", "sev_deg", "vola_evid", "vola_bhvr_type", "task_id")
+        } | {"vola_amt": {"type": "number"}, "judge_result_detail_dtos": {"type": "array", "items": {"type": "object"}}}}}}},
+    },
+}
+
+
+def _openapi(examples: dict[str, Any]) -> dict:
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {
+                "schema": _ENVELOPE_SCHEMA,
+                "examples": {k: {"value": v} for k, v in examples.items()},
+            }},
+        },
+        "responses": {"200": {"content": {"application/json": {"schema": _RESPONSE_SCHEMA}}}},
+    }
+
+
+def _json(status: int, body: dict) -> Response:
+    data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    return Response(content=data, status_code=status, media_type="application/json; charset=utf-8")
+
+
+def build_router(config: RealtimeConfig | RealtimeService, *, include_noop: bool = False) -> APIRouter:
+    """The national paths over one `RealtimeService` (built from `config` unless a service is given)."""
+    service = config if isinstance(config, RealtimeService) else RealtimeService(config)
+    router = APIRouter(tags=["国家接口 3101/3102/3103"])
+    router.service = service  # type: ignore[attr-defined]
+    both = _openapi({"3101 事前分析": _EXAMPLE_3101, "3103 反馈": _EXAMPLE_3103})
+
+    async def _call(request: Request, path_infno: str | None = None, expect: str | None = None) -> Response:
+        body = await request.body()
+        reply = service.handle(body, request.headers, path_infno=path_infno, expect_infno=expect)
+        return _json(reply.status, reply.body)
+
+    @router.post(UNIFIED, summary="统一入口: 按 infno 分派 3101/3102/3103", openapi_extra=both)
+    async def call_service(request: Request) -> Response:
+        return await _call(request)
+
+    @router.post(UNIFIED + "/{infno}", summary="统一入口 (路径带交易编号)", openapi_extra=both)
+    async def call_service_infno(infno: str, request: Request) -> Response:
+        return await _call(request, path_infno=infno)
+
+    @router.post(BEFORE, summary="3101 明细审核事前分析 (旧式路径)", openapi_extra=_openapi({"3101": _EXAMPLE_3101}))
+    async def before_analyze(request: Request) -> Response:
+        return await _call(request, expect="3101")
+
+    @router.post(COURSE, summary="3102 明细审核事中分析 (旧式路径)",
+                 openapi_extra=_openapi({"3102": dict(_EXAMPLE_3101, infno="3102")}))
+    async def course_analyze(request: Request) -> Response:
+        return await _call(request, expect="3102")
+
+    if include_noop:
+        @router.post(NOOP, summary="空操作 (基准测试的框架开销下限)", include_in_schema=False)
+        async def noop(request: Request) -> Response:
+            await request.body()
+            return _json(200, {"infcode": 0, "err_msg": "", "output": {}})
+
+    return router
+
+
+def standalone_app(config: RealtimeConfig | None = None, *, include_noop: bool = True) -> FastAPI:
+    """A FastAPI app with only the national paths; configured from `FUNDGUARD_RT_*` variables when no
+    config is given (`FUNDGUARD_RT_DB`, `FUNDGUARD_RT_HISTORY`, `FUNDGUARD_RT_KB`, `FUNDGUARD_RT_NO_AUTH=1`)."""
+    if config is None:
+        config = RealtimeConfig(
+            db_url=os.environ.get("FUNDGUARD_RT_DB", "sqlite:///var/realtime.db"),
+            history_path=os.environ.get("FUNDGUARD_RT_HISTORY") or None,
+            kb_path=os.environ.get("FUNDGUARD_RT_KB") or None,
+            auth=os.environ.get("FUNDGUARD_RT_NO_AUTH") != "1",
+            infcode_as_string=os.environ.get("FUNDGUARD_RT_INFCODE_STRING") == "1",
+        )
+    router = build_router(config, include_noop=include_noop)
+    service = router.service  # type: ignore[attr-defined]
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        yield
+        service.close()
+
+    app = FastAPI(title="FundGuard 实时审核 (3101/3102/3103)", lifespan=lifespan)
+    app.include_router(router)
+    app.state.realtime = service
+    return app

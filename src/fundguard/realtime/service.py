@@ -1,0 +1,265 @@
+"""The real-time service: one national envelope in, one national envelope out.
+
+`RealtimeService.handle(body, headers)` authenticates the caller, parses the envelope tolerantly,
+turns each patient into a one-request dataset joined with their history, runs the pre/in rules in the
+real-time evaluator, maps the flags to `output.result[]`, and records the call. Errors come back in the
+envelope (`infcode` -1, `err_msg` naming the field), never as a stack trace.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import itertools
+import logging
+import os
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from fundguard.engine.registry import Registry, load_registry
+from fundguard.realtime.auth import Authenticator, AuthError
+from fundguard.realtime.dataset import merge_history, patient_dataset
+from fundguard.realtime.envelope import (
+    AnalysisRequest,
+    FeedbackRequest,
+    RequestError,
+    decode_body,
+    envelope_infno,
+    parse_analysis,
+    parse_feedback,
+)
+from fundguard.realtime.evaluator import Evaluator, Flag
+from fundguard.realtime.frame import Frame
+from fundguard.realtime.history import HistoryStore
+from fundguard.realtime.knowledge import Knowledge
+from fundguard.realtime.store import CallRecord, RealtimeStore, hash_identifier, mask
+
+log = logging.getLogger("fundguard.realtime")
+
+#: the catalog's category letter → `vola_bhvr_type` (national-interface.md, Response)
+BEHAVIOUR_TYPES = {"A": "1", "B": "2", "C": "3", "D": "4", "E": "5"}
+AUTH_DISABLED = "AUTH DISABLED"
+
+
+@dataclass
+class RealtimeConfig:
+    db_url: str = "sqlite:///var/realtime.db"
+    history_path: Path | str | None = None
+    kb_path: Path | str | None = None
+    registry: Registry | None = None
+    auth: bool = True
+    infcode_as_string: bool = False
+    timestamp_window: int = 300
+    #: 6-digit admin division that prefixes `inf_refmsgid`
+    admdvs: str = "000000"
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    background_log: bool = True
+
+
+@dataclass
+class Reply:
+    status: int
+    body: dict
+
+
+class RealtimeService:
+    def __init__(self, config: RealtimeConfig, *, knowledge: Knowledge | None = None, store: RealtimeStore | None = None):
+        self.config = config
+        if config.db_url.startswith("sqlite:///"):
+            Path(config.db_url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        self.store = store or RealtimeStore(config.db_url, background=config.background_log)
+        self.history = HistoryStore(config.history_path)
+        if knowledge is None:
+            from fundguard.kb import Edition, default_edition_path
+
+            knowledge = Knowledge.from_edition(Edition.open(config.kb_path or default_edition_path()))
+        knowledge.warm()
+        self.registry = config.registry or load_registry()
+        self.evaluator = Evaluator(self.registry, knowledge)
+        self.params = {r.id: r.bind_params(config.params.get(r.id)) for r in self.evaluator.rules.values()}
+        self.auth = Authenticator(self.store, config.timestamp_window) if config.auth else None
+        self._serial = itertools.count(1)
+        self._lock = threading.Lock()
+        if not config.auth:
+            log.warning("!!! 实时接口认证已关闭 (--no-auth): 任何人都可调用, 仅限本机演示 !!! %s", AUTH_DISABLED)
+        missing = [r.id for r in self.evaluator.rules.values() if self.evaluator.implementation(r) is None]
+        if missing:
+            log.warning("以下事前/事中规则尚无实时实现, 实时审核中跳过: %s", ", ".join(sorted(missing)))
+
+    # ---- envelope ----------------------------------------------------------------------------------
+
+    def _envelope(self, infcode: int, err_msg: str, output: Any, received: dt.datetime) -> dict:
+        now = dt.datetime.now()
+        with self._lock:
+            serial = next(self._serial) % 10_000_000_000
+        refmsgid = f"{self.config.admdvs[:6]:0>6}{received:%Y%m%d%H%M%S}{(os.getpid() % 100):02d}{serial % 100_000_000:08d}"
+        return {
+            "infcode": str(infcode) if self.config.infcode_as_string else infcode,
+            "inf_refmsgid": refmsgid,
+            "refmsg_time": received.strftime("%Y%m%d%H%M%S%f")[:17],
+            "respond_time": now.strftime("%Y%m%d%H%M%S%f")[:17],
+            "err_msg": err_msg,
+            "warn_msg": AUTH_DISABLED if self.auth is None else "",
+            "output": output,
+        }
+
+    # ---- entry point -------------------------------------------------------------------------------
+
+    def handle(self, body: bytes, headers: Mapping[str, str], *, path_infno: str | None = None,
+               expect_infno: str | None = None) -> Reply:
+        t0 = time.perf_counter()
+        received = dt.datetime.now()
+        digest = hashlib.sha256(body).hexdigest()
+        base_call = {"received_at": received, "day": received.strftime("%Y-%m-%d"), "request_digest": digest}
+        inst = None
+        if self.auth is not None:
+            try:
+                inst = self.auth.check(headers)
+            except AuthError as exc:
+                self._log_line("-", "refused", None, 0, -1, t0, exc.message)
+                return Reply(exc.status, self._envelope(-1, exc.message, None, received))
+        try:
+            envelope = decode_body(body)
+            infno = envelope_infno(envelope, path_infno or expect_infno)
+            if infno == "3103":
+                req: AnalysisRequest | FeedbackRequest = parse_feedback(envelope, infno)
+            else:
+                req = parse_analysis(envelope, infno)
+            if inst is not None:
+                if req.fixmedins_code is None:
+                    raise RequestError("fixmedins_code", "缺少定点医药机构编号")
+                if req.fixmedins_code != inst.fixmedins_code:
+                    msg = f"fixmedins_code: {req.fixmedins_code} 不属于已认证的调用方"
+                    self._log_line("?", "refused", req.fixmedins_code, 0, -1, t0, msg)
+                    return Reply(403, self._envelope(-1, msg, None, received))
+        except RequestError as exc:
+            msg = f"{exc.path}: {exc.message}"
+            ms = (time.perf_counter() - t0) * 1000
+            self.store.record(CallRecord(dict(base_call, infno=path_infno or expect_infno or "?", status="rejected",
+                                              fixmedins_code=inst.fixmedins_code if inst else None, infcode=-1,
+                                              err_msg=msg[:2000], duration_ms=Decimal(f"{ms:.3f}")), [], []))
+            self._log_line(path_infno or "?", "rejected", inst.fixmedins_code if inst else None, 0, -1, t0, msg)
+            return Reply(200, self._envelope(-1, msg, None, received))
+        try:
+            if isinstance(req, FeedbackRequest):
+                return self._feedback(req, base_call, received, t0)
+            return self._analyse(req, base_call, received, t0)
+        except Exception:
+            error_id = digest[:12]
+            log.exception("实时审核内部错误 (请求摘要 %s)", error_id)
+            return Reply(500, self._envelope(-1, f"服务内部错误, 请联系管理员 (编号 {error_id})", None, received))
+
+    # ---- 3101 / 3102 -------------------------------------------------------------------------------
+
+    def analyse_flags(self, req: AnalysisRequest) -> list[tuple[Any, Any, list[Flag], Frame]]:
+        rules = self.evaluator.select(req.stages, req.rule_ids)
+        out = []
+        for patient in req.patients:
+            ds = patient_dataset(req, patient)
+            history = self.history.get(ds.psn_no) if self.history.available else None
+            tables = merge_history(ds, history)
+            frame = Frame.build(tables, self.evaluator.kb, orders=ds.orders, focus=frozenset({ds.current_mdtrt_id}),
+                                rx_by_sn=ds.rx_by_sn)
+            flags = self.evaluator.evaluate(frame, rules, self.params)
+            out.append((patient, ds, flags, frame))
+        return out
+
+    def _analyse(self, req: AnalysisRequest, base_call: dict, received: dt.datetime, t0: float) -> Reply:
+        rules = self.evaluator.select(req.stages, req.rule_ids)
+        results: list[dict] = []
+        logged: list[dict] = []
+        first = req.patients[0].current
+        dr = first.dr_codg or next((o.dr_codg for o in first.orders if o.dr_codg), None)
+        for patient, _ds, flags, frame in self.analyse_flags(req):
+            for flag in sorted(flags, key=lambda f: (f.rule.id, f.flag_key)):
+                entry = self._result(req, patient.patn_id, flag, frame)
+                results.append(entry)
+                line_dr = None
+                if flag.feedetl_sns and flag.feedetl_sns[0] in frame.line_by_sn:
+                    line_dr = frame.line_by_sn[flag.feedetl_sns[0]]["bilg_dr_codg"]
+                logged.append({"jr_id": entry["jr_id"], "day": base_call["day"], "infno": req.infno,
+                               "rule_id": flag.rule.id, "sev_deg": int(flag.rule.severity), "vola_amt": flag.vola_amt,
+                               "fixmedins_code": req.fixmedins_code, "dr_codg": line_dr or dr, "mdtrt_id": flag.mdtrt_id})
+        ms = (time.perf_counter() - t0) * 1000
+        total = sum((r["vola_amt"] for r in logged), Decimal("0.00"))
+        self.store.record(CallRecord(
+            dict(base_call, infno=req.infno, status="analysed", msgid=req.msgid,
+                 trig_scen=",".join(str(s) for s in req.scenes), fixmedins_code=req.fixmedins_code, dr_codg=dr,
+                 patn_hash=hash_identifier(req.patients[0].patn_id), mdtrt_id=req.patients[0].curr_mdtrt_id,
+                 rules_run=",".join(r.id for r in rules), rules_fired=",".join(sorted({r["rule_id"] for r in logged})),
+                 flags=len(results), vola_amt=total, infcode=0, err_msg=None, duration_ms=Decimal(f"{ms:.3f}")),
+            logged, []))
+        self._log_line(req.infno, f"scene={','.join(map(str, req.scenes))} patn={mask(req.patients[0].patn_id)} "
+                       f"rules={len(rules)} flags={len(results)}", req.fixmedins_code, len(results), 0, t0, dr=dr)
+        return Reply(200, self._envelope(0, "", {"result": results}, received))
+
+    def _result(self, req: AnalysisRequest, patn_id: str, flag: Flag, frame: Frame) -> dict:
+        rule = flag.rule
+        jr_id = hashlib.sha256(
+            f"{req.fixmedins_code}|{patn_id}|{flag.mdtrt_id}|{rule.id}|{flag.flag_key}".encode()
+        ).hexdigest()[:32]
+        details = []
+        for kind, sns in (("1", flag.feedetl_sns), ("2", flag.involved)):
+            for sn in sns:
+                rx = frame.rx_by_sn.get(sn)
+                if rx is None:
+                    continue  # a history line: no order of this request to name
+                line = frame.line_by_sn.get(sn)
+                amt = flag.line_amts.get(sn, Decimal("0.00")) if kind == "1" else Decimal("0.00")
+                details.append({
+                    "jrd_id": hashlib.sha256(f"{jr_id}|{rx}|{kind}".encode()).hexdigest()[:32],
+                    "patn_id": patn_id,
+                    "mdtrt_id": line["mdtrt_id"] if line else flag.mdtrt_id,
+                    "rx_id": rx,
+                    "vola_item_type": kind,
+                    "vola_amt": float(amt),
+                })
+        basis = rule.legal_basis.regulation
+        if rule.legal_basis.national_rule:
+            basis += f"；国家规则：{rule.legal_basis.national_rule}"
+        return {
+            "jr_id": jr_id,
+            "rule_id": rule.id,
+            "rule_name": rule.name,
+            "vola_cont": flag.message[:500],
+            "patn_id": patn_id,
+            "mdtrt_id": flag.mdtrt_id,
+            "vola_amt": float(flag.vola_amt),
+            "vola_amt_stas": "1" if flag.vola_amt > 0 else "2",
+            "sev_deg": str(int(rule.severity)),
+            "vola_evid": basis[:500],
+            "vola_bhvr_type": BEHAVIOUR_TYPES.get(rule.id[:1], "1"),
+            "task_id": req.task_id or "",
+            "judge_result_detail_dtos": details,
+        }
+
+    # ---- 3103 --------------------------------------------------------------------------------------
+
+    def _feedback(self, req: FeedbackRequest, base_call: dict, received: dt.datetime, t0: float) -> Reply:
+        rows = [{"received_at": received, "day": base_call["day"], "warn_type": req.warn_type,
+                 "warn_rslt_id": w.warn_rslt_id, "dspo_way": w.dspo_way, "dspo_way_rea": w.dspo_way_rea,
+                 "fixmedins_code": req.fixmedins_code} for w in req.warns]
+        ms = (time.perf_counter() - t0) * 1000
+        self.store.record(CallRecord(
+            dict(base_call, infno=req.infno, status="feedback", msgid=req.msgid, fixmedins_code=req.fixmedins_code,
+                 flags=0, vola_amt=Decimal("0.00"), infcode=0, err_msg=None, duration_ms=Decimal(f"{ms:.3f}")),
+            [], rows))
+        ways = ",".join(w.dspo_way for w in req.warns)
+        self._log_line(req.infno, f"warns={len(req.warns)} dspo_way={ways}", req.fixmedins_code, 0, 0, t0)
+        return Reply(200, self._envelope(0, "", {}, received))
+
+    def _log_line(self, infno: str, what: str, org: str | None, flags: int, infcode: int, t0: float,
+                  err: str | None = None, dr: str | None = None) -> None:
+        ms = (time.perf_counter() - t0) * 1000
+        auth = f" [{AUTH_DISABLED}]" if self.auth is None else ""
+        tail = f" err={err}" if err else ""
+        log.info("%s %s org=%s dr=%s infcode=%d %.1fms%s%s", infno, what, org or "-", dr or "-", infcode, ms, tail, auth)
+
+    def close(self) -> None:
+        self.store.close()
+        self.history.close()
