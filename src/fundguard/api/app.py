@@ -1,0 +1,98 @@
+"""The application factory: the HTTP API under `/api/v1/`, the national 3101/3102/3103 paths when that
+component is installed, and the front ends named in the config (the web pages by default).
+
+The doors (api, web, cli) are independent packages; this factory mounts a front end by name
+(`module:function`, as uvicorn names apps) so neither imports the other.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from starlette.middleware.sessions import SessionMiddleware
+
+from fundguard.api.v1 import build_router
+from fundguard.workspace import SESSION_COOKIE, AppConfig, Services
+
+log = logging.getLogger(__name__)
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+    ),
+}
+
+
+def config_from_env() -> AppConfig:
+    """For `uvicorn fundguard.api.app:create_app --factory`: FUNDGUARD_WORKSPACE, FUNDGUARD_DB_URL, FUNDGUARD_NO_AUTH."""
+    ws = os.environ.get("FUNDGUARD_WORKSPACE")
+    return AppConfig(workspace=Path(ws) if ws else None, db_url=os.environ.get("FUNDGUARD_DB_URL"),
+                     no_auth=os.environ.get("FUNDGUARD_NO_AUTH") == "1")
+
+
+def create_app(config: AppConfig | None = None, *, services: Services | None = None) -> FastAPI:
+    config = config or config_from_env()
+    services = services or Services(config)
+    app = FastAPI(
+        title="FundGuard 医保基金智能监管平台 API",
+        version="1",
+        description="审核结果、疑点、规则库与机构画像。认证: `POST /api/v1/session` 登录后使用会话 Cookie。"
+        "金额为字符串形式的十进制数 (两位小数)。",
+        openapi_url="/api/v1/openapi.json",
+        docs_url=None,  # Swagger UI loads its assets from a CDN; intranets have none
+        redoc_url=None,
+    )
+    app.state.services = services
+
+    @app.middleware("http")
+    async def _security_headers(request: Request, call_next):
+        response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if request.url.path.startswith("/api/") or request.url.path.startswith("/runs/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=services.session_secret,
+        session_cookie=SESSION_COOKIE,
+        max_age=config.session_max_age,
+        same_site="lax",
+        https_only=config.https_only,
+    )
+    app.include_router(build_router(), prefix="/api/v1")
+    _include_national(app, config, services)
+    for name in config.frontends:
+        module_name, _, func = name.partition(":")
+        install = getattr(importlib.import_module(module_name), func or "install")
+        install(app)
+    return app
+
+
+def _include_national(app: FastAPI, config: AppConfig, services: Services) -> None:
+    try:
+        from fundguard.api import national
+        from fundguard.realtime.service import RealtimeConfig
+    except ImportError:
+        log.info("national 3101/3102/3103 interfaces not installed")
+        return
+    options = {"db_url": config.resolved_db_url(), "auth": not config.no_auth, **config.national}
+    if config.workspace is not None and "history_path" not in options:
+        history = Path(config.workspace) / "history.sqlite"
+        options["history_path"] = history if history.exists() else None
+    try:
+        router = national.build_router(RealtimeConfig(**options))
+    except Exception as exc:  # the app still serves audits when the real-time part cannot start
+        log.error("national interfaces not mounted: %s", exc)
+        return
+    app.include_router(router)
+    services.realtime_store = router.service.store

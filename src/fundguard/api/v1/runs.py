@@ -1,0 +1,30 @@
+"""Audit runs: list, one run, and its summary (counts and amounts by category, severity, rule,
+institution, region, department, doctor and month) within the caller's scope."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from fundguard.api.v1.deps import FilterDep, RunDep, Svc, Who
+from fundguard.api.v1.schemas import RunDetail, RunOut, Summary
+from fundguard.workspace.queries import run_overview, run_summary
+
+router = APIRouter(tags=["runs"])
+
+
+@router.get("/runs", response_model=list[RunOut], summary="审核运行列表 (最新在前)")
+def list_runs(svc: Svc, who: Who) -> list[dict]:
+    ws = svc.workspace
+    return [run_overview(ws, r, who) for r in ws.runs.values() if r.index is not None]
+
+
+@router.get("/runs/{run_id}", response_model=RunDetail, summary="一次运行 (run_id 或 latest)")
+def read_run(run: RunDep, svc: Svc, who: Who) -> dict:
+    return run_overview(svc.workspace, run, who)
+
+
+@router.get("/runs/{run_id}/summary", response_model=Summary, summary="总览: 按类别、严重程度、规则、机构、区划、科室、医师、月份")
+def read_summary(run: RunDep, svc: Svc, who: Who, flt: FilterDep) -> dict:
+    out = run_summary(svc.workspace, run, who, flt)
+    out["realtime"] = svc.realtime_counts(who)
+    return out

@@ -1,0 +1,49 @@
+"""`fundguard serve`: the web app and the HTTP API (and the national real-time interfaces when installed)."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fundguard.cli._common import EXIT_USAGE, err_console
+from fundguard.workspace import AppConfig
+
+# The doors are independent packages: the CLI names the app factory like uvicorn does ("module:function").
+APP_FACTORY = "fundguard.api.app:create_app"
+
+
+def build_app(config: AppConfig):
+    module, _, func = APP_FACTORY.partition(":")
+    return getattr(importlib.import_module(module), func)(config)
+
+
+def run_server(config: AppConfig, host: str, port: int) -> None:
+    import uvicorn
+
+    app = build_app(config)
+    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False, server_header=False)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("serve")
+    def serve(
+        workspace: Annotated[Path, typer.Option("--workspace", "-w", help="审核结果所在目录 (含 run.json 与 flags.parquet 的目录或其上级)")] = Path("var/workspace"),
+        db: Annotated[str | None, typer.Option("--db", help="数据库 URL (默认 WORKSPACE/fundguard.db 的 SQLite; PostgreSQL: postgresql+psycopg://…)")] = None,
+        host: Annotated[str, typer.Option(help="监听地址")] = "127.0.0.1",
+        port: Annotated[int, typer.Option(help="端口")] = 8000,
+        no_auth: Annotated[bool, typer.Option("--no-auth", help="不要求登录 (仅限本机演示与开发)")] = False,
+        https_only: Annotated[bool, typer.Option("--https-only", help="会话 Cookie 仅经 HTTPS 发送 (在 HTTPS 反向代理之后)")] = False,
+        rebuild_index: Annotated[bool, typer.Option("--rebuild-index", help="重建疑点索引")] = False,
+    ) -> None:
+        """启动 Web 应用与 HTTP API (/api/v1/, OpenAPI: /api/v1/openapi.json)。"""
+        if no_auth and host not in ("127.0.0.1", "localhost", "::1"):
+            err_console.print("[red]--no-auth 只允许监听本机地址 (127.0.0.1)[/red]")
+            raise typer.Exit(EXIT_USAGE)
+        workspace.mkdir(parents=True, exist_ok=True)
+        config = AppConfig(workspace=workspace, db_url=db, no_auth=no_auth, https_only=https_only,
+                           rebuild_index=rebuild_index)
+        err_console.print(f"FundGuard 正在启动: http://{host}:{port}/  (工作区 {workspace})")
+        run_server(config, host, port)

@@ -1,0 +1,167 @@
+"""What the doors share: settings, the user store, the workspace, and who is asking (principal, scope).
+
+The API and the web pages are independent doors; both read the caller from the signed session cookie
+through `principal_from_session` and apply `Principal.scope` to every query, so an object outside the
+caller's institution or region is never found (404), on a page or in the API alike.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fundguard.workspace.flagindex import Scope
+from fundguard.workspace.runs import Workspace
+from fundguard.workspace.users import Role, User, UserStore, default_db_url
+
+log = logging.getLogger(__name__)
+
+SESSION_COOKIE = "fundguard_session"
+SESSION_MAX_AGE = 8 * 3600
+
+
+@dataclass
+class AppConfig:
+    workspace: Path | None = None
+    db_url: str | None = None
+    no_auth: bool = False
+    #: set the session cookie's Secure flag (behind HTTPS); off for plain-HTTP intranet and tests
+    https_only: bool = False
+    session_max_age: int = SESSION_MAX_AGE
+    #: front ends mounted by the app factory, by name (`module:function(app)`), so the doors stay independent
+    frontends: tuple[str, ...] = ("fundguard.web:install",)
+    rebuild_index: bool = False
+    national: dict[str, Any] = field(default_factory=dict)
+
+    def resolved_db_url(self) -> str:
+        if self.db_url:
+            return self.db_url
+        env = os.environ.get("FUNDGUARD_DB_URL")
+        if env:
+            return env
+        folder = Path(self.workspace) if self.workspace else Path.cwd() / "var"
+        folder.mkdir(parents=True, exist_ok=True)
+        return default_db_url(folder)
+
+
+@dataclass(frozen=True)
+class Principal:
+    username: str
+    display_name: str
+    role: Role
+    fixmedins_code: str | None = None
+    admdvs: str | None = None
+    user_id: int | None = None
+
+    @property
+    def scope(self) -> Scope:
+        if self.role is Role.INSTITUTION:
+            # An institution user without an institution sees nothing, never everything.
+            return Scope(fixmedins_code=self.fixmedins_code or "\0")
+        return Scope(admdvs_prefix=self.admdvs or None)
+
+    @property
+    def sees_identifiers(self) -> bool:
+        """Whole identifiers on a flag's page (viewing is logged); lists are always masked."""
+        return self.role in (Role.AUDITOR, Role.INSTITUTION)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
+
+    @classmethod
+    def of(cls, user: User) -> Principal:
+        return cls(user.username, user.display_name, user.role, user.fixmedins_code, user.admdvs, user.id)
+
+
+NO_AUTH_PRINCIPAL = Principal("no-auth", "未启用登录", Role.AUDITOR)
+
+
+class Services:
+    """Opened once per app: the user store over the operational database, and the workspace."""
+
+    def __init__(self, config: AppConfig):
+        self.config = config
+        self.users = UserStore.open(config.resolved_db_url())
+        self.workspace = Workspace(Path(config.workspace) if config.workspace else Path.cwd() / "var" / "workspace")
+        for item in self.workspace.prepare(rebuild=config.rebuild_index):
+            log.info("run %s index %s", item["run_id"], "built" if item.get("built") else "reused")
+        self.session_secret = os.environ.get("FUNDGUARD_SECRET_KEY") or self.users.secret("session_key")
+        #: the real-time call log (set by the app factory when the national interfaces are mounted)
+        self.realtime_store: Any = None
+
+    def principal_from_session(self, session: dict) -> Principal | None:
+        if self.config.no_auth:
+            return NO_AUTH_PRINCIPAL
+        uid, gen = session.get("uid"), session.get("gen")
+        if not isinstance(uid, int) or not isinstance(gen, int):
+            return None
+        user = self.users.get(uid)
+        if user is None or not user.is_active or user.session_gen != gen:
+            return None
+        return Principal.of(user)
+
+    def realtime_counts(self, who: Principal) -> dict | None:
+        """Reminders, warnings and feedback from the real-time call log (when the national interfaces are
+        mounted), for everything or for the caller's institution; None when there is no log to count."""
+        store = self.realtime_store
+        if store is None or not hasattr(store, "stats"):
+            return None
+        try:
+            rows = store.stats("institution")
+        except Exception as exc:  # the dashboard must render without the call log
+            log.warning("real-time call log unavailable: %s", exc)
+            return None
+        scope = who.scope
+        if scope.fixmedins_code is not None:
+            rows = [r for r in rows if r.get("institution") == scope.fixmedins_code]
+        elif scope.admdvs_prefix:
+            return None  # the call log has no region; a regional auditor sees only the audit figures
+        keys = ("calls", "calls_with_reminders", "reminders", "violations", "warnings", "feedback", "continued",
+                "modified")
+        totals = {k: sum(int(r.get(k) or 0) for r in rows) for k in keys}
+        totals["vola_amt"] = sum((r.get("vola_amt") or 0 for r in rows), 0)
+        return totals
+
+
+def log_in(session: dict, user: User) -> None:
+    session.clear()
+    session.update({"uid": user.id, "gen": user.session_gen, "csrf": secrets.token_urlsafe(24)})
+
+
+def csrf_token(session: dict) -> str:
+    token = session.get("csrf")
+    if not token:
+        token = secrets.token_urlsafe(24)
+        session["csrf"] = token
+    return token
+
+
+def csrf_ok(session: dict, token: str | None) -> bool:
+    expected = session.get("csrf")
+    return bool(expected and token and hmac.compare_digest(str(expected), str(token)))
+
+
+def mask_id(value: str | None) -> str:
+    """`P0001234512` → `P000*****12`: the first four and last two characters stay, for lists."""
+    if not value:
+        return ""
+    s = str(value)
+    if len(s) <= 4:
+        return s[0] + "*" * (len(s) - 1)
+    if len(s) <= 6:
+        return s[:2] + "*" * (len(s) - 3) + s[-1]
+    return s[:4] + "*" * (len(s) - 6) + s[-2:]
+
+
+def mask_flag(flag: dict) -> dict:
+    out = dict(flag)
+    for key in ("psn_no", "mdtrt_id", "setl_id"):
+        if key in out:
+            out[key] = mask_id(out[key])
+    return out
