@@ -70,8 +70,6 @@ class Reply:
 class RealtimeService:
     def __init__(self, config: RealtimeConfig, *, knowledge: Knowledge | None = None, store: RealtimeStore | None = None):
         self.config = config
-        if config.db_url.startswith("sqlite:///"):
-            Path(config.db_url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
         self.store = store or RealtimeStore(config.db_url, background=config.background_log)
         self.history = HistoryStore(config.history_path)
         if knowledge is None:

@@ -1,0 +1,91 @@
+"""The national paths over HTTP: ASGI transport for every path, and one real socket (uvicorn)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from fundguard.api.national import BEFORE, COURSE, UNIFIED, build_router
+
+from .payloads import FEMALE_ONLY_DRUG, body, feedback, order, request, signed
+
+DRUG = {"hilist_type": "101", "chrg_type": "11", "pric": 25.5}
+
+
+@pytest.fixture
+def app(secure):
+    svc, paasid, secret = secure
+    app = FastAPI()
+    app.include_router(build_router(svc, include_noop=True))
+    return app, paasid, secret
+
+
+def _post(app, path: str, payload, headers) -> httpx.Response:
+    async def go():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            return await client.post(path, content=body(payload), headers=headers | {"content-type": "application/json"})
+
+    return asyncio.run(go())
+
+
+@pytest.mark.parametrize(("path", "infno"), [(UNIFIED, "3101"), (UNIFIED + "/3101", "3101"), (BEFORE, "3101"),
+                                             (COURSE, "3102"), (UNIFIED, "3102")])
+def test_paths(app, path, infno):
+    app, paasid, secret = app
+    payload = request(infno, scene="2" if infno == "3101" else "7", orders=[order("6099", FEMALE_ONLY_DRUG, **DRUG)])
+    r = _post(app, path, payload, signed(paasid, secret))
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
+    data = r.json()
+    assert data["infcode"] == 0 and [x["rule_id"] for x in data["output"]["result"]] == ["A01"]
+
+
+def test_path_infno_mismatch(app):
+    app, paasid, secret = app
+    r = _post(app, BEFORE, request("3102", scene="7"), signed(paasid, secret))
+    assert r.json()["infcode"] == -1 and r.json()["err_msg"].startswith("infno:")
+
+
+def test_openapi_documents_paths(app):
+    app, _, _ = app
+    spec = app.openapi()
+    for path in (UNIFIED, UNIFIED + "/{infno}", BEFORE, COURSE):
+        assert "post" in spec["paths"][path]
+        assert spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]["examples"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_real_socket_3101_then_3103(app):
+    app, paasid, secret = app
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.time() + 10
+        while not server.started and time.time() < deadline:
+            time.sleep(0.02)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+            payload = request(orders=[order("6099", FEMALE_ONLY_DRUG, **DRUG)])
+            r = client.post(UNIFIED, content=body(payload), headers=signed(paasid, secret))
+            result = r.json()["output"]["result"]
+            assert result[0]["judge_result_detail_dtos"][0]["rx_id"] == "6099"
+            r = client.post(UNIFIED, content=body(feedback([result[0]["jr_id"]], way="2")), headers=signed(paasid, secret))
+            assert r.status_code == 200 and r.json()["infcode"] == 0
+            r = client.post("/fsi/api/noop", content=b"{}")
+            assert r.json()["infcode"] == 0
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
