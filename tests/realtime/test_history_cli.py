@@ -1,0 +1,103 @@
+"""The history store (`fundguard history load`), history joined into a request, and the CLI."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+from typer.testing import CliRunner
+
+from fundguard.cli import app as cli
+from fundguard.contract.factories import build_tables, write_dataset
+from fundguard.realtime.history import HistoryStore, load_history
+
+from .payloads import FEMALE_ONLY_DRUG, ORG, body, feedback, order, request
+
+DRUG = {"hilist_type": "101", "chrg_type": "11", "pric": 25.5}
+
+
+def _dataset(tmp_path):
+    given = {
+        "psn": [{"psn_no": "1058158", "gend": "1", "brdy": "1951-08-27"}, {"psn_no": "P2"}],
+        "mdtrt": [{"mdtrt_id": "OLD1", "psn_no": "1058158", "begntime": "2025-05-02 09:00:00"},
+                  {"mdtrt_id": "2001668", "psn_no": "1058158", "begntime": "2025-06-01 09:00:00"},
+                  {"mdtrt_id": "M3", "psn_no": "P2"}],
+        "diag": [{"mdtrt_id": "OLD1", "diag_code": "I10.x00"}],
+        "feedetl": [{"feedetl_sn": "F1", "mdtrt_id": "OLD1", "hilist_code": FEMALE_ONLY_DRUG, "cnt": 2, "pric": 25.5,
+                     "prd_days": 10, "med_chrgitm_type": "11"},
+                    {"feedetl_sn": "F2", "mdtrt_id": "2001668", "hilist_code": "X1", "cnt": 1, "pric": 3},
+                    {"feedetl_sn": "F3", "mdtrt_id": "M3", "cnt": 1, "pric": 4}],
+    }
+    return write_dataset(build_tables(given), tmp_path / "ds")
+
+
+def test_load_and_get(tmp_path):
+    summary = load_history(_dataset(tmp_path), tmp_path / "h.sqlite")
+    assert (summary.persons, summary.encounters, summary.fee_lines) == (2, 3, 3)
+    store = HistoryStore(tmp_path / "h.sqlite")
+    h = store.get("1058158")
+    assert [m["mdtrt_id"] for m in h["mdtrt"]] == ["OLD1", "2001668"]
+    f = h["feedetl"][0]
+    assert f["feedetl_sn"] == "F1" and f["pric"] == Decimal("25.5000") and f["prd_days"] == 10 and f["refd_flag"] is False
+    assert h["diag"][0]["diag_code"] == "I10.x00" and h["fixmedins"][0]["fixmedins_code"] == "H1"
+    assert store.get("nobody") is None
+    assert store.meta()["fee_lines"] == "3"
+
+
+def test_history_gives_context_but_only_the_request_is_reported(tmp_path, make_service):
+    load_history(_dataset(tmp_path), tmp_path / "h.sqlite")
+    svc = make_service(auth=False, history_path=tmp_path / "h.sqlite")
+    # the past encounter OLD1 has the same violation: it is context, not this request's finding;
+    # the stored copy of the current encounter (2001668) is replaced by the request
+    reply = svc.handle(body(request(gend="1", orders=[order("RX1", FEMALE_ONLY_DRUG, **DRUG)])), {})
+    result = reply.body["output"]["result"]
+    assert [(r["rule_id"], r["mdtrt_id"]) for r in result] == [("A01", "2001668")]
+    assert [d["rx_id"] for d in result[0]["judge_result_detail_dtos"]] == ["RX1"]
+    patient, ds, flags, frame = svc.analyse_flags(svc_parse(svc, request(gend="1", orders=[order("RX1", FEMALE_ONLY_DRUG, **DRUG)])))[0]
+    assert "h:F1" in frame.line_by_sn and "h:F2" not in frame.line_by_sn
+
+
+def svc_parse(svc, payload):
+    from fundguard.realtime.envelope import decode_body, parse_analysis
+
+    return parse_analysis(decode_body(body(payload)), "3101")
+
+
+def test_cli_history_institutions_stats(tmp_path, make_service):
+    runner = CliRunner()
+    ds = _dataset(tmp_path)
+    store = tmp_path / "h.sqlite"
+    r = runner.invoke(cli, ["history", "load", str(ds), "--store", str(store)])
+    assert r.exit_code == 0, r.output
+    assert "2 位参保人" in r.output and store.exists()
+    r = runner.invoke(cli, ["history", "load", str(tmp_path / "missing"), "--store", str(store)])
+    assert r.exit_code == 1
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "psn.csv").write_text("psn_no\nP1\n", encoding="utf-8")
+    r = runner.invoke(cli, ["history", "load", str(tmp_path / "bad"), "--store", str(store)])
+    assert r.exit_code == 1 and HistoryStore(store).meta()["persons"] == "2"
+
+    db = f"sqlite:///{tmp_path}/rt.db"
+    r = runner.invoke(cli, ["institutions", "register", ORG, "--db", db])
+    assert r.exit_code == 0, r.output
+    secret = r.output.strip().splitlines()[-1].split(": ")[-1]
+    assert len(secret) >= 32
+    r = runner.invoke(cli, ["institutions", "list", "--db", db])
+    assert ORG in r.output and secret not in r.output
+
+    from .payloads import signed
+
+    svc = make_service(auth=True, db_url=db)
+    reply = svc.handle(body(request(orders=[order("RX1", FEMALE_ONLY_DRUG, **DRUG)])), signed(ORG, secret))
+    jr = reply.body["output"]["result"][0]["jr_id"]
+    svc.handle(body(feedback([jr], way="2")), signed(ORG, secret))
+    svc.store.flush()
+    r = runner.invoke(cli, ["realtime", "stats", "--by", "rule", "--json", "--db", db])
+    assert r.exit_code == 0, r.output
+    rows = {x["rule"]: x for x in json.loads(r.output)}
+    assert rows["A01"]["reminders"] == 1 and rows["A01"]["modified"] == 1
+    for by in ("institution", "doctor", "day"):
+        r = runner.invoke(cli, ["realtime", "stats", "--by", by, "--db", db])
+        assert r.exit_code == 0, r.output
+    r = runner.invoke(cli, ["realtime", "stats", "--by", "nurse", "--db", db])
+    assert r.exit_code == 2
