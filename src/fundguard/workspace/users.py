@@ -164,7 +164,13 @@ class UserStore:
         self.engine = engine
         self._session = sessionmaker(engine, expire_on_commit=False)
         self._hasher = PasswordHasher()
-        self._dummy_hash = self._hasher.hash(secrets.token_hex(16))
+        self._dummy: str | None = None
+
+    @property
+    def _dummy_hash(self) -> str:
+        if self._dummy is None:
+            self._dummy = self._hasher.hash(secrets.token_hex(16))
+        return self._dummy
 
     @classmethod
     def open(cls, url: str, *, migrate_schema: bool = True) -> UserStore:
