@@ -73,6 +73,7 @@ class Injector:
         self.labels: list[dict] = []
         self.anchor = EPOCH + dt.timedelta(days=period.start + 20)
         self.trac_seq = 0
+        self._pools: dict[str, list] = {}
 
     # ---- building blocks -----------------------------------------------------------------------------
 
@@ -228,24 +229,31 @@ class Injector:
 
     # ---- picking knowledge -------------------------------------------------------------------------------
 
-    def candidates(self, table: str, ok: Callable[[Item], bool], column: str = "hilist_code") -> list[Item]:
-        codes = sorted({c for c in self.kn.tables[table].column(column).to_pylist() if c and not c.endswith("*")})
+    def candidates(self, table: str, ok: Callable[[Item], bool], *, priced: bool = False) -> list[Item]:
+        codes = sorted({c for c in self.kn.tables[table].column("hilist_code").to_pylist() if c and not c.endswith("*")})
         out = []
         for code in codes:
-            if not self.kn.has(code):
+            if not self.kn.has(code) or (priced and not self.kn.is_priced(code)):
                 continue
             item = self.kn.item(code)
             if ok(item):
                 out.append(item)
-        if not out:
-            raise LookupError(f"no usable item in {table}")
         return out
 
-    def pick(self, table: str, ok: Callable[[Item], bool], k: int) -> Item:
-        found = self.candidates(table, ok, )
-        # prefer items the sample prices (they carry ceilings), else spread over the national list
-        priced = [i for i in found if i.ceiling is not None]
-        pool = priced or found
+    def memo(self, key: str, build: Callable[[], list]) -> list:
+        """A candidate pool, built once per run (injections repeat many times at large sizes)."""
+        if key not in self._pools:
+            self._pools[key] = build()
+            if not self._pools[key]:
+                raise LookupError(f"no usable knowledge for {key}")
+        return self._pools[key]
+
+    def pick(self, table: str, ok: Callable[[Item], bool], k: int, key: str) -> Item:
+        def build() -> list[Item]:
+            # prefer items the sample prices (they carry ceilings), else spread over the national list
+            return self.candidates(table, ok, priced=True) or self.candidates(table, ok)
+
+        pool = self.memo(key, build)
         return pool[(k * 7919) % len(pool)]
 
     @staticmethod
@@ -276,7 +284,7 @@ class Injector:
 
 def inject_a01(inj: Injector, k: int) -> None:
     """A01: an item limited to one sex billed to a person of the other sex; amount = the line."""
-    item = inj.pick("kb_item_gender", inj.only("gend"), k)
+    item = inj.pick("kb_item_gender", inj.only("gend"), k, key="A01")
     psn = inj.person(gend="2" if item.gend == "1" else "1", age=40)
     enc = inj.visit(psn, inj.inst("1"), 0, [inj.drug_line(item)])
     inj.label("A01", enc.sns[0], enc.amounts[0], "line", f"{item.name} 限{item.gend}")
@@ -284,7 +292,7 @@ def inject_a01(inj: Injector, k: int) -> None:
 
 def inject_a02(inj: Injector, k: int) -> None:
     """A02: an item with an age band billed outside it (a children's item for an adult); amount = the line."""
-    item = inj.pick("kb_item_age", inj.only("age", "drug_days"), k)
+    item = inj.pick("kb_item_age", inj.only("age", "drug_days"), k, key="A02")
     age = item.max_age + 20 if item.max_age is not None else max(0, (item.min_age or 1) - 1)
     psn = inj.person(gend="1", age=age)
     dose = 1
@@ -326,28 +334,28 @@ def inject_a05(inj: Injector, k: int) -> None:
     """A05: an indication-limited item billed to the fund with none of its diagnoses, not approved."""
     item = inj.pick("kb_item_indication",
                     lambda i: inj.only("indications", "drug_days")(i) and "indications" in i.attribute_restrictions()
-                    and not any(GENERIC_DIAG[0].startswith(p) for p in i.indications), k)
+                    and not any(GENERIC_DIAG[0].startswith(p) for p in i.indications), k, key="A05")
     enc = inj.visit(inj.person(age=50), inj.inst("1"), 0, [inj.drug_line(item)])
     inj.label("A05", enc.sns[0], enc.amounts[0], "line", f"{item.name} 无适应症诊断")
 
 
 def inject_a06(inj: Injector, k: int) -> None:
     """A06: an item allowed only from a level up, billed by a primary (一级) institution."""
-    item = inj.pick("kb_item_medins_lv", lambda i: inj.only("max_lv", "drug_days")(i) and i.max_lv in ("1", "2"), k)
+    item = inj.pick("kb_item_medins_lv", lambda i: inj.only("max_lv", "drug_days")(i) and i.max_lv in ("1", "2"), k, key="A06")
     enc = inj.visit(inj.person(age=50), inj.inst("3"), 0, [inj.drug_line(item)])
     inj.label("A06", enc.sns[0], enc.amounts[0], "line", f"{item.name} 限{item.max_lv}级及以上")
 
 
 def inject_a07(inj: Injector, k: int) -> None:
     """A07: an inpatient-only item billed on a general outpatient visit (med_type 11)."""
-    item = inj.pick("kb_item_setting", inj.only("setting", "drug_days"), k)
+    item = inj.pick("kb_item_setting", inj.only("setting", "drug_days"), k, key="A07")
     enc = inj.visit(inj.person(age=50), inj.inst("1"), 0, [inj.drug_line(item)])
     inj.label("A07", enc.sns[0], enc.amounts[0], "line", f"{item.name} 限{item.setting}")
 
 
 def inject_a09(inj: Injector, k: int) -> None:
     """A09: an item limited by doctor title ordered by a resident (初级, title 4)."""
-    item = inj.pick("kb_item_title", lambda i: inj.only("max_profttl", "drug_days")(i) and i.max_profttl in ("1", "2", "3"), k)
+    item = inj.pick("kb_item_title", lambda i: inj.only("max_profttl", "drug_days")(i) and i.max_profttl in ("1", "2", "3"), k, key="A09")
     inst = inj.inst("1")
     enc = inj.visit(inj.person(age=50), inst, 0, [inj.drug_line(item)], doctor=inj.doctor(inst, "4", "4"))
     inj.label("A09", enc.sns[0], enc.amounts[0], "line", f"{item.name} 限职称{item.max_profttl}")
@@ -355,7 +363,7 @@ def inject_a09(inj: Injector, k: int) -> None:
 
 def inject_a10(inj: Injector, k: int) -> None:
     """A10: a work-injury/maternity-only item billed to basic insurance (310) on a general visit."""
-    item = inj.pick("kb_item_insutype", inj.only("insutype", "gend"), k)
+    item = inj.pick("kb_item_insutype", inj.only("insutype", "gend"), k, key="A10")
     gend = item.gend or "1"
     enc = inj.visit(inj.person(gend=gend, age=35, insutype="310"), inj.inst("1"), 0, [inj.drug_line(item)])
     inj.label("A10", enc.sns[0], enc.amounts[0], "line", f"{item.name} 限险种{item.insutype}")
@@ -368,10 +376,17 @@ def _plain(inj: Injector, item: Item) -> bool:
     return not item.attribute_restrictions() and not item.is_drug and item.chrgitm_type not in ("01", "07")
 
 
+def _priced_plain(inj: Injector) -> list[Item]:
+    def build() -> list[Item]:
+        items = [inj.kn.item(r["hilist_code"]) for r in inj.kn.hilist_rows() if r["pric_uplmt_amt"] is not None]
+        return sorted((i for i in items if _plain(inj, i)), key=lambda i: i.code)
+
+    return inj.memo("priced_plain", build)
+
+
 def inject_b01(inj: Injector, k: int) -> None:
     """B01: price 1.50 above the ceiling, 2 units; amount = (pric − ceiling) × cnt = 3.00."""
-    items = [inj.kn.item(r["hilist_code"]) for r in inj.kn.hilist_rows() if r["pric_uplmt_amt"] is not None]
-    items = sorted((i for i in items if _plain(inj, i)), key=lambda i: i.code)
+    items = _priced_plain(inj)
     item = items[(k * 3) % len(items)]
     price = item.ceiling + Decimal("1.50")
     enc = inj.visit(inj.person(age=40), inj.inst("1"), 0, [Line(item.code, cnt=2, price=price)])
@@ -383,13 +398,12 @@ def inject_b02(inj: Injector, k: int) -> None:
     (odd k) an unlimited item billed twice with identical quantity, price and time → the second line."""
     if k % 2 == 0:
         item = inj.pick("kb_item_limit", lambda i: set(i.limits) == {"day"} and i.attribute_restrictions() == {"limits"}
-                        and i.chrgitm_type not in ("01", "07"), k)
+                        and i.chrgitm_type not in ("01", "07"), k, key="B02")
         cnt = item.limits["day"] + 2
         enc = inj.visit(inj.person(age=40), inj.inst("1"), 0, [Line(item.code, cnt=cnt)])
         inj.label("B02", enc.sns[0], 2 * item.price, "line", f"{item.name} 每日限{item.limits['day']}")
     else:
-        items = [inj.kn.item(r["hilist_code"]) for r in inj.kn.hilist_rows() if r["pric_uplmt_amt"] is not None]
-        items = sorted((i for i in items if _plain(inj, i)), key=lambda i: i.code)
+        items = _priced_plain(inj)
         item = items[(k * 5) % len(items)]
         lines = [Line(item.code, at="09:05"), Line(item.code, at="09:05")]
         enc = inj.visit(inj.person(age=40), inj.inst("1"), 0, lines)
@@ -398,6 +412,13 @@ def inject_b02(inj: Injector, k: int) -> None:
 
 def inject_b03(inj: Injector, k: int) -> None:
     """B03: a bundle's main item and one of its parts in the same hour; amount = the part line."""
+    usable = inj.memo("B03", lambda: _bundle_pairs(inj))
+    main, part = usable[(k * 11) % len(usable)]
+    enc = inj.visit(inj.person(age=40), inj.inst("1"), 0, [Line(main.code, at="09:05"), Line(part.code, at="09:10")])
+    inj.label("B03", enc.sns[1], enc.amounts[1], "line", f"{main.name} 已含 {part.name}")
+
+
+def _bundle_pairs(inj: Injector) -> list[tuple[Item, Item]]:
     rows = sorted((r["bundle_code"], r["part_code"]) for r in inj.kn.tables["kb_bundle"].to_pylist())
     usable = []
     for main, part in rows:
@@ -412,13 +433,19 @@ def inject_b03(inj: Injector, k: int) -> None:
         if part in ex or main in ex:
             continue
         usable.append((a, b))
-    main, part = usable[(k * 11) % len(usable)]
-    enc = inj.visit(inj.person(age=40), inj.inst("1"), 0, [Line(main.code, at="09:05"), Line(part.code, at="09:10")])
-    inj.label("B03", enc.sns[1], enc.amounts[1], "line", f"{main.name} 已含 {part.name}")
+    return usable
 
 
 def inject_b04(inj: Injector, k: int) -> None:
     """B04: both items of an exclusive pair on one day of one encounter; the cheaper line is flagged."""
+    pairs = inj.memo("B04", lambda: _exclusive_pairs(inj))
+    ia, ib = pairs[(k * 3) % len(pairs)]
+    enc = inj.visit(inj.person(age=40), inj.inst("1"), 0, [Line(ia.code), Line(ib.code)])
+    cheap = 0 if ia.price < ib.price else 1
+    inj.label("B04", enc.sns[cheap], enc.amounts[cheap], "line", f"{ia.name} 与 {ib.name} 互斥")
+
+
+def _exclusive_pairs(inj: Injector) -> list[tuple[Item, Item]]:
     pairs = []
     for r in sorted(inj.kn.tables["kb_exclusive"].to_pylist(), key=lambda r: (r["hilist_code_a"], r["hilist_code_b"])):
         a, b = r["hilist_code_a"], r["hilist_code_b"]
@@ -434,16 +461,13 @@ def inject_b04(inj: Injector, k: int) -> None:
         if b in inj.kn.bundle_parts(a) or a in inj.kn.bundle_parts(b):
             continue
         pairs.append((ia, ib))
-    ia, ib = pairs[(k * 3) % len(pairs)]
-    enc = inj.visit(inj.person(age=40), inj.inst("1"), 0, [Line(ia.code), Line(ib.code)])
-    cheap = 0 if ia.price < ib.price else 1
-    inj.label("B04", enc.sns[cheap], enc.amounts[cheap], "line", f"{ia.name} 与 {ib.name} 互斥")
+    return pairs
 
 
 def inject_b05(inj: Injector, k: int) -> None:
     """B05: an item limited per encounter billed once more than allowed; the later line, 1 × pric."""
     item = inj.pick("kb_item_limit", lambda i: set(i.limits) == {"mdtrt"} and i.attribute_restrictions() == {"limits"}
-                    and not i.is_drug, k)
+                    and not i.is_drug, k, key="B05")
     lim = item.limits["mdtrt"]
     enc = inj.visit(inj.person(age=40), inj.inst("1"), 0, [Line(item.code, cnt=lim, at="09:05"), Line(item.code, cnt=1, at="10:30")])
     inj.label("B05", enc.sns[1], item.price, "line", f"{item.name} 每次就诊限{lim}")
@@ -470,15 +494,7 @@ def inject_b07(inj: Injector, k: int) -> None:
 def inject_b09(inj: Injector, k: int) -> None:
     """B09: two operations of one group on one day, both at the full catalog price; the second
     (later, cheaper) line is flagged for the amount above 50%: pric × cnt − 50% × ceiling × cnt."""
-    groups: dict[str, list[Item]] = {}
-    for r in sorted(inj.kn.tables["kb_oprn_group"].to_pylist(), key=lambda r: r["hilist_code"]):
-        code = r["hilist_code"]
-        if code.endswith("*") or not inj.kn.has(code):
-            continue
-        item = inj.kn.item(code)
-        if item.ceiling is not None and item.attribute_restrictions() <= {"oprn_group", "max_profttl"}:
-            groups.setdefault(r["group_name"], []).append(item)
-    usable = sorted((g, sorted(v, key=lambda i: -i.price)) for g, v in groups.items() if len(v) >= 2)
+    usable = inj.memo("B09", lambda: _oprn_groups(inj))
     group, items = usable[k % len(usable)]
     first, second = items[0], items[1]
     inst = inj.inst("1")
@@ -493,9 +509,21 @@ def inject_b09(inj: Injector, k: int) -> None:
     inj.label("B09", sn, second.price - money(second.ceiling * Decimal("0.5")), "line", f"{group} 第二台手术未折价")
 
 
+def _oprn_groups(inj: Injector) -> list[tuple[str, list[Item]]]:
+    groups: dict[str, list[Item]] = {}
+    for r in sorted(inj.kn.tables["kb_oprn_group"].to_pylist(), key=lambda r: r["hilist_code"]):
+        code = r["hilist_code"]
+        if code.endswith("*") or not inj.kn.has(code):
+            continue
+        item = inj.kn.item(code)
+        if item.ceiling is not None and item.attribute_restrictions() <= {"oprn_group", "max_profttl"}:
+            groups.setdefault(r["group_name"], []).append(item)
+    return sorted((g, sorted(v, key=lambda i: (-i.price, i.code))) for g, v in groups.items() if len(v) >= 2)
+
+
 def inject_b10(inj: Injector, k: int) -> None:
     """B10: an item of kb_item_cycle billed max_cnt + 1 times within its cycle; the last line is flagged."""
-    item = inj.pick("kb_item_cycle", lambda i: i.attribute_restrictions() == {"cycle"} and i.cycle[1] > i.cycle[0] + 1, k)
+    item = inj.pick("kb_item_cycle", lambda i: i.attribute_restrictions() == {"cycle"} and i.cycle[1] > i.cycle[0] + 1, k, key="B10")
     max_cnt, _ = item.cycle
     psn = inj.person(age=55)
     inst = inj.inst("1")
@@ -507,7 +535,7 @@ def inject_b11(inj: Injector, k: int) -> None:
     """B11: a course-limited service used every 10 days (gaps under 30, one course), then once
     max_days + 1 days after the first use; only that last line is flagged (full amount)."""
     item = inj.pick("kb_item_course", lambda i: i.attribute_restrictions() == {"course"} and not i.is_drug
-                    and i.course[1] is None and i.course[0] <= 90, k)
+                    and i.course[1] is None and i.course[0] <= 90, k, key="B11")
     max_days = item.course[0]
     # uses stay clear of the boundary (offset max_days − 1 / max_days) so either day count agrees
     days = list(range(0, max_days - 1, 10)) + [max_days + 1]
@@ -521,22 +549,26 @@ def inject_b11(inj: Injector, k: int) -> None:
 
 
 def _plain_drug(inj: Injector, k: int, *, days_ok: Callable[[Item], bool] | None = None, trac: bool = False) -> Item:
-    rows = sorted(r["hilist_code"] for r in inj.kn.hilist_rows() if r["hilist_code"][:1] in ("X", "Z"))
-    pool = []
-    for code in rows:
-        item = inj.kn.item(code)
-        if not item.is_drug or (trac and not item.trac_prefix):
-            continue
-        extra = item.attribute_restrictions() - {"drug_days"}
-        if extra:
-            continue
-        if days_ok is None and item.drug_days:
-            continue
-        if days_ok is not None and not days_ok(item):
-            continue
-        pool.append(item)
-        if len(pool) >= 50:
-            break
+    """A drug with no restriction but (when `days_ok` accepts it) a kb_drug_days entry."""
+
+    def build() -> list[Item]:
+        rows = sorted(r["hilist_code"] for r in inj.kn.hilist_rows() if r["hilist_code"][:1] in ("X", "Z"))
+        pool = []
+        for code in rows:
+            item = inj.kn.item(code)
+            if not item.is_drug or (trac and not item.trac_prefix):
+                continue
+            if item.attribute_restrictions() - {"drug_days"}:
+                continue
+            if (days_ok is None and item.drug_days) or (days_ok is not None and not days_ok(item)):
+                continue
+            pool.append(item)
+            if len(pool) >= 50:
+                break
+        return pool
+
+    key = f"drug:{days_ok.__qualname__ if days_ok else ''}:{trac}"
+    pool = inj.memo(key, build)
     return pool[(k * 13) % len(pool)]
 
 
@@ -610,7 +642,7 @@ def inject_c08(inj: Injector, k: int) -> None:
     """C08: a course-limited drug (max_days M, 8–20) in 7-day supplies from day 0, the last bought on day
     M − 4: its supply runs 3 days past the course; amount = last line × 3 / 7."""
     item = inj.pick("kb_item_course", lambda i: i.is_drug and i.attribute_restrictions() == {"course"}
-                    and i.course[1] is None and 8 <= i.course[0] <= 20, k)
+                    and i.course[1] is None and 8 <= i.course[0] <= 20, k, key="C08")
     m = item.course[0]
     days = list(range(0, m - 6, 7)) + [m - 4]
     psn = inj.person(age=55)

@@ -169,6 +169,10 @@ class Knowledge:
     def has(self, code: str) -> bool:
         return code in self._hilist
 
+    def is_priced(self, code: str) -> bool:
+        row = self._hilist.get(code)
+        return row is not None and row.get("pric_uplmt_amt") is not None
+
     def hilist_rows(self) -> list[dict]:
         return list(self._hilist.values())
 
