@@ -18,10 +18,15 @@ def synth(
     violation_rate: Annotated[
         float, typer.Option("--violation-rate", help="注入违规案例数/参保人数 injected cases per person (≥1 per rule)")
     ] = 0.01,
+    fee_lines: Annotated[
+        int | None, typer.Option("--fee-lines", help="按费用明细行数定规模 size by about N fee lines (overrides --persons)")
+    ] = None,
 ) -> None:
     """生成合成数据 Write a synthetic claims dataset that passes `validate`, with labels.parquet of injected violations."""
-    from fundguard.synth import generate
+    from fundguard.synth import generate, persons_for_fee_lines
 
+    if fee_lines is not None:
+        persons = persons_for_fee_lines(fee_lines, months)
     if persons < 1 or not 1 <= months <= 120 or violation_rate < 0:
         err_console.print("persons ≥ 1, 1 ≤ months ≤ 120, violation-rate ≥ 0", markup=False)
         raise typer.Exit(EXIT_USAGE)
