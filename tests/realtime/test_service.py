@@ -61,7 +61,7 @@ def test_jr_id_stable_on_resend_and_feedback_stored(service):
         fb = con.execute(select(Feedback)).mappings().all()
         assert [(f["warn_rslt_id"], f["dspo_way"], f["dspo_way_rea"], f["rule_id"], f["dr_codg"]) for f in fb] == [
             (jr_id, "1", "患者确为女性，登记错误", "A01", "D01")]
-        calls = con.execute(select(Call).order_by(Call.id)).mappings().all()
+        calls = con.execute(select(Call).order_by(Call.received_at)).mappings().all()
         assert [(c["infno"], c["status"], c["flags"]) for c in calls] == [("3101", "analysed", 1), ("3101", "analysed", 1), ("3103", "feedback", 0)]
         assert calls[0]["trig_scen"] == "2" and "A01" in calls[0]["rules_run"] and calls[0]["rules_fired"] == "A01"
         assert calls[0]["patn_hash"] and calls[0]["patn_hash"] != "1058158"

@@ -55,9 +55,17 @@ class RequestError(ValueError):
 # ---- value helpers ------------------------------------------------------------------------------------
 
 
+_SNAKE_CACHE: dict[str, str] = {}
+
+
 def _snake(key: str) -> str:
-    out = _CAMEL.sub(r"_\1", key).lower()
-    return _ALIASES.get(out, out)
+    out = _SNAKE_CACHE.get(key)
+    if out is None:
+        out = _CAMEL.sub(r"_\1", key).lower()
+        out = _ALIASES.get(out, out)
+        if len(_SNAKE_CACHE) < 10_000:
+            _SNAKE_CACHE[key] = out
+    return out
 
 
 def _normalise(obj: dict) -> dict:
@@ -168,6 +176,13 @@ def parse_time(value: Any, path: str, *, sentinel_is_none: bool = False) -> dt.d
         return None
     if len(text) > 19 and text[19] == ".":
         text = text[:19]  # fractional seconds
+    if len(text) in (10, 19) and text[4:5] == "-":
+        try:
+            out = dt.datetime.fromisoformat(text)
+        except ValueError:
+            out = None
+        if out is not None:
+            return None if out.year == _SENTINEL_YEAR and sentinel_is_none else out
     for fmt in _TIME_FORMATS:
         try:
             out = dt.datetime.strptime(text, fmt)

@@ -13,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
-from fundguard.engine.flags import flag_id, render_message, rule_version
+from fundguard.engine.flags import flag_id, message_pieces, rule_version
 from fundguard.engine.kinds import get_kind
 from fundguard.engine.registry import Registry
 from fundguard.engine.rule import Granularity, ParamValue, Rule, Scene
@@ -59,6 +60,16 @@ def _text(value: Any) -> Any:
         text = format(value, "f").rstrip("0").rstrip(".")
         return "0" if text in ("", "-0") else text
     return value
+
+
+@lru_cache(maxsize=1024)
+def _pieces(template: str) -> tuple[tuple[str, str], ...]:
+    return tuple(message_pieces(template))
+
+
+def render_message(template: str, values: dict[str, Any]) -> str:
+    """The engine's message rendering (`engine.flags.render_message`), with the template parsed once."""
+    return "".join(v if kind == "text" else ("" if values.get(v) is None else str(values[v])) for kind, v in _pieces(template))
 
 
 class Evaluator:

@@ -55,7 +55,11 @@ class Frame:
     def focus_lines(self) -> list[dict]:
         if self.focus is None:
             return self.lines
-        return [line for m in sorted(self.focus) for line in self.lines_by_mdtrt.get(m, ())]
+        cached = self.__dict__.get("_focus_lines")
+        if cached is None:
+            cached = [line for m in sorted(self.focus) for line in self.lines_by_mdtrt.get(m, ())]
+            self.__dict__["_focus_lines"] = cached
+        return cached
 
     @property
     def focus_mdtrts(self) -> list[dict]:

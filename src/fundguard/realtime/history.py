@@ -206,10 +206,16 @@ class HistoryStore:
         return self.path is not None and self.path.exists()
 
     def _conn(self) -> sqlite3.Connection | None:
+        # the file's identity is checked at most once a second (a reload replaces the file)
+        now = time.monotonic()
+        checked = getattr(self._local, "checked", None)
+        conn = getattr(self._local, "conn", None)
+        if conn is not None and checked is not None and now - checked < 1.0:
+            return conn
+        self._local.checked = now
         if not self.available:
             return None
         mtime = self.path.stat().st_mtime_ns
-        conn = getattr(self._local, "conn", None)
         if conn is None or getattr(self._local, "mtime", None) != mtime:
             if conn is not None:
                 conn.close()

@@ -18,7 +18,9 @@ import hashlib
 import logging
 import queue
 import secrets
+import sqlite3
 import threading
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -67,7 +69,7 @@ class Call(Base):
 
     __tablename__ = "rt_call"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
     received_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
     day: Mapped[str] = mapped_column(String(10), index=True)
     infno: Mapped[str] = mapped_column(String(4))
@@ -94,7 +96,7 @@ class Result(Base):
     __tablename__ = "rt_result"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    call_id: Mapped[int] = mapped_column(Integer, index=True)
+    call_id: Mapped[str] = mapped_column(String(32), index=True)
     jr_id: Mapped[str] = mapped_column(String(50), index=True)
     day: Mapped[str] = mapped_column(String(10))
     infno: Mapped[str] = mapped_column(String(4))
@@ -112,7 +114,7 @@ class Feedback(Base):
     __tablename__ = "rt_feedback"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    call_id: Mapped[int] = mapped_column(Integer, index=True)
+    call_id: Mapped[str] = mapped_column(String(32), index=True)
     received_at: Mapped[dt.datetime] = mapped_column(DateTime)
     day: Mapped[str] = mapped_column(String(10))
     warn_type: Mapped[str | None] = mapped_column(String(3))
@@ -150,11 +152,45 @@ def mask(value: str | None) -> str:
     return value[:2] + "*" * (len(value) - 4) + value[-2:]
 
 
+_CALL_DEFAULTS = {"msgid": None, "trig_scen": None, "fixmedins_code": None, "dr_codg": None, "patn_hash": None,
+                  "mdtrt_id": None, "rules_run": None, "rules_fired": None, "flags": 0, "vola_amt": Decimal("0.00"),
+                  "err_msg": None}
+
+
 @dataclass
 class CallRecord:
     call: dict[str, Any]
     results: list[dict[str, Any]]
     feedback: list[dict[str, Any]]
+
+
+class SqliteNonces:
+    """Used nonces in a SQLite file shared by every server process (one connection per thread)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._local = threading.local()
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=OFF")
+            conn.execute("CREATE TABLE IF NOT EXISTS rt_nonce (paasid TEXT, nonce TEXT, ts INTEGER, "
+                         "PRIMARY KEY (paasid, nonce)) WITHOUT ROWID")
+            self._local.conn = conn
+        return conn
+
+    def use(self, paasid: str, nonce: str, ts: int, *, window: int) -> bool:
+        conn = self._conn()
+        try:
+            conn.execute("INSERT INTO rt_nonce VALUES (?, ?, ?)", (paasid, nonce, ts))
+        except sqlite3.IntegrityError:
+            return False
+        if secrets.randbelow(1000) == 0:
+            conn.execute("DELETE FROM rt_nonce WHERE ts < ?", (ts - 2 * window,))
+        return True
 
 
 def _engine(url: str):
@@ -186,6 +222,10 @@ class RealtimeStore:
         self._thread: threading.Thread | None = None
         self._background = background
         self._institutions: dict[str, tuple[float, Institution | None]] = {}
+        # With SQLite, nonces live in their own small file without fsync: they are worthless after the
+        # timestamp window, and a commit there never waits behind the call log's batches.
+        path = url[len("sqlite:///"):] if url.startswith("sqlite:///") and ":memory:" not in url else None
+        self._nonces = SqliteNonces(Path(path + ".nonces")) if path else None
 
     # ---- institutions ------------------------------------------------------------------------------
 
@@ -229,6 +269,8 @@ class RealtimeStore:
 
     def use_nonce(self, paasid: str, nonce: str, ts: int, *, window: int) -> bool:
         """Record a nonce; False when it was already used (a replay)."""
+        if self._nonces is not None:
+            return self._nonces.use(paasid, nonce, ts, window=window)
         try:
             with self.engine.begin() as con:
                 con.execute(insert(Nonce).values(paasid=paasid, nonce=nonce, ts=ts))
@@ -274,11 +316,19 @@ class RealtimeStore:
                 return
 
     def _write(self, records: Iterable[CallRecord]) -> None:
+        records = list(records)
+        calls, results = [], []
+        for rec in records:
+            call = dict(_CALL_DEFAULTS, **rec.call)
+            call.setdefault("id", uuid.uuid4().hex)
+            calls.append(call)
+            results.extend(dict(r, call_id=call["id"]) for r in rec.results)
         with self.engine.begin() as con:
-            for rec in records:
-                call_id = con.execute(insert(Call).values(**rec.call)).inserted_primary_key[0]
-                if rec.results:
-                    con.execute(insert(Result), [dict(r, call_id=call_id) for r in rec.results])
+            con.execute(insert(Call), calls)
+            if results:
+                con.execute(insert(Result), results)
+            for rec, call in zip(records, calls, strict=True):
+                call_id = call["id"]
                 if rec.feedback:
                     ids = [f["warn_rslt_id"] for f in rec.feedback]
                     known = {
