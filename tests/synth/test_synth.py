@@ -186,3 +186,18 @@ def test_audit_flags_exactly_the_labels(year, tmp_path):
             problems.append(f"amount {label['rule_id']} {label['flag_key']}: {flags[match[0]]['vola_amt']} ≠ {label['vola_amt']}")
     extra = [f"{f['rule_id']} {_flag_key(f)[:1]}" for i, f in enumerate(flags) if i not in used]
     assert problems == [] and extra == []
+
+
+def test_missing_knowledge_skips_rules_cleanly(tmp_path):
+    """An edition without DRG groups still gives a valid dataset; the E rules are reported as skipped."""
+    import pyarrow as pa
+
+    from fundguard.synth.knowledge import Knowledge
+
+    kn = Knowledge.default()
+    tables = dict(kn.tables)
+    tables["kb_drg"] = pa.Table.from_pylist([], schema=tables["kb_drg"].schema)
+    report = generate(tmp_path, persons=200, seed=1, months=2, knowledge=Knowledge(tables))
+    assert {"E01", "E02", "E03", "E04"} <= set(report.skipped)
+    assert "E01" not in report.labels and "A01" in report.labels
+    load_dataset(tmp_path, duckdb.connect())

@@ -36,6 +36,8 @@ class SynthReport:
     period: tuple[str, str]
     rows: dict[str, int] = field(default_factory=dict)
     labels: dict[str, int] = field(default_factory=dict)
+    #: rules with no injected case because the knowledge edition lacks what the case needs
+    skipped: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {
@@ -46,6 +48,7 @@ class SynthReport:
             "period": list(self.period),
             "rows": dict(self.rows),
             "labels": dict(self.labels),
+            "skipped": dict(self.skipped),
         }
 
 
@@ -113,6 +116,7 @@ def generate(
             writers.write(name, table)
         writers.write("labels", labels)
         report.labels = _count(labels)
+        report.skipped = dict(injector.skipped)
     finally:
         writers.close()
     report.rows = {k: v for k, v in writers.rows.items() if k != "labels"}

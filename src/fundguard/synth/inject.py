@@ -74,6 +74,7 @@ class Injector:
         self.anchor = EPOCH + dt.timedelta(days=period.start + 20)
         self.trac_seq = 0
         self._pools: dict[str, list] = {}
+        self.skipped: dict[str, str] = {}
 
     # ---- building blocks -----------------------------------------------------------------------------
 
@@ -274,7 +275,17 @@ class Injector:
             per_rule[rules[i % len(rules)]] += 1
         for rule in rules:
             for k in range(per_rule[rule]):
-                INJECTIONS[rule](self, k)
+                sizes = {name: len(rows) for name, rows in self.rows.items()}
+                n_labels = len(self.labels)
+                try:
+                    INJECTIONS[rule](self, k)
+                except (LookupError, ZeroDivisionError) as exc:
+                    # the edition lacks what this case needs (e.g. no DRG groups): undo the case, skip the rule
+                    for name, rows in self.rows.items():
+                        del rows[sizes[name]:]
+                    del self.labels[n_labels:]
+                    self.skipped[rule] = str(exc) or type(exc).__name__
+                    break
         tables = {name: pa.Table.from_pylist(rows, schema=SCHEMAS[name]) for name, rows in self.rows.items()}
         return tables, pa.Table.from_pylist(self.labels, schema=LABELS_SCHEMA)
 

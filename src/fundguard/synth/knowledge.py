@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import cached_property
+from functools import cache, cached_property
 
 import pyarrow as pa
 
@@ -162,7 +162,8 @@ class Knowledge:
 
     @classmethod
     def default(cls) -> Knowledge:
-        return cls(Edition.open(default_edition_path()).tables)
+        """The built-in edition's knowledge (opened once per process: editions never change in place)."""
+        return _open_default(str(default_edition_path()))
 
     # ---- items ----------------------------------------------------------------------------------
 
@@ -263,3 +264,8 @@ class Knowledge:
     def product_prefixes(self) -> dict[str, str]:
         """hilist_code → one traceability prefix of its product."""
         return dict(self._trac_prefix)
+
+
+@cache
+def _open_default(path: str) -> Knowledge:
+    return Knowledge(Edition.open(path).tables)
