@@ -5,7 +5,8 @@ re-derives them. Rules read these by name:
 
 - `fee_net`: fee lines after refund netting (refund lines and fully refunded lines left out), with
   `net_cnt`, `net_amt` (what remains) and `fee_date`.
-- `fee_lines`: `fee_net` with the encounter, person, institution, ordering doctor and item name:
+- `fee_lines` (materialised once; `fee_net` is its fee-line columns): with the encounter, person,
+  institution, ordering doctor and item name:
   `med_type`, `setl_id`, `begntime`, `endtime`, `hifp_pay`, `gend`, `brdy`, `insutype`, `age_at_fee`,
   `medins_lv`, `fixmedins_type`, `org_admdvs`, `dr_profttl`, `item_name`.
 - `mdtrt_ctx`: encounters with person and institution: `begn_date`, `end_date`, `age_at_begn`,
@@ -48,8 +49,8 @@ ITEM_CODE_COLUMNS: tuple[tuple[str, str], ...] = (
 #: knowledge tables keyed by a diagnosis prefix
 DIAG_PREFIX_TABLES: tuple[str, ...] = ("kb_diag_gender", "kb_diag_age", "kb_item_indication")
 
-FEE_NET = """
-CREATE TABLE fee_net AS
+FEE_LINES = """
+CREATE TABLE fee_lines AS
 WITH refunds AS (
   SELECT feedetl_sn, mdtrt_id, hilist_code, pric, fee_ocur_time, cnt, det_item_fee_sumamt, orig_feedetl_sn
   FROM feedetl WHERE refd_flag
@@ -77,26 +78,29 @@ SELECT f.feedetl_sn, f.mdtrt_id, f.psn_no, f.fixmedins_code, f.fee_ocur_time,
        f.hilist_code, f.medins_list_codg, f.med_chrgitm_type, f.cnt, f.pric, f.det_item_fee_sumamt,
        CAST(f.cnt + COALESCE(n.refund_cnt, 0) AS DECIMAL(16,4)) AS net_cnt,
        CAST(f.det_item_fee_sumamt + COALESCE(n.refund_amt, 0) AS DECIMAL(16,2)) AS net_amt,
-       f.bilg_dept_codg, f.bilg_dr_codg, f.prd_days, f.hosp_appr_flag
-FROM feedetl f
-LEFT JOIN netting n ON n.orig_sn = f.feedetl_sn
-WHERE NOT f.refd_flag AND f.cnt + COALESCE(n.refund_cnt, 0) > 0
-"""
-
-FEE_LINES = """
-CREATE VIEW fee_lines AS
-SELECT f.*, m.med_type, m.setl_id, m.begntime, m.endtime, m.hifp_pay, m.dscg_way,
+       f.bilg_dept_codg, f.bilg_dr_codg, f.prd_days, f.hosp_appr_flag,
+       m.med_type, m.setl_id, m.begntime, m.endtime, m.hifp_pay, m.dscg_way,
        p.gend, p.brdy, p.insutype, p.death_date,
-       {{ age_years(p.brdy, f.fee_date) }} AS age_at_fee,
+       {{ age_years(p.brdy, f.fee_ocur_time) }} AS age_at_fee,
        o.medins_lv, o.fixmedins_type, o.admdvs AS org_admdvs,
        d.profttl AS dr_profttl,
        COALESCE(h.hilist_name, f.hilist_code) AS item_name
-FROM fee_net f
+FROM feedetl f
+LEFT JOIN netting n ON n.orig_sn = f.feedetl_sn
 JOIN mdtrt m ON m.mdtrt_id = f.mdtrt_id
 JOIN psn p ON p.psn_no = f.psn_no
 JOIN fixmedins o ON o.fixmedins_code = f.fixmedins_code
 LEFT JOIN practitioner d ON d.prac_psn_code = f.bilg_dr_codg
 LEFT JOIN kb_hilist h ON h.hilist_code = f.hilist_code
+WHERE NOT f.refd_flag AND f.cnt + COALESCE(n.refund_cnt, 0) > 0
+"""
+
+FEE_NET = """
+CREATE VIEW fee_net AS
+SELECT feedetl_sn, mdtrt_id, psn_no, fixmedins_code, fee_ocur_time, fee_date, hilist_code, medins_list_codg,
+       med_chrgitm_type, cnt, pric, det_item_fee_sumamt, net_cnt, net_amt, bilg_dept_codg, bilg_dr_codg,
+       prd_days, hosp_appr_flag
+FROM fee_lines
 """
 
 MDTRT_CTX = """
@@ -177,7 +181,7 @@ WITH diag_codes AS (SELECT DISTINCT diag_code FROM diag)
 
 def view_statements() -> list[str]:
     """The statements that build every curated view, in order (portable SQL with macros)."""
-    stmts = [FEE_NET, FEE_LINES, MDTRT_CTX, INPATIENT_STAYS, code_map_sql()]
+    stmts = [FEE_LINES, FEE_NET, MDTRT_CTX, INPATIENT_STAYS, code_map_sql()]
     stmts += [match_view_sql(t) for t, c in ITEM_CODE_COLUMNS if c == "hilist_code"]
     stmts.append(diag_map_sql())
     return stmts

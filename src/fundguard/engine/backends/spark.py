@@ -16,6 +16,7 @@ connection (rule examples); knowledge tables from the edition's Arrow tables.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import re
 import time
@@ -202,14 +203,53 @@ def contract_columns(table_name: str) -> list[tuple[str, str]]:
     return [(c.name, c.duckdb_type) for c in TABLES_BY_NAME[table_name].columns]
 
 
+#: tables up to this many rows are registered as inline VALUES: a local relation Spark plans and runs
+#: without a job, and an empty one lets the optimiser drop the branches that read it
+INLINE_ROWS = 2000
+
+
 def register_arrow(spark: SparkSession, name: str, table: pa.Table, columns: list[tuple[str, str]]) -> None:
-    df = spark.createDataFrame(table) if table.num_rows else _empty(spark, columns)
-    _typed(df, columns).createOrReplaceTempView(name)
+    if table.num_rows <= INLINE_ROWS:
+        spark.sql(f"CREATE OR REPLACE TEMP VIEW `{name}` AS {_values_sql(table, columns)}")  # noqa: S608
+    else:
+        _typed(spark.createDataFrame(table), columns).createOrReplaceTempView(name)
 
 
 def _empty(spark: SparkSession, columns: list[tuple[str, str]]) -> DataFrame:
-    ddl = ", ".join(f"`{n}` {spark_type(k)}" for n, k in columns)
-    return spark.createDataFrame([], ddl)
+    return spark.sql(_values_sql(pa.table({}), columns))
+
+
+def _literal(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int | float | Decimal):
+        return f"'{value}'"
+    if isinstance(value, dt.datetime):
+        return f"'{value.isoformat(sep=' ')}'"
+    if isinstance(value, dt.date):
+        return f"'{value.isoformat()}'"
+    if isinstance(value, list | tuple):
+        return "array(" + ", ".join(_literal(v) for v in value) + ")"
+    text = str(value).replace("\\", "\\\\").replace("'", "\\'")
+    return f"'{text}'"
+
+
+def _values_sql(table: pa.Table, columns: list[tuple[str, str]]) -> str:
+    """A SELECT of `table`'s rows as literals, cast to `columns` (absent columns NULL)."""
+    present = set(table.column_names)
+    casts = ", ".join(
+        f"CAST({f'c{i}' if n in present else 'NULL'} AS {spark_type(k)}) AS `{n}`" for i, (n, k) in enumerate(columns)
+    )
+    if table.num_rows == 0:
+        return f"SELECT {', '.join(f'CAST(NULL AS {spark_type(k)}) AS `{n}`' for n, k in columns)} WHERE FALSE"
+    data = {n: table.column(n).to_pylist() for n, _ in columns if n in present}
+    rows = []
+    for r in range(table.num_rows):
+        rows.append("(" + ", ".join(_literal(data[n][r]) if n in present else "NULL" for n, _ in columns) + ")")
+    names = ", ".join(f"c{i}" for i in range(len(columns)))
+    return f"SELECT {casts} FROM VALUES {', '.join(rows)} AS t({names})"
 
 
 def register_kb_tables(spark: SparkSession, tables: dict[str, pa.Table]) -> None:
@@ -230,7 +270,7 @@ def register_from_duckdb(spark: SparkSession, con: Any) -> None:
     existing = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
     for name, columns in names:
         if name in existing:
-            table = con.execute(f"SELECT * FROM {name}").to_arrow_table()  # noqa: S608
+            table = con.sql(f"SELECT * FROM {name}").to_arrow_table()  # noqa: S608
         else:
             table = pa.table({})
         register_arrow(spark, name, table, columns)
