@@ -72,6 +72,10 @@ FETAL_HEART = "003112010260000"
 OXYTOCIN = "003112010550000"
 OP_ESOPH = "003310010140000"
 OP_STRICTURE = "003310010160000"
+OP_CHOLECYST = "003310060020000"  # 胆囊切除术
+OP_APPENDIX = "003310030220000"  # 阑尾切除术
+OP_HERNIA = "003310080010000"  # 腹股沟疝修补术
+OP_CESAREAN = "003314000120000"  # 剖宫产术
 
 VISIT_CLASSES = ("11", "13", "14", "41", "51")
 STAY_CLASSES = ("21", "52")
@@ -197,11 +201,27 @@ def _specs() -> list[Spec]:
                           L(INFUSION_SET, daily=True), L(CBC), L(CT), L(ALT, day=2)],
              0.7, los=(12, 18), drg=("GB21", "GB25"), target=40000, age=(40, 200), levels=("1",),
              oprn=["42.4100x001", "42.8500"]),
+        Spec("胆囊切除", "21", [("K80.100", "胆囊结石伴胆囊炎")],
+             stay_base + [L(OP_CHOLECYST, day=1), L(CEFTRIAXONE, (2, 2), (1, 1), daily=True, filler=True),
+                          L(SALINE, (1, 1), (1, 1), daily=True), L(CBC), L(US), L(ALT, day=2)],
+             1.5, los=(5, 8), drg=("HC35",), target=12500, age=(25, 200), levels=("1", "2"), oprn=["51.2200"]),
+        Spec("阑尾切除", "21", [("K35.800", "急性阑尾炎")],
+             stay_base + [L(OP_APPENDIX, day=1), L(CEFTRIAXONE, (2, 2), (1, 1), daily=True, filler=True), L(CBC),
+                          L(US)],
+             1.5, los=(4, 7), target=7000, age=(10, 200), oprn=["47.0900"]),
+        Spec("腹股沟疝修补", "21", [("K40.900", "腹股沟疝")],
+             stay_base + [L(OP_HERNIA, day=1), L(SALINE, (1, 1), (1, 1), daily=True, filler=True), L(CBC)],
+             1, los=(3, 5), target=6000, age=(18, 200), oprn=["53.0000"]),
         # ---- maternity inpatient 生育住院
         Spec("阴道分娩", "52", [("O80.000", "单胎顺产")],
              stay_base + [L(FETAL_HEART, daily=True), L(SALINE, (1, 1), (1, 1), daily=True, filler=True),
                           L(OXYTOCIN), L(DINOPROSTONE, (1, 1), (1, 1)), L(CBC)],
              1, los=(2, 4), drg=("OC19",), target=5500, sexes=("2",), age=(20, 42), levels=("1", "2")),
+        Spec("剖宫产", "52", [("O82.000", "剖宫产术分娩")],
+             stay_base + [L(OP_CESAREAN, day=1), L(CEFTRIAXONE, (2, 2), (1, 1), daily=True, filler=True),
+                          L(FETAL_HEART), L(CBC)],
+             0.6, los=(4, 7), drg=("OB29",), target=9500, sexes=("2",), age=(20, 42), levels=("1", "2"),
+             oprn=["74.1x00"]),
     ]
 
 
