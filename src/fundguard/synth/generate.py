@@ -19,7 +19,7 @@ from fundguard.synth.world import build_world
 END_DATE = dt.date(2025, 12, 31)
 CHUNK_PERSONS = 25_000
 #: measured fee lines per base person for a 12-month dataset (see docs/synth.md); for sizing benchmarks
-FEE_LINES_PER_PERSON = 21.5
+FEE_LINES_PER_PERSON = 21.0
 
 
 def persons_for_fee_lines(fee_lines: int, months: int = 12) -> int:
