@@ -28,7 +28,7 @@ from typing import Any
 
 import duckdb
 
-INDEX_VERSION = "3"
+INDEX_VERSION = "4"
 CENT = Decimal("0.01")
 
 _FLAG_COLUMNS = (
@@ -45,7 +45,10 @@ CREATE TABLE flag (
   fixmedins_code TEXT NOT NULL, fixmedins_name TEXT NOT NULL, admdvs TEXT NOT NULL, dept_code TEXT NOT NULL,
   dr_code TEXT NOT NULL, flag_date TEXT NOT NULL, month TEXT NOT NULL, vola_cents INTEGER NOT NULL,
   message TEXT NOT NULL, evidence TEXT NOT NULL, feedetl_sn TEXT NOT NULL, mdtrt_ids TEXT NOT NULL,
-  flag_key TEXT NOT NULL
+  flag_key TEXT NOT NULL,
+  -- region prefixes (province 2, city 4 digits) as their own columns: a region filter is an equality
+  adm2 TEXT GENERATED ALWAYS AS (substr(admdvs, 1, 2)) VIRTUAL,
+  adm4 TEXT GENERATED ALWAYS AS (substr(admdvs, 1, 4)) VIRTUAL
 );
 CREATE TABLE fee (
   feedetl_sn TEXT PRIMARY KEY, mdtrt_id TEXT NOT NULL, fee_ocur_time TEXT, hilist_code TEXT, item_name TEXT,
@@ -77,6 +80,8 @@ CREATE INDEX ix_sev_amt ON flag (sev_deg, vola_cents, flag_id);
 CREATE INDEX ix_cat_amt ON flag (category, vola_cents, flag_id);
 CREATE INDEX ix_region_amt ON flag (admdvs, vola_cents, flag_id);
 CREATE INDEX ix_region_date ON flag (admdvs, flag_date, flag_id);
+CREATE INDEX ix_adm2_amt ON flag (adm2, vola_cents, flag_id);
+CREATE INDEX ix_adm4_amt ON flag (adm4, vola_cents, flag_id);
 CREATE INDEX ix_psn ON flag (psn_no, vola_cents, flag_id);
 CREATE INDEX ix_mdtrt ON flag (mdtrt_id);
 CREATE INDEX ix_fee_mdtrt ON fee (mdtrt_id);
@@ -363,9 +368,17 @@ def _where(flt: FlagFilter, scope: Scope) -> tuple[list[str], list[Any]]:
     args: list[Any] = []
 
     def prefix(col: str, p: str) -> None:
-        # Region codes are digits: [p, p + '~') is the prefix range and walks an index.
-        clauses.append(f"{col} >= ? AND {col} < ?")
-        args.extend([p, p + "~"])
+        # Province (2) and city (4) prefixes are indexed columns; a full code is an equality; other
+        # lengths are a range ([p, p + '~'): region codes are digits).
+        if len(p) in (2, 4):
+            clauses.append(f"adm{len(p)} = ?")
+            args.append(p)
+        elif len(p) == 6:
+            clauses.append(f"{col} = ?")
+            args.append(p)
+        else:
+            clauses.append(f"{col} >= ? AND {col} < ?")
+            args.extend([p, p + "~"])
 
     if scope.fixmedins_code is not None:
         clauses.append("fixmedins_code = ?")
