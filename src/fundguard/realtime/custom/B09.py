@@ -1,0 +1,47 @@
+"""B09 in Python (twin of B09_operation_not_discounted.sql): the second and later full-price operations of
+one `kb_oprn_group` group on one encounter and day; amount (price − catalog price × ratio) × units."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from fundguard.realtime.custom._common import exact_index
+
+
+def evaluate(rule: Any, params: dict, frame, kb) -> list[dict]:
+    max_ratio = params["max_discounted_ratio"]
+    full_ratio = params["full_price_ratio"]
+    groups = exact_index(kb, "kb_oprn_group", "hilist_code")
+    if not groups:
+        return []
+    out = []
+    for mdtrt_id in sorted({line["mdtrt_id"] for line in frame.focus_lines}):
+        ranked: dict[tuple, list] = defaultdict(list)
+        for f in frame.lines_by_mdtrt.get(mdtrt_id, ()):  # (fee_ocur_time, feedetl_sn) order
+            entries = groups.get(f["hilist_code"])
+            h = kb.hilist.get(f["hilist_code"])
+            if not entries or h is None:
+                continue
+            catalog = h.get("pric_uplmt_amt")
+            if catalog is None or not catalog > 0 or not f["pric"] >= catalog * full_ratio:
+                continue
+            for g in entries:
+                seq = ranked[(g["group_name"], f["fee_date"])]
+                seq.append(f["feedetl_sn"])
+                if len(seq) < 2:
+                    continue
+                out.append(
+                    {
+                        "feedetl_sn": f["feedetl_sn"],
+                        "vola_amt": (f["pric"] - catalog * max_ratio) * f["net_cnt"],
+                        "hilist_code": f["hilist_code"],
+                        "item_name": f["item_name"],
+                        "ev_kb_group_name": g["group_name"],
+                        "ev_catalog_pric": catalog,
+                        "ev_pric": f["pric"],
+                        "ev_seq": len(seq),
+                        "_involved": seq[:-1],
+                    }
+                )
+    return out

@@ -1,0 +1,67 @@
+"""Helpers shared by the custom twins: drug lines, supply periods, pro-rata amounts, SQL text forms.
+
+Not a rule (the leading underscore keeps `custom_rules()` from loading it as one).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import ROUND_HALF_UP, Decimal
+
+#: `med_chrgitm_type` of drug lines (西药, 中药饮片, 中成药)
+DRUG_TYPES = frozenset({"09", "10", "11"})
+INPATIENT_MED_TYPES = frozenset({"21", "52"})
+CENT = Decimal("0.01")
+_ONE = Decimal(1)
+
+
+def is_drug(line: dict) -> bool:
+    """A drug line as the rules count them: drug charge type and `prd_days` present."""
+    return line["med_chrgitm_type"] in DRUG_TYPES and line.get("prd_days") is not None
+
+
+def supply_end(line: dict) -> dt.date:
+    """The (excluded) end of the line's supply period [fee date, fee date + prd_days)."""
+    return line["fee_date"] + dt.timedelta(days=line["prd_days"])
+
+
+def pro_rata(net_amt: Decimal, part: int, whole: int) -> Decimal:
+    """`CAST(ROUND(CAST(net_amt * 100 AS BIGINT) * part / whole, 0) AS DECIMAL(18,0)) * 0.01`: the share in
+    whole cents, half away from zero (exact here; the batch division is a double, which gives the same
+    cents: a true half is exactly representable and nothing else lies within 1/whole of one)."""
+    cents = (net_amt * 100).quantize(_ONE, ROUND_HALF_UP)
+    share = (cents * part / whole).quantize(_ONE, ROUND_HALF_UP)
+    return share * CENT
+
+
+def ts_text(value: dt.datetime | None) -> str | None:
+    """A timestamp as the batch backend's `CAST(ts AS VARCHAR)` writes it (fractional seconds trimmed)."""
+    if value is None:
+        return None
+    text = value.strftime("%Y-%m-%d %H:%M:%S")
+    if value.microsecond:
+        text += f".{value.microsecond:06d}".rstrip("0")
+    return text
+
+
+def date_text(value: dt.date | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def exact_index(kb, table: str, column: str) -> dict[str, list[dict]]:
+    """Rows of a knowledge table by the exact value of `column` (tables the batch SQL joins on equality),
+    built once per knowledge edition."""
+    cache = kb.__dict__.setdefault("_exact_index", {})
+    index = cache.get((table, column))
+    if index is None:
+        index = {}
+        for row in kb.tables.get(table) or ():
+            if row.get(column) is not None:
+                index.setdefault(row[column], []).append(row)
+        cache[(table, column)] = index
+    return index
+
+
+def order_key(line: dict) -> tuple:
+    """(`fee_ocur_time`, `feedetl_sn`): the order every rule takes lines in."""
+    return (line["fee_ocur_time"], line["feedetl_sn"])
