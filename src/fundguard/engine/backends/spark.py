@@ -261,6 +261,17 @@ def register_kb_tables(spark: SparkSession, tables: dict[str, pa.Table]) -> None
         register_arrow(spark, name, table if table is not None else pa.table({}), list(columns))
 
 
+def register_empty(spark: SparkSession) -> None:
+    """Every contract and kb table as an empty temp view (so views can be defined before any data)."""
+    from fundguard.contract.tables import TABLES
+    from fundguard.kb.tables import KB_TABLES
+
+    for t in TABLES:
+        register_arrow(spark, t.name, pa.table({}), contract_columns(t.name))
+    for name, columns in KB_TABLES.items():
+        register_arrow(spark, name, pa.table({}), list(columns))
+
+
 def register_from_duckdb(spark: SparkSession, con: Any) -> None:
     """Copy the contract and kb tables of a DuckDB connection (a loaded dataset) into Spark temp views."""
     from fundguard.contract.tables import TABLES
@@ -325,27 +336,40 @@ def _json_value(expr: str, spark_dtype: Any) -> str:
     return f"substr({j}, 6, length({j}) - 6)"
 
 
+#: views reused by most rules: kept in memory for a whole audit (`materialise=True`)
+CACHED_VIEWS = frozenset({"fee_net", "fee_lines", "mdtrt_ctx", "kb_code_map", "diag_code_map"})
+
+
 class SparkBackend:
-    """Runs rules on a SparkSession whose temp views hold the contract and kb tables."""
+    """Runs rules on a SparkSession whose temp views hold the contract and kb tables.
+
+    `materialise=True` (audits): the shared views are computed once and cached. `materialise=False`
+    (examples, tests): the views are SQL views over the table names, so one `build_views()` serves every
+    dataset later registered under those names in the same session.
+    """
 
     def __init__(self, spark: SparkSession, *, materialise: bool = True):
         self.spark = spark
         self.materialise = materialise
-        self._flags: list[tuple[str, DataFrame]] = []
+        self._flags: list[tuple[str, pa.Table]] = []
         self._cached: list[DataFrame] = []
 
     def build_views(self) -> float:
         start = time.perf_counter()
+        self._unpersist()
+        for name, sql, _ in view_plan():
+            if self.materialise and name in CACHED_VIEWS:
+                df = self.spark.sql(sql).persist()
+                self._cached.append(df)
+                df.createOrReplaceTempView(name)
+            else:
+                self.spark.sql(f"CREATE OR REPLACE TEMP VIEW `{name}` AS {sql}")  # noqa: S608
+        return time.perf_counter() - start
+
+    def _unpersist(self) -> None:
         for df in self._cached:
             df.unpersist()
         self._cached = []
-        for name, sql, is_table in view_plan():
-            df = self.spark.sql(sql)
-            if is_table and self.materialise:
-                df = df.persist()
-                self._cached.append(df)
-            df.createOrReplaceTempView(name)
-        return time.perf_counter() - start
 
     def rule_sql(self, rule: Rule) -> str:
         return rule_spark_sql(rule)
@@ -368,29 +392,27 @@ class SparkBackend:
         if unknown:
             raise RuleRuntimeError(f"规则 {rule.id} 的 SQL 使用了未声明的参数: {', '.join('$' + u for u in unknown)}")
         try:
-            r = self.spark.sql(sql, args={p: _arg(params[p]) for p in used} or None)
-            cols = r.columns
-            if "vola_amt" in cols:
+            r = self.spark.sql(sql, args={p: params[p] for p in used} or None)
+            if "vola_amt" in r.columns:
                 r = r.withColumn("vola_amt", F.round(F.col("vola_amt"), 2).cast("decimal(16,2)"))
-            flags = self._assemble(rule, params, r, run_id=run_id, version=version, kb_hash=kb_hash)
-            flags = flags.persist()
-            n, amt, distinct = flags.agg(
-                F.count(F.lit(1)),
-                F.coalesce(F.sum("vola_amt"), F.lit(Decimal(0))),
-                F.count_distinct(F.coalesce(F.col("flag_key"), F.lit("\0"))),
-            ).first()
+            # flags are few next to the data: each rule's are collected to the driver in one job
+            table = self._assemble(rule, params, r, run_id=run_id, version=version, kb_hash=kb_hash).toArrow()
         except RuleRuntimeError:
             raise
         except Exception as exc:  # py4j / analysis errors: name the rule
             raise RuleRuntimeError(f"规则 {rule.id} 的 SQL 在 Spark 上执行失败: {_short(exc)}") from exc
-        if distinct != n:
-            dup = (
-                flags.groupBy("flag_key").count().where("count > 1").orderBy("flag_key").first()
-            )
-            flags.unpersist()
-            raise RuleRuntimeError(f"规则 {rule.id} 对同一键 {dup[0]!r} 返回了 {dup[1]} 行 (每个疑点应只有一行)")
-        self._flags.append((rule.id, flags))
-        return RuleOutcome(int(n), Decimal(amt), time.perf_counter() - start)
+        table = table.select([n for n, _ in FLAG_COLUMNS]).cast(FLAG_SCHEMA)
+        keys = table.column("flag_key").to_pylist()
+        if len(set(keys)) != len(keys):
+            seen: dict[Any, int] = {}
+            for k in keys:
+                seen[k] = seen.get(k, 0) + 1
+            dup = min((k for k, c in seen.items() if c > 1), key=lambda k: (k is None, k or ""))
+            raise RuleRuntimeError(f"规则 {rule.id} 对同一键 {dup!r} 返回了 {seen[dup]} 行 (每个疑点应只有一行)")
+        self._flags.append((rule.id, table))
+        amounts = table.column("vola_amt").to_pylist()
+        total = sum((a for a in amounts if a is not None), Decimal(0))
+        return RuleOutcome(table.num_rows, total, time.perf_counter() - start)
 
     def _assemble(self, rule: Rule, params: dict, r: DataFrame, *, run_id: str, version: str, kb_hash: str) -> DataFrame:
         g = rule.granularity
@@ -495,43 +517,26 @@ FROM r {joins}
 
     def flag_rows(self, rule_id: str | None = None) -> list[tuple]:
         rows = [
-            (row.flag_key, row.vola_amt)
-            for rid, df in self._flags
+            row
+            for rid, table in self._flags
             if rule_id is None or rid == rule_id
-            for row in df.select("flag_key", "vola_amt").collect()
+            for row in zip(table.column("flag_key").to_pylist(), table.column("vola_amt").to_pylist(), strict=True)
         ]
         return sorted(rows, key=lambda r: (r[0] is None, r[0] or ""))
 
-    def flags_frame(self) -> DataFrame | None:
-        frames = [df for _, df in self._flags]
-        if not frames:
-            return None
-        out = frames[0]
-        for df in frames[1:]:
-            out = out.unionByName(df)
-        return out
-
     def flags_table(self) -> pa.Table:
         """Every flag of the run as an Arrow table with the flags schema, ordered by flag_id."""
-        df = self.flags_frame()
-        if df is None:
+        if not self._flags:
             return FLAG_SCHEMA.empty_table()
-        table = df.orderBy("flag_id").toArrow()
-        return table.select([n for n, _ in FLAG_COLUMNS]).cast(FLAG_SCHEMA)
+        table = pa.concat_tables([t for _, t in self._flags])
+        return table.sort_by([("flag_id", "ascending")])
 
     def write_flags(self, path: Path) -> None:
         pq.write_table(self.flags_table(), str(path))
 
     def close(self) -> None:
-        for _, df in self._flags:
-            df.unpersist()
-        for df in self._cached:
-            df.unpersist()
-        self._flags, self._cached = [], []
-
-
-def _arg(value: ParamValue) -> Any:
-    return value
+        self._unpersist()
+        self._flags = []
 
 
 def _short(exc: Exception) -> str:
