@@ -36,7 +36,10 @@ def _kb_codes() -> dict[str, list[str]]:
 
     con = duckdb.connect()
     kb.Edition.open(kb.default_edition_path()).register(con)
-    out = {}
+    out: dict = {}
+    out["ceilings"] = dict(con.execute(
+        "SELECT hilist_code, pric_uplmt_amt FROM kb_hilist WHERE pric_uplmt_amt IS NOT NULL AND hilist_code NOT LIKE '%*'"
+    ).fetchall())
     for table in ("kb_hilist", "kb_item_gender", "kb_item_age", "kb_item_limit", "kb_item_cycle", "kb_item_course",
                   "kb_item_medins_lv", "kb_item_setting", "kb_item_indication", "kb_oprn_group"):
         rows = con.execute(f"SELECT DISTINCT hilist_code FROM {table} WHERE hilist_code NOT LIKE '%*' ORDER BY 1 LIMIT 400").fetchall()  # noqa: S608
@@ -55,8 +58,11 @@ def builtin_generate(out: Path, lines: int, seed: int = 7) -> None:
     n_psn = max(1, n_enc // ENCOUNTERS_PER_PERSON)
     n_org = 300
     codes = _kb_codes()
-    restricted = np.array(sorted({c for t, v in codes.items() if t != "kb_hilist" for c in v}), dtype=object)
-    common = np.array(codes["kb_hilist"] or ["001102000010000"], dtype=object)
+    ceilings = codes.pop("ceilings")
+    restricted_set = {c for t, v in codes.items() if t != "kb_hilist" for c in v}
+    restricted = np.array(sorted(restricted_set), dtype=object)
+    common = np.array([c for c in codes["kb_hilist"] if c not in restricted_set] or ["001102000010000"], dtype=object)
+    ceiling_cents = np.array([int(ceilings[c] * 100) if c in ceilings else 0 for c in common], dtype=np.int64)
 
     psn_no = np.char.add("P", np.arange(n_psn).astype(str)).astype(object)
     brdy = np.datetime64("1940-01-01") + rng.integers(0, 365 * 80, n_psn).astype("timedelta64[D]")
@@ -84,8 +90,17 @@ def builtin_generate(out: Path, lines: int, seed: int = 7) -> None:
 
     n_lines = n_enc * LINES_PER_ENCOUNTER
     line_enc = np.repeat(np.arange(n_enc), LINES_PER_ENCOUNTER)
-    cnt = rng.integers(1, 4, n_lines)
+    # about 0.5% of lines carry restricted items (some of them violate); the rest are ordinary items billed
+    # at or below their price ceiling, so flags stay near the rates seen in real audits (well under 1%)
+    code_ix = rng.integers(0, len(common), n_lines)
+    codes_l = common[code_ix]
+    pick = rng.random(n_lines) < 0.005
+    codes_l[pick] = restricted[rng.integers(0, len(restricted), int(pick.sum()))]
+    cnt = rng.integers(1, 3, n_lines)
     pric_cents = rng.integers(100, 30000, n_lines)
+    ceil = ceiling_cents[code_ix]
+    capped = (ceil > 0) & ~pick
+    pric_cents[capped] = np.maximum(1, (ceil[capped] * rng.uniform(0.5, 1.0, int(capped.sum()))).astype(np.int64))
     amt_cents = cnt * pric_cents
     offs = (rng.random(n_lines) * (stay[line_enc].astype(np.int64) + 3600)).astype("timedelta64[s]")
     enc_total = np.bincount(line_enc, weights=amt_cents, minlength=n_enc).astype(np.int64)
@@ -117,13 +132,9 @@ def builtin_generate(out: Path, lines: int, seed: int = 7) -> None:
         "diag_name": np.full(n_enc, "诊断", dtype=object),
     }, schema=arrow_schema("diag")), out / "diag.parquet")
 
-    # about 3% of lines carry restricted items (most of them compliant); the rest are ordinary items
-    codes_l = common[rng.integers(0, len(common), n_lines)]
-    pick = rng.random(n_lines) < 0.03
-    codes_l[pick] = restricted[rng.integers(0, len(restricted), int(pick.sum()))]
-    chrg = rng.choice(["01", "03", "04", "05", "07", "08", "09"], n_lines).astype(object)
+    chrg = rng.choice(["03", "04", "05", "08", "09"], n_lines).astype(object)
     is_drug = chrg == "09"
-    prd = pa.array(np.where(is_drug, rng.integers(1, 31, n_lines), 0), pa.int32())
+    prd = pa.array(np.where(is_drug, rng.integers(1, 8, n_lines), 0), pa.int32())
     prd = pc.if_else(pa.array(is_drug), prd, pa.nulls(n_lines, pa.int32()))
     pq.write_table(pa.table({
         "feedetl_sn": np.char.add("F", np.arange(n_lines).astype(str)).astype(object),

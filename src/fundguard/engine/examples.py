@@ -49,6 +49,10 @@ def register_kb_rows(con: duckdb.DuckDBPyConnection, given: dict[str, list[dict]
     """Create every kb_* table; fill the ones `given` names with its rows (missing columns NULL)."""
     for table, cols in KB_TABLES.items():
         rows = given.get(table) or []
+        if not rows:
+            ddl = ", ".join(f"{name} {sql_type}" for name, sql_type in cols)
+            con.execute(f"CREATE OR REPLACE TABLE {table} ({ddl})")
+            continue
         schema = arrow_schema(table)
         data = {
             name: [r.get(name, "example" if name == "source" else None) for r in rows] for name, _ in cols
@@ -101,7 +105,7 @@ def run_example(rule: Rule, index: int, *, kb_manifest: dict | None = None) -> E
         con = build_example_connection(example, Path(tmp))
         try:
             auditor = Auditor(con, kb_hash=EXAMPLE_KB_HASH, kb_manifest=manifest)
-            auditor.prepare()
+            auditor.prepare([rule])
             params = {rule.id: rule.bind_params(example.params)}
             auditor.run([rule], params, run_id="example")
             rows = con.execute("SELECT flag_key, vola_amt, message FROM _flags ORDER BY flag_key").fetchall()

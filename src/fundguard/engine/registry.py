@@ -20,6 +20,8 @@ from fundguard.kb.tables import KB_TABLES
 
 _FILE = re.compile(r"^(?P<id>[A-Z][0-9]{2})_(?P<slug>[a-z][a-z0-9_]*)\.yaml$")
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# knowledge table names in SQL, directly or through their `<table>_match` view or `'<table>'` in a code map
+_KB_NAME = re.compile(r"\b(kb_[a-z_]+?)(?:_match)?\b")
 
 
 class RuleFileError(ValueError):
@@ -97,6 +99,18 @@ def load_rule_file(path: Path) -> Rule:
     for table in rule.kb_tables:
         if table not in KB_TABLES:
             problems.append(f"字段 kb_tables: 未知的知识库表 {table!r}")
+    if not problems:
+        try:
+            sql = known_kinds[rule.kind].batch_sql(rule)
+        except NotImplementedError:
+            sql = ""
+        except (ValueError, ValidationError) as exc:
+            problems.append(f"kind {rule.kind}: {exc}")
+            sql = ""
+        used = {t for t in _KB_NAME.findall(sql) if t in KB_TABLES}
+        undeclared = sorted(used - set(rule.kb_tables))
+        if undeclared:
+            problems.append(f"字段 kb_tables: SQL 使用了 {', '.join(undeclared)}, 须在 kb_tables 中声明")
     cfg_table = rule.config.get("kb_table")
     if cfg_table and cfg_table not in rule.kb_tables:
         problems.append(f"字段 kb_tables: 应列出 with.kb_table 使用的 {cfg_table}")

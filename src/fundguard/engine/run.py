@@ -92,8 +92,10 @@ class Auditor:
         self.backend = DuckDBBackend(con)
         self.views_seconds = 0.0
 
-    def prepare(self) -> None:
-        self.views_seconds = self.backend.build_views()
+    def prepare(self, rules: list[Rule] | None = None) -> None:
+        """Build the curated views (code maps only for the knowledge tables `rules` declare)."""
+        kb_tables = None if rules is None else {t for r in rules for t in r.kb_tables}
+        self.views_seconds = self.backend.build_views(kb_tables)
 
     def skip_reason(self, rule: Rule) -> str | None:
         if Scene.POST not in rule.scenes:
@@ -177,7 +179,7 @@ def run_audit(
         versions = {r.id: rule_version(r, bound[r.id]) for r in selected}
         run_id = compute_run_id(inputs, kb_hash, versions)
         t0 = time.perf_counter()
-        auditor.prepare()
+        auditor.prepare(selected)
         result = auditor.run(selected, bound, run_id=run_id, progress=progress)
         total_seconds = time.perf_counter() - t0
 

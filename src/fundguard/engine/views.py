@@ -138,8 +138,13 @@ def _code_map_part(kb_table: str, column: str) -> str:
     ON substr(c.hilist_code, 1, length(k.kb_code) - 1) = substr(k.kb_code, 1, length(k.kb_code) - 1)"""  # noqa: S608
 
 
-def code_map_sql() -> str:
-    parts = "\n  UNION ALL".join(_code_map_part(t, c) for t, c in ITEM_CODE_COLUMNS)
+def code_map_sql(kb_tables: set[str] | None = None) -> str:
+    pairs = [(t, c) for t, c in ITEM_CODE_COLUMNS if kb_tables is None or t in kb_tables]
+    if not pairs:
+        return """
+CREATE TABLE kb_code_map (kb_table VARCHAR, kb_column VARCHAR, hilist_code VARCHAR, kb_code VARCHAR)
+"""
+    parts = "\n  UNION ALL".join(_code_map_part(t, c) for t, c in pairs)
     return f"""
 CREATE TABLE kb_code_map AS
 WITH billed_codes AS (SELECT DISTINCT hilist_code FROM feedetl),
@@ -165,12 +170,17 @@ WHERE m.kb_table = '{kb_table}' AND m.kb_column = 'hilist_code'
 """  # noqa: S608
 
 
-def diag_map_sql() -> str:
+def diag_map_sql(kb_tables: set[str] | None = None) -> str:
+    tables = [t for t in DIAG_PREFIX_TABLES if kb_tables is None or t in kb_tables]
+    if not tables:
+        return """
+CREATE TABLE diag_code_map (kb_table VARCHAR, diag_code VARCHAR, diag_prefix VARCHAR)
+"""
     parts = "\n  UNION ALL\n".join(
         f"""  SELECT DISTINCT '{t}' AS kb_table, c.diag_code, k.diag_prefix
   FROM diag_codes c JOIN (SELECT DISTINCT diag_prefix FROM {t} WHERE diag_prefix IS NOT NULL) k
     ON substr(c.diag_code, 1, length(k.diag_prefix)) = k.diag_prefix"""  # noqa: S608
-        for t in DIAG_PREFIX_TABLES
+        for t in tables
     )
     return f"""
 CREATE TABLE diag_code_map AS
@@ -179,11 +189,15 @@ WITH diag_codes AS (SELECT DISTINCT diag_code FROM diag)
 """  # noqa: S608
 
 
-def view_statements() -> list[str]:
-    """The statements that build every curated view, in order (portable SQL with macros)."""
-    stmts = [FEE_LINES, FEE_NET, MDTRT_CTX, INPATIENT_STAYS, code_map_sql()]
+def view_statements(kb_tables: set[str] | None = None) -> list[str]:
+    """The statements that build every curated view, in order (portable SQL with macros).
+
+    `kb_tables`: the knowledge tables the rules to run declare; code maps are built for those only
+    (None: all of them).
+    """
+    stmts = [FEE_LINES, FEE_NET, MDTRT_CTX, INPATIENT_STAYS, code_map_sql(kb_tables)]
     stmts += [match_view_sql(t) for t, c in ITEM_CODE_COLUMNS if c == "hilist_code"]
-    stmts.append(diag_map_sql())
+    stmts.append(diag_map_sql(kb_tables))
     return stmts
 
 

@@ -68,7 +68,7 @@ class DuckDBBackend:
     def __init__(self, con: duckdb.DuckDBPyConnection):
         self.con = con
 
-    def build_views(self) -> float:
+    def build_views(self, kb_tables: set[str] | None = None) -> float:
         start = time.perf_counter()
         for name in views.VIEW_NAMES:
             kind = self.con.execute(
@@ -76,7 +76,7 @@ class DuckDBBackend:
             ).fetchone()
             if kind:
                 self.con.execute(f"DROP {'VIEW' if kind[0] == 'VIEW' else 'TABLE'} {name}")
-        for stmt in views.view_statements():
+        for stmt in views.view_statements(kb_tables):
             self.con.execute(expand(stmt))
         self.con.execute(FLAGS_DDL)
         return time.perf_counter() - start

@@ -142,15 +142,32 @@ def transpile(sql: str) -> str:
     return text
 
 
-def view_plan() -> list[tuple[str, str, bool]]:
-    """The curated views as (name, Spark SQL, materialise?) in build order."""
+@functools.lru_cache(maxsize=64)
+def _view_plan(kb_tables: frozenset[str] | None) -> tuple[tuple[str, str], ...]:
+    stmts = views.view_statements() if kb_tables is None else views.view_statements(set(kb_tables))
     out = []
-    for stmt in views.view_statements():
+    for stmt in stmts:
         m = _CREATE.match(stmt)
-        if not m:
-            raise TranspileError(f"视图语句应为 CREATE TABLE|VIEW name AS ...: {stmt[:60]!r}")
-        out.append((m.group(2), transpile(m.group(3)), m.group(1).upper() == "TABLE"))
-    return out
+        if m:
+            out.append((m.group(2), transpile(m.group(3))))
+            continue
+        # `CREATE TABLE name (col TYPE, ...)`: an empty table (a code map no selected rule needs)
+        try:
+            tree = sqlglot.parse_one(stmt, read="duckdb")
+        except sqlglot.errors.ParseError as exc:
+            raise TranspileError(f"视图语句无法解析: {exc}") from exc
+        if not isinstance(tree, exp.Create) or not isinstance(tree.this, exp.Schema):
+            raise TranspileError(f"视图语句应为 CREATE TABLE|VIEW name AS ...: {stmt.strip()[:60]!r}")
+        cols = ", ".join(
+            f"CAST(NULL AS {c.args['kind'].sql(dialect='spark')}) AS `{c.name}`" for c in tree.this.expressions
+        )
+        out.append((tree.this.this.name, f"SELECT {cols} WHERE FALSE"))
+    return tuple(out)
+
+
+def view_plan(kb_tables: set[str] | None = None) -> list[tuple[str, str]]:
+    """The curated views as (name, Spark SQL) in build order (`kb_tables`: code maps for those only)."""
+    return list(_view_plan(None if kb_tables is None else frozenset(kb_tables)))
 
 
 def rule_spark_sql(rule: Rule) -> str:
@@ -340,6 +357,16 @@ def _json_value(expr: str, spark_dtype: Any) -> str:
 CACHED_VIEWS = frozenset({"fee_net", "fee_lines", "mdtrt_ctx", "kb_code_map", "diag_code_map"})
 
 
+def _display(expr: str, spark_dtype: Any) -> str:
+    """A column as message text, as the DuckDB backend writes it: quantities and unit prices (more than
+    2 decimals) without trailing zeros."""
+    from pyspark.sql.types import DecimalType
+
+    if isinstance(spark_dtype, DecimalType) and spark_dtype.scale > 2:
+        return f"CASE WHEN {expr} = 0 THEN '0' ELSE TRIM(TRAILING '.' FROM TRIM(TRAILING '0' FROM CAST({expr} AS STRING))) END"
+    return f"CAST({expr} AS STRING)"
+
+
 class SparkBackend:
     """Runs rules on a SparkSession whose temp views hold the contract and kb tables.
 
@@ -354,10 +381,10 @@ class SparkBackend:
         self._flags: list[tuple[str, pa.Table]] = []
         self._cached: list[DataFrame] = []
 
-    def build_views(self) -> float:
+    def build_views(self, kb_tables: set[str] | None = None) -> float:
         start = time.perf_counter()
         self._unpersist()
-        for name, sql, _ in view_plan():
+        for name, sql in view_plan(kb_tables):
             if self.materialise and name in CACHED_VIEWS:
                 df = self.spark.sql(sql).persist()
                 self._cached.append(df)
@@ -470,7 +497,7 @@ class SparkBackend:
         parts = []
         for i, (kind, value) in enumerate(message_pieces(rule.message)):
             if kind == "field" and value in has:
-                parts.append(f"COALESCE(CAST(r.`{value}` AS STRING), '')")
+                parts.append(f"COALESCE({_display(f'r.`{value}`', types[value])}, '')")
             elif kind == "field" and value in params:
                 args[f"_m{i}"] = str(params[value])
                 parts.append(f":_m{i}")

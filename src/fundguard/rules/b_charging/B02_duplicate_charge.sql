@@ -24,14 +24,20 @@ by_limit AS (
     FROM beyond b
   ) x WHERE rn = 1
 ),
+dup_groups AS (
+  SELECT mdtrt_id, hilist_code, net_cnt, pric, fee_ocur_time, MIN(feedetl_sn) AS first_sn
+  FROM fee_net
+  GROUP BY mdtrt_id, hilist_code, net_cnt, pric, fee_ocur_time
+  HAVING COUNT(*) > 1
+),
 duplicates AS (
-  SELECT feedetl_sn, net_amt AS vola_amt FROM (
-    SELECT f.feedetl_sn, f.net_amt,
-           ROW_NUMBER() OVER (PARTITION BY f.mdtrt_id, f.hilist_code, f.net_cnt, f.pric, f.fee_ocur_time
-                              ORDER BY f.feedetl_sn) AS rn
-    FROM fee_net f
-    WHERE NOT EXISTS (SELECT 1 FROM kb_item_limit_match k WHERE k.hilist_code = f.hilist_code)
-  ) d WHERE rn > 1
+  SELECT f.feedetl_sn, f.net_amt AS vola_amt
+  FROM fee_net f
+  JOIN dup_groups g
+    ON g.mdtrt_id = f.mdtrt_id AND g.hilist_code = f.hilist_code AND g.net_cnt = f.net_cnt
+   AND g.pric = f.pric AND g.fee_ocur_time = f.fee_ocur_time
+  WHERE f.feedetl_sn <> g.first_sn
+    AND NOT EXISTS (SELECT 1 FROM kb_item_limit_match k WHERE k.hilist_code = f.hilist_code)
 )
 SELECT l.feedetl_sn, b.vola_amt, l.hilist_code, l.item_name,
        b.per AS ev_kb_per, b.max_cnt AS ev_kb_max_cnt, b.beyond_cnt AS ev_beyond_cnt,
