@@ -47,6 +47,8 @@ class Frame:
     focus: frozenset[str] | None = None
     #: feedetl_sn → rx_id for lines that come from the request's orders
     rx_by_sn: dict[str, str] = field(default_factory=dict)
+    #: `drug_trac` rows (traceability codes scanned per fee line), as given
+    drug_trac: list[dict] = field(default_factory=list)
 
     def in_focus(self, mdtrt_id: str | None) -> bool:
         return self.focus is None or mdtrt_id in self.focus
@@ -138,6 +140,7 @@ class Frame:
             orders=list(orders or ()),
             focus=focus,
             rx_by_sn=dict(rx_by_sn or {}),
+            drug_trac=list(tables.get("drug_trac") or ()),
         )
 
 
