@@ -85,11 +85,18 @@ def compute_run_id(input_hashes: dict[str, str], kb_hash: str, versions: dict[st
 class Auditor:
     """Runs rules over a connection holding the contract tables and the knowledge edition's kb_* tables."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, *, kb_hash: str = "", kb_manifest: dict | None = None):
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection | None,
+        *,
+        kb_hash: str = "",
+        kb_manifest: dict | None = None,
+        backend: Any = None,
+    ):
         self.con = con
         self.kb_hash = kb_hash
         self.kb_manifest = kb_manifest or {}
-        self.backend = DuckDBBackend(con)
+        self.backend = backend if backend is not None else DuckDBBackend(con)
         self.views_seconds = 0.0
 
     def prepare(self, rules: list[Rule] | None = None) -> None:
@@ -149,6 +156,7 @@ def run_audit(
     engine: str = "duckdb",
     progress: ProgressFn | None = None,
     registry: Registry | None = None,
+    spark_master: str | None = None,
 ) -> dict:
     """Audit `dataset` into `out` (`flags.parquet`, `run.json`); returns the run.json content.
 
@@ -157,8 +165,15 @@ def run_audit(
     """
     from fundguard.contract import load_dataset
 
+    if engine == "spark":
+        from fundguard.engine.backends.spark import run_audit_spark
+
+        return run_audit_spark(
+            dataset, out, kb=kb, rules=rules, params=params, params_file=params_file,
+            progress=progress, registry=registry, spark_master=spark_master,
+        )
     if engine != "duckdb":
-        raise AuditError(f"引擎 {engine!r} 尚未实现 (可用: duckdb)")
+        raise AuditError(f"引擎 {engine!r} 尚未实现 (可用: duckdb, spark)")
     started = dt.datetime.now(dt.UTC)
     registry = registry or load_registry()
     selected = registry.select(rules)
