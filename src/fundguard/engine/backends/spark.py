@@ -569,3 +569,128 @@ FROM r {joins}
 def _short(exc: Exception) -> str:
     text = str(exc).strip()
     return text.splitlines()[0][:500] if text else type(exc).__name__
+
+
+# ---- an audit run on Spark ----------------------------------------------------------------------------
+
+
+def _local_sha256(uri: str) -> str | None:
+    """The sha256 of a local Parquet file (as the DuckDB loader records it); None for folders and URIs."""
+    import hashlib
+
+    path = Path(uri[len("file://") :] if uri.startswith("file://") else uri)
+    if "://" in uri and not uri.startswith("file://") or not path.is_file():
+        return None
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def run_audit_spark(
+    dataset: Path | str,
+    out: Path | str,
+    *,
+    kb: Path | str | None = None,
+    rules: list[str] | None = None,
+    params: dict[str, dict[str, Any]] | None = None,
+    params_file: Path | str | None = None,
+    progress: Any = None,
+    registry: Any = None,
+    spark_master: str | None = None,
+    spark: SparkSession | None = None,
+) -> dict:
+    """`run_audit` on Spark: the same rules, parameters, flags and run.json (`engine: spark`).
+
+    The dataset is `<dataset>/<table>.parquet` for each contract table (a file or a folder of parts; a
+    local path or a Hadoop-compatible URI such as hdfs://… or s3a://…), read with the contract's types.
+    The contract loader's row checks are not repeated here: validate a dataset (`fundguard validate`)
+    before auditing it on a cluster.
+    """
+    import datetime as _dt
+    import json
+    import os
+    import shutil
+    import tempfile
+    from dataclasses import asdict
+
+    from fundguard import kb as kb_pkg
+    from fundguard.contract.tables import TABLES
+    from fundguard.engine.flags import rule_version
+    from fundguard.engine.registry import load_registry
+    from fundguard.engine.run import AuditError, Auditor, bind_all, compute_run_id, read_params_file
+
+    started = _dt.datetime.now(_dt.UTC)
+    registry = registry or load_registry()
+    selected = registry.select(rules)
+    overrides = dict(params or {})
+    if params_file:
+        for rid, values in read_params_file(params_file).items():
+            overrides.setdefault(rid, {}).update(values)
+    bound = bind_all(selected, overrides, registry)
+    kb_path = Path(kb) if kb else kb_pkg.default_edition_path()
+    edition = kb_pkg.Edition.open(kb_path)
+
+    session = spark or spark_session(spark_master)
+    uri = str(dataset)
+    try:
+        read_contract_tables(session, uri)
+    except DatasetError as exc:
+        raise AuditError(str(exc)) from exc
+    register_kb_tables(session, edition.tables)
+    tables: dict[str, dict[str, Any]] = {}
+    for t in TABLES:
+        file_uri = f"{uri.rstrip('/')}/{t.name}.parquet"
+        exists = _path_exists(session, file_uri)
+        tables[t.name] = {
+            "rows": session.table(t.name).count() if exists else 0,
+            "sha256": _local_sha256(file_uri) if exists else None,
+            "file": f"{t.name}.parquet" if exists else None,
+        }
+    kb_hash = edition.content_hash
+    backend = SparkBackend(session)
+    auditor = Auditor(None, kb_hash=kb_hash, kb_manifest=dict(edition.manifest), backend=backend)
+    inputs = {n: v["sha256"] or "" for n, v in sorted(tables.items())}
+    versions = {r.id: rule_version(r, bound[r.id]) for r in selected}
+    run_id = compute_run_id(inputs, kb_hash, versions)
+    try:
+        t0 = time.perf_counter()
+        auditor.prepare(selected)
+        result = auditor.run(selected, bound, run_id=run_id, progress=progress)
+        total_seconds = time.perf_counter() - t0
+
+        out_path = Path(out)
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out_path.name}.", dir=out_path.parent))
+        try:
+            backend.write_flags(tmp / "flags.parquet")
+            run_json = {
+                "run_id": run_id,
+                "started": started.isoformat(timespec="seconds"),
+                "finished": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+                "engine": NAME,
+                "spark": {"master": session.sparkContext.master, "version": session.version},
+                "dataset": {"path": uri, "tables": dict(sorted(tables.items()))},
+                "kb": {"path": str(kb_path), "content_hash": kb_hash, "manifest": edition.manifest},
+                "rules": [asdict(s) for s in result.rules],
+                "totals": {
+                    "flags": result.flags,
+                    "vola_amt": f"{sum((Decimal(s.vola_amt) for s in result.rules), Decimal(0)):.2f}",
+                    "rules_ran": sum(1 for s in result.rules if s.status == "ran"),
+                    "rules_skipped": sum(1 for s in result.rules if s.status == "skipped"),
+                },
+                "timings": {"views_seconds": round(result.views_seconds, 4), "total_seconds": round(total_seconds, 4)},
+            }
+            (tmp / "run.json").write_text(json.dumps(run_json, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+            if not out_path.exists():
+                os.replace(tmp, out_path)
+            else:
+                for name in ("flags.parquet", "run.json"):
+                    os.replace(tmp / name, out_path / name)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+        return run_json
+    finally:
+        backend.close()
