@@ -11,12 +11,15 @@ from fundguard.cli._common import EXIT_BAD_INPUT, EXIT_USAGE, err_console, out_c
 
 
 def audit(
-    directory: Annotated[Path, typer.Argument(help="数据目录 dataset folder")],
+    directory: Annotated[str, typer.Argument(help="数据目录 dataset folder (Spark: also hdfs://, s3a://… URIs)")],
     out: Annotated[Path, typer.Option("--out", help="输出目录: flags.parquet 与 run.json")],
     kb: Annotated[Path | None, typer.Option("--kb", help="知识库版本目录 knowledge edition (default: built-in)")] = None,
     rules: Annotated[str | None, typer.Option("--rules", help="只运行这些规则, 如 A01,B02")] = None,
     engine: Annotated[str, typer.Option("--engine", help="duckdb | spark")] = "duckdb",
     params: Annotated[Path | None, typer.Option("--params", help="参数覆盖文件 YAML/JSON {A01: {param: value}}")] = None,
+    spark_master: Annotated[
+        str | None, typer.Option("--spark-master", help="Spark master (--engine spark): local[4], yarn, spark://host:7077")
+    ] = None,
 ) -> None:
     """事后审核 Audit a dataset: writes OUT/flags.parquet and OUT/run.json (nothing unless the run completes)."""
     from fundguard.contract import ContractError
@@ -30,7 +33,10 @@ def audit(
             bar.update(task, total=total, completed=done, description=f"规则 {rule_id}")
 
         try:
-            run = run_audit(directory, out, kb=kb, rules=ids, params_file=params, engine=engine, progress=on_rule)
+            run = run_audit(
+                directory, out, kb=kb, rules=ids, params_file=params, engine=engine, progress=on_rule,
+                spark_master=spark_master,
+            )
         except (UnknownRuleError, ParamError) as exc:
             err_console.print(str(exc), markup=False)
             raise typer.Exit(EXIT_USAGE) from None
