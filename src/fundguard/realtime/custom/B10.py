@@ -9,22 +9,23 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-from fundguard.realtime.custom._common import order_key
+from fundguard.realtime.custom._common import matches, order_key
 
 
 def evaluate(rule: Any, params: dict, frame, kb) -> list[dict]:
     focus = frame.focus_lines
-    if not any(kb.match("kb_item_cycle", f["hilist_code"]) for f in focus):
+    if not matches(kb, "kb_item_cycle", focus):
         return []
+    known = matches(kb, "kb_item_cycle", frame.lines)
     # every line of the person under each knowledge entry (a `*` entry pools the codes it covers)
     by_entry: dict[tuple, list[tuple[dict, int]]] = defaultdict(list)
     for f in frame.lines:  # (fee_ocur_time, feedetl_sn) order
-        entries = kb.match("kb_item_cycle", f["hilist_code"])
+        entries = known.get(f["hilist_code"])
         if entries:
             by_entry[(f["psn_no"], entries[0]["hilist_code"])].append((f, len(entries)))
     out = []
     for a in focus:
-        entries = kb.match("kb_item_cycle", a["hilist_code"])
+        entries = known.get(a["hilist_code"])
         if not entries:
             continue
         group = by_entry[(a["psn_no"], entries[0]["hilist_code"])]

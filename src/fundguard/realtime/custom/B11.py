@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from fundguard.realtime.custom._common import matches
+
 
 def _bad_days(days: list, k: dict, gap_days: int) -> dict:
     """{use day: (course start, previous day, reason)} for the days of one person and entry."""
@@ -34,16 +36,17 @@ def evaluate(rule: Any, params: dict, frame, kb) -> list[dict]:
     if not focus:
         return []
     gap_days = params["course_gap_days"]
-    wanted = {(f["psn_no"], kb.match("kb_item_course", f["hilist_code"])[0]["hilist_code"]) for f in focus}
+    known = matches(kb, "kb_item_course", frame.lines)
+    wanted = {(f["psn_no"], known[f["hilist_code"]][0]["hilist_code"]) for f in focus}
     days: dict[tuple, set] = defaultdict(set)
     for f in frame.lines:
-        entries = kb.match("kb_item_course", f["hilist_code"])
+        entries = known.get(f["hilist_code"])
         if entries and (f["psn_no"], entries[0]["hilist_code"]) in wanted:
             days[(f["psn_no"], entries[0]["hilist_code"])].add(f["fee_date"])
     bad: dict[tuple, dict] = {}
     out = []
     for f in focus:
-        for k in kb.match("kb_item_course", f["hilist_code"]):
+        for k in known[f["hilist_code"]]:
             key = (f["psn_no"], k["hilist_code"])
             found = bad.get(key)
             if found is None:

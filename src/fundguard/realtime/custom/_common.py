@@ -65,3 +65,18 @@ def exact_index(kb, table: str, column: str) -> dict[str, list[dict]]:
 def order_key(line: dict) -> tuple:
     """(`fee_ocur_time`, `feedetl_sn`): the order every rule takes lines in."""
     return (line["fee_ocur_time"], line["feedetl_sn"])
+
+
+def matches(kb, table: str, lines) -> dict[str, list[dict]]:
+    """{billed code: the knowledge rows that apply to it} for the codes of `lines` that have any (one
+    `kb.match` per distinct code, not per line)."""
+    out: dict[str, list[dict]] = {}
+    seen: set[str] = set()
+    for f in lines:
+        code = f["hilist_code"]
+        if code not in seen:
+            seen.add(code)
+            rows = kb.match(table, code)
+            if rows:
+                out[code] = rows
+    return out
