@@ -60,9 +60,10 @@ def batch_sql(rule: Any, config: Config) -> str:
         if col in cols:
             ev.append((case_labels("k." + col, labels), f"ev_kb_{col}_label"))
     return f"""
-SELECT mdtrt_id, CAST(0 AS DECIMAL(16,2)) AS vola_amt, {", ".join(alias for _, alias in ev)}
+SELECT mdtrt_id, psn_no, setl_id, fixmedins_code, CAST(0 AS DECIMAL(16,2)) AS vola_amt,
+       {", ".join(alias for _, alias in ev)}
 FROM (
-  SELECT m.mdtrt_id, {", ".join(f"{expr} AS {alias}" for expr, alias in ev)},
+  SELECT m.mdtrt_id, m.psn_no, m.setl_id, m.fixmedins_code, {", ".join(f"{expr} AS {alias}" for expr, alias in ev)},
          ROW_NUMBER() OVER (PARTITION BY m.mdtrt_id ORDER BY d.diag_srt_no, k.diag_prefix) AS rn
   FROM mdtrt_ctx m
   JOIN diag d ON d.mdtrt_id = m.mdtrt_id

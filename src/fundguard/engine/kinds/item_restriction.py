@@ -98,9 +98,10 @@ def batch_sql(rule: Any, config: Config) -> str:
             ev.append((case_labels("k." + col, labels), f"ev_kb_{col}_label"))
     where = "\n  AND ".join(conds)
     return f"""
-SELECT feedetl_sn, vola_amt, hilist_code, item_name, {", ".join(alias for _, alias in ev)}
+SELECT feedetl_sn, psn_no, mdtrt_id, setl_id, fixmedins_code, vola_amt, hilist_code, item_name,
+       {", ".join(alias for _, alias in ev)}
 FROM (
-  SELECT l.feedetl_sn, l.net_amt AS vola_amt, l.hilist_code,
+  SELECT l.feedetl_sn, l.psn_no, l.mdtrt_id, l.setl_id, l.fixmedins_code, l.net_amt AS vola_amt, l.hilist_code,
          CASE WHEN l.item_name = l.hilist_code AND k.item_name IS NOT NULL THEN k.item_name ELSE l.item_name END
            AS item_name,
          {", ".join(f"{expr} AS {alias}" for expr, alias in ev)},

@@ -1,5 +1,5 @@
 -- A05: restricted-payment item billed to the fund with none of its indication diagnoses and no approval
-SELECT l.feedetl_sn, l.net_amt AS vola_amt, l.hilist_code,
+SELECT l.feedetl_sn, l.psn_no, l.mdtrt_id, l.setl_id, l.fixmedins_code, l.net_amt AS vola_amt, l.hilist_code,
        CASE WHEN l.item_name = l.hilist_code AND k.item_name IS NOT NULL THEN k.item_name ELSE l.item_name END AS item_name,
        k.kb_hilist_code AS ev_kb_code,
        k.indication_count AS ev_indication_count,

@@ -39,13 +39,13 @@ duplicates AS (
   WHERE f.feedetl_sn <> g.first_sn
     AND NOT EXISTS (SELECT 1 FROM kb_item_limit_match k WHERE k.hilist_code = f.hilist_code)
 )
-SELECT l.feedetl_sn, b.vola_amt, l.hilist_code, l.item_name,
+SELECT l.feedetl_sn, l.psn_no, l.mdtrt_id, l.setl_id, l.fixmedins_code, b.vola_amt, l.hilist_code, l.item_name,
        b.per AS ev_kb_per, b.max_cnt AS ev_kb_max_cnt, b.beyond_cnt AS ev_beyond_cnt,
        concat('每', CASE WHEN b.per = 'hour' THEN '小时' ELSE '日' END, '限 ', CAST(b.max_cnt AS VARCHAR),
               ' 单位，本明细超出 ', CAST(b.beyond_cnt AS VARCHAR), ' 单位') AS ev_reason
 FROM by_limit b JOIN fee_lines l ON l.feedetl_sn = b.feedetl_sn
 UNION ALL
-SELECT l.feedetl_sn, d.vola_amt, l.hilist_code, l.item_name,
+SELECT l.feedetl_sn, l.psn_no, l.mdtrt_id, l.setl_id, l.fixmedins_code, d.vola_amt, l.hilist_code, l.item_name,
        CAST(NULL AS VARCHAR), CAST(NULL AS INTEGER), CAST(NULL AS DECIMAL(16,4)),
        '与同一就诊中数量、单价、收费时间完全相同的明细重复收费' AS ev_reason
 FROM duplicates d JOIN fee_lines l ON l.feedetl_sn = d.feedetl_sn

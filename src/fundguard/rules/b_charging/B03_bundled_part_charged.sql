@@ -1,8 +1,8 @@
 -- B03: a part line billed with its bundle's main item on one encounter within the pair's scope
-SELECT feedetl_sn, vola_amt, hilist_code, item_name,
+SELECT feedetl_sn, psn_no, mdtrt_id, setl_id, fixmedins_code, vola_amt, hilist_code, item_name,
        ev_main_feedetl_sn, ev_main_hilist_code, ev_main_item_name, ev_kb_scope, ev_scope_label
 FROM (
-  SELECT p.feedetl_sn, p.net_amt AS vola_amt, p.hilist_code, p.item_name,
+  SELECT p.feedetl_sn, p.psn_no, p.mdtrt_id, p.setl_id, p.fixmedins_code, p.net_amt AS vola_amt, p.hilist_code, p.item_name,
          m.feedetl_sn AS ev_main_feedetl_sn, m.hilist_code AS ev_main_hilist_code,
          COALESCE(k.bundle_name, m.hilist_code) AS ev_main_item_name,
          k.scope AS ev_kb_scope,

@@ -23,9 +23,9 @@ totals AS (
   FROM sides
   GROUP BY hilist_code_a, hilist_code_b, scope, mdtrt_id, bucket
 )
-SELECT feedetl_sn, vola_amt, hilist_code, item_name, ev_other_code, ev_kb_scope, ev_scope_label, ev_other_amt
+SELECT feedetl_sn, psn_no, mdtrt_id, setl_id, fixmedins_code, vola_amt, hilist_code, item_name, ev_other_code, ev_kb_scope, ev_scope_label, ev_other_amt
 FROM (
-  SELECT l.feedetl_sn, l.net_amt AS vola_amt, l.hilist_code, l.item_name,
+  SELECT l.feedetl_sn, l.psn_no, l.mdtrt_id, l.setl_id, l.fixmedins_code, l.net_amt AS vola_amt, l.hilist_code, l.item_name,
          s.other_code AS ev_other_code, s.scope AS ev_kb_scope,
          CASE WHEN s.scope = 'day' THEN '同一天' ELSE '同一就诊' END AS ev_scope_label,
          CASE WHEN s.side = 'a' THEN t.amt_b ELSE t.amt_a END AS ev_other_amt,

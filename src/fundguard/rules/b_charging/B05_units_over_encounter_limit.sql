@@ -1,5 +1,5 @@
 -- B05: units of an item on one encounter beyond its per-encounter limit, on the latest lines
-SELECT l.feedetl_sn,
+SELECT l.feedetl_sn, l.psn_no, l.mdtrt_id, l.setl_id, l.fixmedins_code,
        CASE WHEN x.cum_cnt - x.max_cnt >= x.net_cnt THEN x.net_cnt ELSE x.cum_cnt - x.max_cnt END * x.pric AS vola_amt,
        l.hilist_code, l.item_name,
        x.max_cnt AS ev_kb_max_cnt, x.cum_cnt AS ev_cum_cnt,

@@ -1,6 +1,6 @@
 -- B09: second and later full-price operations of one group on one encounter and day
 WITH ops AS (
-  SELECT l.feedetl_sn, l.mdtrt_id, l.fee_date, l.fee_ocur_time, l.pric, l.net_cnt, l.hilist_code, l.item_name,
+  SELECT l.feedetl_sn, l.mdtrt_id, l.psn_no, l.setl_id, l.fixmedins_code, l.fee_date, l.fee_ocur_time, l.pric, l.net_cnt, l.hilist_code, l.item_name,
          g.group_name, h.pric_uplmt_amt AS catalog_pric
   FROM fee_lines l
   JOIN kb_oprn_group g ON g.hilist_code = l.hilist_code
@@ -13,7 +13,7 @@ ranked AS (
                                  ORDER BY o.fee_ocur_time, o.feedetl_sn) AS seq
   FROM ops o
 )
-SELECT feedetl_sn,
+SELECT feedetl_sn, psn_no, mdtrt_id, setl_id, fixmedins_code,
        (pric - catalog_pric * $max_discounted_ratio) * net_cnt AS vola_amt,
        hilist_code, item_name,
        group_name AS ev_kb_group_name, catalog_pric AS ev_catalog_pric, pric AS ev_pric, seq AS ev_seq

@@ -15,7 +15,7 @@ windowed AS (
    AND (b.fee_ocur_time < a.fee_ocur_time OR (b.fee_ocur_time = a.fee_ocur_time AND b.feedetl_sn <= a.feedetl_sn))
   GROUP BY a.feedetl_sn, a.net_cnt, a.pric, a.max_cnt, a.cycle_days
 )
-SELECT l.feedetl_sn,
+SELECT l.feedetl_sn, l.psn_no, l.mdtrt_id, l.setl_id, l.fixmedins_code,
        CASE WHEN w.window_cnt - w.max_cnt >= w.net_cnt THEN w.net_cnt ELSE w.window_cnt - w.max_cnt END * w.pric AS vola_amt,
        l.hilist_code, l.item_name,
        w.max_cnt AS ev_kb_max_cnt, w.cycle_days AS ev_kb_cycle_days,

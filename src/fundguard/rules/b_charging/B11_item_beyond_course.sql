@@ -32,7 +32,7 @@ bad_days AS (
      OR (min_interval_days IS NOT NULL AND prev_date IS NOT NULL
          AND {{ days_between(prev_date, fee_date) }} < min_interval_days)
 )
-SELECT l.feedetl_sn, l.net_amt AS vola_amt, l.hilist_code, l.item_name,
+SELECT l.feedetl_sn, l.psn_no, l.mdtrt_id, l.setl_id, l.fixmedins_code, l.net_amt AS vola_amt, l.hilist_code, l.item_name,
        b.course_start AS ev_course_start, b.prev_date AS ev_prev_date,
        b.max_days AS ev_kb_max_days, b.min_interval_days AS ev_kb_min_interval_days,
        b.reason AS ev_reason
