@@ -37,13 +37,13 @@ def audit(
                 directory, out, kb=kb, rules=ids, params_file=params, engine=engine, progress=on_rule,
                 spark_master=spark_master,
             )
-        except (UnknownRuleError, ParamError) as exc:
+        except (UnknownRuleError, ParamError, AuditError) as exc:
             err_console.print(str(exc), markup=False)
             raise typer.Exit(EXIT_USAGE) from None
         except ContractError as exc:
             err_console.print(str(exc), markup=False)
             raise typer.Exit(EXIT_BAD_INPUT) from None
-        except (RuleFileError, AuditError) as exc:
+        except RuleFileError as exc:
             err_console.print(str(exc), markup=False)
             raise typer.Exit(EXIT_BAD_INPUT) from None
     totals = run["totals"]

@@ -26,6 +26,11 @@ def _duckdb_age_years(birth: str, at: str) -> str:
     )
 
 
+def _num_text(x: str) -> str:
+    text = f"CAST(CAST({x} AS DECIMAL(18,4)) AS VARCHAR)"
+    return f"TRIM(TRAILING '.' FROM TRIM(TRAILING '0' FROM {text}))"
+
+
 DUCKDB: dict[str, MacroImpl] = {
     "age_years": _duckdb_age_years,
     # calendar days from d1 to d2 (d2 - d1), dates or timestamps (their dates)
@@ -39,6 +44,8 @@ DUCKDB: dict[str, MacroImpl] = {
     "list_agg": lambda x: f"list_sort(list_distinct(list({x})))",
     # a one-element list
     "list_of": lambda x: f"[{x}]",
+    # a quantity as text without trailing zeros (2.5000 → 2.5, 3.0000 → 3), for messages
+    "num_text": lambda x: _num_text(x),
 }
 
 SPARK: dict[str, MacroImpl] = {
@@ -53,6 +60,7 @@ SPARK: dict[str, MacroImpl] = {
     "trunc_hour": lambda ts: f"date_trunc('HOUR', {ts})",
     "list_agg": lambda x: f"array_sort(collect_set({x}))",
     "list_of": lambda x: f"array({x})",
+    "num_text": lambda x: _num_text(x),
 }
 
 BACKENDS: dict[str, dict[str, MacroImpl]] = {"duckdb": DUCKDB, "spark": SPARK}

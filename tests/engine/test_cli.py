@@ -1,0 +1,59 @@
+"""The doors over the engine: `fundguard audit`, `rules list/show/test`, `flags summary` (exit codes, output)."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from fundguard.cli import app
+
+runner = CliRunner()
+
+
+def test_rules_list_json_has_examples():
+    result = runner.invoke(app, ["rules", "list", "--json"])
+    assert result.exit_code == 0, result.output
+    rules = json.loads(result.stdout)
+    ids = {r["id"] for r in rules}
+    assert {"A01", "B11"} <= ids
+    assert all(len(r["examples"]) >= 2 for r in rules)
+
+
+def test_rules_show_prints_examples_and_sql():
+    result = runner.invoke(app, ["rules", "show", "a01"])
+    assert result.exit_code == 0, result.output
+    assert "限性别项目" in result.stdout and "示例" in result.stdout and "SELECT" in result.stdout
+
+
+def test_rules_show_unknown_id_is_usage_error():
+    result = runner.invoke(app, ["rules", "show", "Z99"])
+    assert result.exit_code == 2
+
+
+def test_rules_test_one_rule():
+    result = runner.invoke(app, ["rules", "test", "A03"])
+    assert result.exit_code == 0, result.output
+    assert "0 失败" in result.stdout
+
+
+def test_audit_and_summary(dataset, tmp_path):
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["audit", str(dataset), "--out", str(out), "--rules", "B06,A03"])
+    assert result.exit_code == 0, result.output
+    assert (out / "flags.parquet").exists() and (out / "run.json").exists()
+    summary = runner.invoke(app, ["flags", "summary", str(out), "--json"])
+    assert summary.exit_code == 0, summary.output
+    data = json.loads(summary.stdout)
+    assert data["total"]["flags"] == 2
+    assert {r["key"] for r in data["rule"]} == {"A03", "B06"}
+
+
+def test_audit_errors_exit_codes(dataset, tmp_path):
+    out = tmp_path / "out"
+    assert runner.invoke(app, ["audit", str(dataset), "--out", str(out), "--rules", "Z99"]).exit_code == 2
+    assert runner.invoke(app, ["audit", str(dataset), "--out", str(out), "--engine", "nope"]).exit_code == 2
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    assert runner.invoke(app, ["audit", str(bad), "--out", str(out)]).exit_code == 1
+    assert not out.exists()
