@@ -7,7 +7,7 @@ SELECT s.mdtrt_id,
        k.avg_cost AS ev_kb_avg_cost,
        CAST($cost_share * k.avg_cost AS DECIMAL(16,2)) AS ev_cost_limit,
        s.stay_days AS ev_stay_days,
-       k.avg_los AS ev_kb_avg_los,
+       CAST(k.avg_los AS DECIMAL(8,2)) AS ev_kb_avg_los,
        CAST($los_share * k.avg_los AS DECIMAL(16,2)) AS ev_los_limit
 FROM inpatient_stays s
 JOIN kb_drg k ON k.drg_code = s.drg_code
