@@ -235,7 +235,7 @@ def main(argv: list[str]) -> int:
             f"views {r['views_seconds']} s, views+rules {r['rules_seconds']} s)"
         )
         print(f"             slowest rules: {r['slowest']}")
-        if r["lines"] >= 10_000_000:
+        if size >= 10_000_000:
             ok = (ok is not False) and r["seconds"] < 60 and r["ratio"] <= 15 and r["peak_gb"] < 8
     verdict = "not measured (no 10M run)" if ok is None else ("met" if ok else "NOT met")
     print("targets (10M: < 60 s, ≤ 15× floor, < 8 GB):", verdict)

@@ -1,16 +1,16 @@
 -- B04: both items of an exclusive pair within its scope; the cheaper side's lines are flagged
 WITH sides AS (
-  SELECT k.hilist_code_a, k.hilist_code_b, k.scope, 'a' AS side, k.hilist_code_b AS other_code, f.mdtrt_id,
+  SELECT k.hilist_code_a, k.hilist_code_b, k.scope, 'a' AS side, k.hilist_code_b AS other_code,
          CASE WHEN k.scope = 'day' THEN f.fee_date ELSE DATE '1900-01-01' END AS bucket,
-         f.feedetl_sn, f.net_amt
-  FROM fee_net f
+         f.feedetl_sn, f.psn_no, f.mdtrt_id, f.setl_id, f.fixmedins_code, f.net_amt, f.hilist_code, f.item_name
+  FROM fee_lines f
   JOIN kb_code_map c ON c.kb_table = 'kb_exclusive' AND c.kb_column = 'hilist_code_a' AND c.hilist_code = f.hilist_code
   JOIN kb_exclusive k ON k.hilist_code_a = c.kb_code
   UNION ALL
-  SELECT k.hilist_code_a, k.hilist_code_b, k.scope, 'b', k.hilist_code_a, f.mdtrt_id,
+  SELECT k.hilist_code_a, k.hilist_code_b, k.scope, 'b', k.hilist_code_a,
          CASE WHEN k.scope = 'day' THEN f.fee_date ELSE DATE '1900-01-01' END,
-         f.feedetl_sn, f.net_amt
-  FROM fee_net f
+         f.feedetl_sn, f.psn_no, f.mdtrt_id, f.setl_id, f.fixmedins_code, f.net_amt, f.hilist_code, f.item_name
+  FROM fee_lines f
   JOIN kb_code_map c ON c.kb_table = 'kb_exclusive' AND c.kb_column = 'hilist_code_b' AND c.hilist_code = f.hilist_code
   JOIN kb_exclusive k ON k.hilist_code_b = c.kb_code
 ),
@@ -23,18 +23,19 @@ totals AS (
   FROM sides
   GROUP BY hilist_code_a, hilist_code_b, scope, mdtrt_id, bucket
 )
-SELECT feedetl_sn, psn_no, mdtrt_id, setl_id, fixmedins_code, vola_amt, hilist_code, item_name, ev_other_code, ev_kb_scope, ev_scope_label, ev_other_amt
+SELECT feedetl_sn, psn_no, mdtrt_id, setl_id, fixmedins_code, vola_amt, hilist_code, item_name,
+       ev_other_code, ev_kb_scope, ev_scope_label, ev_other_amt
 FROM (
-  SELECT l.feedetl_sn, l.psn_no, l.mdtrt_id, l.setl_id, l.fixmedins_code, l.net_amt AS vola_amt, l.hilist_code, l.item_name,
+  SELECT s.feedetl_sn, s.psn_no, s.mdtrt_id, s.setl_id, s.fixmedins_code, s.net_amt AS vola_amt,
+         s.hilist_code, s.item_name,
          s.other_code AS ev_other_code, s.scope AS ev_kb_scope,
          CASE WHEN s.scope = 'day' THEN '同一天' ELSE '同一就诊' END AS ev_scope_label,
          CASE WHEN s.side = 'a' THEN t.amt_b ELSE t.amt_a END AS ev_other_amt,
-         ROW_NUMBER() OVER (PARTITION BY l.feedetl_sn ORDER BY s.hilist_code_a, s.hilist_code_b) AS rn
+         ROW_NUMBER() OVER (PARTITION BY s.feedetl_sn ORDER BY s.hilist_code_a, s.hilist_code_b) AS rn
   FROM sides s
   JOIN totals t
     ON t.hilist_code_a = s.hilist_code_a AND t.hilist_code_b = s.hilist_code_b AND t.scope = s.scope
    AND t.mdtrt_id = s.mdtrt_id AND t.bucket = s.bucket
-  JOIN fee_lines l ON l.feedetl_sn = s.feedetl_sn
   WHERE t.n_a > 0 AND t.n_b > 0
     AND s.side = CASE WHEN t.amt_a < t.amt_b THEN 'a' ELSE 'b' END
 ) x
