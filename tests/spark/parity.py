@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fundguard.engine.backends.spark import SparkBackend, register_empty, register_from_duckdb
-from fundguard.engine.flags import rule_version
 from fundguard.engine.examples import EXAMPLE_KB_HASH, build_example_connection
+from fundguard.engine.flags import rule_version
 from fundguard.engine.rule import Rule
 from fundguard.engine.run import Auditor
 
@@ -64,7 +64,9 @@ def run_both(spark, rule: Rule, index: int) -> Parity:
     return Parity(rule.id, index, example.title, duck, _rows(backend.flags_table()))
 
 
-def prepare(spark) -> None:
-    """Create the curated views once: SQL views over table names, rebound by each example's tables."""
+def prepare(spark, rule: Rule | None = None) -> None:
+    """Create the curated views (code maps for `rule`'s knowledge tables, as the DuckDB audit does):
+    SQL views over the table names, rebound by each example's tables."""
     register_empty(spark)
-    SparkBackend(spark, materialise=False).build_views()
+    kb_tables = None if rule is None else set(rule.kb_tables)
+    SparkBackend(spark, materialise=False).build_views(kb_tables)
