@@ -1,0 +1,66 @@
+"""Each engine macro computes the same values on DuckDB and on Spark (via the transpiler), on the
+cases that break naive SQL: birthdays on 29 February, year ends, timestamps late in the day."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+import pytest
+
+from fundguard.engine import macros
+from fundguard.engine.backends.spark import transpile
+
+D = dt.date
+T = dt.datetime
+CASES = [
+    (D(2000, 2, 29), D(2025, 2, 28), T(2025, 2, 28, 23, 59, 59), T(2025, 3, 1, 0, 0, 1)),
+    (D(2000, 2, 29), D(2025, 3, 1), T(2024, 2, 29, 12, 0, 0), T(2024, 3, 1, 11, 0, 0)),
+    (D(2004, 2, 29), D(2024, 2, 29), T(2024, 12, 31, 23, 30, 0), T(2025, 1, 1, 0, 30, 0)),
+    (D(1990, 12, 31), D(2025, 12, 30), T(2025, 6, 1, 9, 0, 0), T(2025, 6, 1, 9, 0, 0)),
+    (D(1990, 12, 31), D(2025, 12, 31), T(2025, 6, 1, 9, 59, 59), T(2025, 5, 31, 10, 0, 0)),
+    (D(2025, 1, 1), D(2025, 1, 1), T(2025, 1, 1, 0, 0, 0), T(2026, 1, 1, 0, 0, 0)),
+    (D(1960, 7, 15), D(2025, 7, 14), T(2025, 7, 14, 0, 0, 0), T(2025, 7, 16, 23, 59, 59)),
+]
+EXPRESSIONS = {
+    "age_years": "{{ age_years(b, d) }}",
+    "age_years_ts": "{{ age_years(b, t2) }}",
+    "days_between": "{{ days_between(d, b) }}",
+    "days_between_ts": "{{ days_between(t1, t2) }}",
+    "add_days": "{{ add_days(d, 30) }}",
+    "add_days_neg": "{{ add_days(t1, -365) }}",
+    "to_date": "{{ to_date(t1) }}",
+    "seconds_between": "{{ seconds_between(t1, t2) }}",
+    "trunc_hour": "{{ trunc_hour(t1) }}",
+    "nested": "{{ days_between({{ add_days(b, 10) }}, {{ to_date(t2) }}) }}",
+}
+if "num_text" in macros.MACRO_NAMES:
+    EXPRESSIONS["num_text"] = "{{ num_text(CAST(days AS DECIMAL(16,4)) / 4) }}"
+
+
+def _values_sql() -> str:
+    rows = ", ".join(
+        f"(CAST('{b}' AS DATE), CAST('{d}' AS DATE), CAST('{t1}' AS TIMESTAMP), CAST('{t2}' AS TIMESTAMP), {i + 1})"
+        for i, (b, d, t1, t2) in enumerate(CASES)
+    )
+    return f"SELECT * FROM (VALUES {rows}) AS v(b, d, t1, t2, days)"
+
+
+@pytest.mark.parametrize("name", sorted(EXPRESSIONS))
+def test_macro_same_on_both_engines(spark, name):
+    sql = f"SELECT days, {EXPRESSIONS[name]} AS x FROM ({_values_sql()}) c ORDER BY days"
+    duck = duckdb.sql(macros.expand(sql, "duckdb")).fetchall()
+    sp = [tuple(r) for r in spark.sql(transpile(sql)).collect()]
+    norm = [(k, v.replace(tzinfo=None) if isinstance(v, dt.datetime) else v) for k, v in sp]
+    assert norm == duck
+
+
+def test_age_years_known_values(spark):
+    sql = f"SELECT {{{{ age_years(b, d) }}}} AS a FROM ({_values_sql()}) c ORDER BY days"
+    assert [r[0] for r in spark.sql(transpile(sql)).collect()] == [24, 25, 20, 34, 35, 0, 64]
+
+
+def test_date_diff_year_is_the_trap(spark):
+    """Why the macros exist: DuckDB's date_diff('year') counts year boundaries, so it is not an age."""
+    sql = f"SELECT date_diff('year', b, d) AS a FROM ({_values_sql()}) c ORDER BY days"
+    assert [r[0] for r in duckdb.sql(sql).fetchall()] != [24, 25, 20, 34, 35, 0, 64]
