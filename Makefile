@@ -24,7 +24,7 @@ test: $(STAMP)
 	@if [ -x scripts/ensure-browser ]; then scripts/ensure-browser; fi
 	$(BIN)/ruff check src tests
 	$(BIN)/lint-imports
-	$(BIN)/pytest -n 2 --timeout=900 $(PYTEST_ARGS)
+	$(BIN)/pytest -n 2 --dist loadgroup --timeout=900 $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
