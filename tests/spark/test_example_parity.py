@@ -17,6 +17,8 @@ from fundguard.engine.rule import Scene
 
 from .parity import Parity, prepare, run_both
 
+pytestmark = [pytest.mark.spark, pytest.mark.xdist_group("spark")]
+
 REGISTRY = load_registry()
 RULES = [r for r in REGISTRY if Scene.POST in r.scenes and r.examples]
 THREADS = 2

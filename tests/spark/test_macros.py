@@ -11,6 +11,8 @@ import pytest
 from fundguard.engine import macros
 from fundguard.engine.backends.spark import transpile
 
+pytestmark = [pytest.mark.spark, pytest.mark.xdist_group("spark")]
+
 D = dt.date
 T = dt.datetime
 CASES = [

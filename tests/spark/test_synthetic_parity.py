@@ -11,6 +11,8 @@ import json
 import pyarrow.parquet as pq
 import pytest
 
+pytestmark = [pytest.mark.spark, pytest.mark.xdist_group("spark")]
+
 MIN_LINES = 200_000
 PERSONS = 10_000  # ≈ 21 fee lines per person per year in fundguard.synth
 
