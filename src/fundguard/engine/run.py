@@ -184,7 +184,7 @@ def run_audit(
     bound = bind_all(selected, overrides, registry)
 
     kb_path, edition = _open_edition(kb)
-    con = duckdb.connect()
+    con = duckdb.connect(config=_duckdb_config())
     try:
         report = load_dataset(Path(dataset), con)
         edition.register(con)
@@ -230,6 +230,18 @@ def run_audit(
         return run_json
     finally:
         con.close()
+
+
+def _duckdb_config() -> dict[str, str]:
+    """DuckDB settings from the environment: FUNDGUARD_MEMORY_LIMIT (e.g. `6GB`; DuckDB spills beyond
+    it), FUNDGUARD_THREADS, FUNDGUARD_TEMP_DIR (where spills go; default the system temp folder)."""
+    config: dict[str, str] = {}
+    if os.environ.get("FUNDGUARD_MEMORY_LIMIT"):
+        config["memory_limit"] = os.environ["FUNDGUARD_MEMORY_LIMIT"]
+        config["temp_directory"] = os.environ.get("FUNDGUARD_TEMP_DIR") or tempfile.gettempdir()
+    if os.environ.get("FUNDGUARD_THREADS"):
+        config["threads"] = os.environ["FUNDGUARD_THREADS"]
+    return config
 
 
 def _publish(tmp: Path, out: Path) -> None:
