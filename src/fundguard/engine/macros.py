@@ -26,8 +26,8 @@ def _duckdb_age_years(birth: str, at: str) -> str:
     )
 
 
-def _num_text(x: str) -> str:
-    text = f"CAST(CAST({x} AS DECIMAL(18,4)) AS VARCHAR)"
+def _num_text(x: str, text_type: str = "VARCHAR") -> str:
+    text = f"CAST(CAST({x} AS DECIMAL(18,4)) AS {text_type})"
     return f"TRIM(TRAILING '.' FROM TRIM(TRAILING '0' FROM {text}))"
 
 
@@ -60,7 +60,7 @@ SPARK: dict[str, MacroImpl] = {
     "trunc_hour": lambda ts: f"date_trunc('HOUR', {ts})",
     "list_agg": lambda x: f"array_sort(collect_set({x}))",
     "list_of": lambda x: f"array({x})",
-    "num_text": lambda x: _num_text(x),
+    "num_text": lambda x: _num_text(x, "STRING"),  # Spark 4: VARCHAR needs a length
 }
 
 BACKENDS: dict[str, dict[str, MacroImpl]] = {"duckdb": DUCKDB, "spark": SPARK}
