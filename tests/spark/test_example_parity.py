@@ -66,7 +66,10 @@ def runner(spark, request):
 def _describe(p: Parity) -> str:
     if p.error:
         return f"示例 {p.index} «{p.title}»: {p.error[:2000]}"
-    duck, spark = set(p.duckdb), set(p.spark)
+    def frozen(rows):
+        return {tuple(tuple(v) if isinstance(v, list) else v for v in r) for r in rows}
+
+    duck, spark = frozen(p.duckdb), frozen(p.spark)
     return f"示例 {p.index} «{p.title}»:\n  仅 DuckDB: {sorted(duck - spark)}\n  仅 Spark:  {sorted(spark - duck)}"
 
 
