@@ -12,7 +12,6 @@ from pathlib import Path
 
 from fundguard.engine.backends.spark import SparkBackend, register_empty, register_from_duckdb
 from fundguard.engine.examples import EXAMPLE_KB_HASH, build_example_connection
-from fundguard.engine.flags import rule_version
 from fundguard.engine.rule import Rule
 from fundguard.engine.run import Auditor
 
@@ -58,9 +57,9 @@ def run_both(spark, rule: Rule, index: int) -> Parity:
             register_from_duckdb(spark, con)
         finally:
             con.close()
+    # through the Auditor, as an audit does (skip reasons such as a missing kb manifest flag included)
     backend = SparkBackend(spark, materialise=False)
-    p = params[rule.id]
-    backend.run_rule(rule, p, run_id="example", version=rule_version(rule, p), kb_hash=EXAMPLE_KB_HASH)
+    Auditor(None, kb_hash=EXAMPLE_KB_HASH, kb_manifest=manifest, backend=backend).run([rule], params, run_id="example")
     return Parity(rule.id, index, example.title, duck, _rows(backend.flags_table()))
 
 

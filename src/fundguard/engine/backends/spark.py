@@ -346,6 +346,13 @@ def _json_value(expr: str, spark_dtype: Any) -> str:
     """A JSON text for one value as DuckDB's to_json writes it."""
     from pyspark.sql.types import DecimalType
 
+    if isinstance(spark_dtype, DecimalType) and spark_dtype.precision <= 15:
+        # DuckDB's to_json writes decimals of width <= 15 as DOUBLE (1.3500 -> 1.35, 10.00 -> 10.0): the
+        # shortest form of a decimal with <= 15 digits is the decimal without trailing zeros
+        text = f"CAST({expr} AS STRING)"
+        if spark_dtype.scale == 0:
+            return f"COALESCE(concat({text}, '.0'), 'null')"
+        return f"COALESCE(regexp_replace(regexp_replace({text}, '0+$', ''), '[.]$', '.0'), 'null')"
     if isinstance(spark_dtype, DecimalType):
         # to_json would print small decimals of scale > 6 as 0E-8; DuckDB prints them plainly
         return f"COALESCE(CAST({expr} AS STRING), 'null')"
