@@ -566,7 +566,10 @@ FROM r {joins}
         return table.sort_by([("flag_id", "ascending")])
 
     def write_flags(self, path: Path) -> None:
-        pq.write_table(self.flags_table(), str(path))
+        table = self.flags_table()
+        # DuckDB's Parquet writer marks a column required when it holds no NULL: the same file schema
+        schema = pa.schema([f.with_nullable(table.column(f.name).null_count > 0) for f in FLAG_SCHEMA])
+        pq.write_table(table.cast(schema), str(path))
 
     def close(self) -> None:
         self._unpersist()
