@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from fundguard.realtime.custom._common import matches
+from fundguard.realtime.custom._common import is_drug, matches
 
 
 def _bad_days(days: list, k: dict, gap_days: int) -> dict:
@@ -32,7 +32,7 @@ def _bad_days(days: list, k: dict, gap_days: int) -> dict:
 
 
 def evaluate(rule: Any, params: dict, frame, kb) -> list[dict]:
-    focus = [f for f in frame.focus_lines if kb.match("kb_item_course", f["hilist_code"])]
+    focus = [f for f in frame.focus_lines if not is_drug(f) and kb.match("kb_item_course", f["hilist_code"])]
     if not focus:
         return []
     gap_days = params["course_gap_days"]
@@ -40,6 +40,8 @@ def evaluate(rule: Any, params: dict, frame, kb) -> list[dict]:
     wanted = {(f["psn_no"], known[f["hilist_code"]][0]["hilist_code"]) for f in focus}
     days: dict[tuple, set] = defaultdict(set)
     for f in frame.lines:
+        if is_drug(f):
+            continue
         entries = known.get(f["hilist_code"])
         if entries and (f["psn_no"], entries[0]["hilist_code"]) in wanted:
             days[(f["psn_no"], entries[0]["hilist_code"])].add(f["fee_date"])

@@ -3,6 +3,7 @@ WITH uses AS (
   SELECT DISTINCT f.psn_no, k.kb_hilist_code, f.fee_date, k.max_days, k.min_interval_days
   FROM fee_net f
   JOIN kb_item_course_match k ON k.hilist_code = f.hilist_code
+  WHERE NOT (f.med_chrgitm_type IN ('09', '10', '11') AND f.prd_days IS NOT NULL)
 ),
 seq AS (
   SELECT u.*, LAG(u.fee_date) OVER (PARTITION BY u.psn_no, u.kb_hilist_code ORDER BY u.fee_date) AS prev_date
@@ -39,3 +40,4 @@ SELECT l.feedetl_sn, l.psn_no, l.mdtrt_id, l.setl_id, l.fixmedins_code, l.net_am
 FROM fee_lines l
 JOIN kb_item_course_match k ON k.hilist_code = l.hilist_code
 JOIN bad_days b ON b.psn_no = l.psn_no AND b.kb_hilist_code = k.kb_hilist_code AND b.fee_date = l.fee_date
+WHERE NOT (l.med_chrgitm_type IN ('09', '10', '11') AND l.prd_days IS NOT NULL)
