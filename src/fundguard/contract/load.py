@@ -177,6 +177,7 @@ class _Loader:
         self.present: dict[str, list[str]] = {}
         self.source_types: dict[str, dict[str, str]] = {}
         self._registered: list[str] = []
+        self._pending: list[tuple] = []
 
     # staging -----------------------------------------------------------------------------------
     def stage(self, table: Table) -> bool:
@@ -232,11 +233,30 @@ class _Loader:
         return not missing
 
     # checks --------------------------------------------------------------------------------------
-    def _reject(self, table: Table, column: str | None, condition: str, reason_sql: str, params=()) -> None:
-        self.con.execute(
-            f"INSERT INTO _rejects SELECT ?, _row, ?, {reason_sql} FROM _stg_{table.name} WHERE {condition}",
-            [table.name, column, *params],
-        )
+    def _reject(
+        self, table: Table, column: str | None, condition: str, reason_sql: str, params=(), condition_params=()
+    ) -> None:
+        """Queue a row check (`params` bind the reason, `condition_params` the condition); `flush_checks`
+        probes every queued condition of a table in one scan."""
+        self._pending.append((table, column, condition, reason_sql, list(params), list(condition_params)))
+
+    def flush_checks(self, table: Table) -> None:
+        pending = [p for p in self._pending if p[0] is table]
+        self._pending = [p for p in self._pending if p[0] is not table]
+        if not pending:
+            return
+        probes, probe_params = [], []
+        for _, _, condition, _, _, condition_params in pending:
+            probes.append(f"count_if(COALESCE({condition}, FALSE))")
+            probe_params.extend(condition_params)
+        counts = self.con.execute(f"SELECT {', '.join(probes)} FROM _stg_{table.name}", probe_params).fetchone()
+        for (tbl, column, condition, reason_sql, params, condition_params), count in zip(pending, counts, strict=True):
+            if not count:
+                continue
+            self.con.execute(
+                f"INSERT INTO _rejects SELECT ?, _row, ?, {reason_sql} FROM _stg_{tbl.name} WHERE {condition}",
+                [tbl.name, column, *params, *condition_params],
+            )
 
     def _cast(self, table: Table, col: Column) -> str:
         name = _quote(col.name)
@@ -268,13 +288,13 @@ class _Loader:
                 empty = f"({name} IS NULL" + (f" OR trim({name}) = '')" if is_text else ")")
                 self._reject(table, col.name, empty, "'必填，不能为空'")
             if col.codes:
-                self.con.execute("DELETE FROM _codes")
-                self.con.executemany("INSERT INTO _codes VALUES (?)", [[c] for c in col.codes])
+                code_set = f"{table.name}.{col.name}"
+                self.con.executemany("INSERT INTO _codes VALUES (?, ?)", [[code_set, c] for c in col.codes])
                 allowed = "、".join(col.codes)
                 self._reject(
                     table,
                     col.name,
-                    f"{name} IS NOT NULL AND CAST({name} AS VARCHAR) NOT IN (SELECT code FROM _codes)",
+                    f"{name} IS NOT NULL AND CAST({name} AS VARCHAR) NOT IN (SELECT code FROM _codes WHERE code_set = '{code_set}')",
                     f"'代码值不在字典中: \"' || CAST({name} AS VARCHAR) || '\"，允许值 ' || ?",
                     [allowed],
                 )
@@ -284,7 +304,8 @@ class _Loader:
                     col.name,
                     f"TRY_CAST({name} AS DOUBLE) < ?",
                     f"'不能小于 ' || ? || '，实际为 ' || CAST({name} AS VARCHAR)",
-                    [col.min_value, str(col.min_value)],
+                    [str(col.min_value)],
+                    [col.min_value],
                 )
 
     def check_table_rules(self, table: Table) -> None:
@@ -334,6 +355,13 @@ class _Loader:
             key = ", ".join(_quote(k) for k in cols)
             not_null = " AND ".join(f"{_quote(k)} IS NOT NULL" for k in cols)
             label = "主键" if cols == table.key else "唯一键"
+            # a cheap distinct count first: the row-by-row window only runs when a duplicate exists
+            rows, distinct = self.con.execute(
+                f"SELECT (SELECT count(*) FROM _stg_{table.name} WHERE {not_null}), "
+                f"(SELECT count(*) FROM (SELECT DISTINCT {key} FROM _stg_{table.name} WHERE {not_null}))"
+            ).fetchone()
+            if rows == distinct:
+                continue
             self.con.execute(
                 f"""
                 INSERT INTO _rejects
@@ -417,8 +445,7 @@ class _Loader:
             f"""
             CREATE TABLE {_quote(table.name)} AS
             SELECT {", ".join(selects)} FROM _stg_{table.name}
-            WHERE _row NOT IN (SELECT _row FROM _rejects WHERE tbl = ?)
-            ORDER BY _row
+            WHERE NOT EXISTS (SELECT 1 FROM _rejects r WHERE r.tbl = ? AND r._row = _stg_{table.name}._row)
             """,
             [*params, table.name],
         )
@@ -491,7 +518,7 @@ def load_dataset(
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute("CREATE OR REPLACE TEMP TABLE _rejects (tbl VARCHAR, _row BIGINT, col VARCHAR, reason VARCHAR)")
-        con.execute("CREATE OR REPLACE TEMP TABLE _codes (code VARCHAR)")
+        con.execute("CREATE OR REPLACE TEMP TABLE _codes (code_set VARCHAR, code VARCHAR)")
         for t in TABLES:
             con.execute(f"DROP TABLE IF EXISTS _stg_{t.name}")
         staged = [loader.stage(t) for t in TABLES]
@@ -502,6 +529,7 @@ def load_dataset(
         for t in TABLES:
             loader.check_columns(t)
             loader.check_table_rules(t)
+            loader.flush_checks(t)
             loader.check_keys(t)
             loader.check_references(t)
             loader.materialise(t)
