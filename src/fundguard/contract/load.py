@@ -409,7 +409,15 @@ class _Loader:
             )
         if table.name == "feedetl":
             parent = _quote("mdtrt") if self.lenient else "_stg_mdtrt"
-            for col in ("psn_no", "fixmedins_code"):
+            # one join probes both columns; the per-column detail queries run only when something disagrees
+            disagreeing = self.con.execute(
+                f"""
+                SELECT count(*) FROM _stg_feedetl s JOIN {parent} m ON CAST(m.mdtrt_id AS VARCHAR) = CAST(s.mdtrt_id AS VARCHAR)
+                WHERE CAST(s.psn_no AS VARCHAR) <> CAST(m.psn_no AS VARCHAR)
+                   OR CAST(s.fixmedins_code AS VARCHAR) <> CAST(m.fixmedins_code AS VARCHAR)
+                """
+            ).fetchone()[0]
+            for col in ("psn_no", "fixmedins_code") if disagreeing else ():
                 self.con.execute(
                     f"""
                     INSERT INTO _rejects
