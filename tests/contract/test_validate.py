@@ -124,6 +124,12 @@ CASES = [
     ("wrong encoding", lambda d: gbk_cell(d, "diag", 2, "diag_name", "高血压病"), ("diag.csv", 2, "diag_name", "UTF-8")),
     ("missing table file", lambda d: remove_file(d, "mdtrt"), ("mdtrt.parquet", None, None, "缺少必需的表文件")),
     ("required value empty", lambda d: set_cell(d, "feedetl", 3, "hilist_code", ""), ("feedetl.csv", 3, "hilist_code", "必填")),
+    ("required value only spaces", lambda d: set_cell(d, "feedetl", 2, "hilist_code", "   "), ("feedetl.csv", 2, "hilist_code", "必填")),
+    (
+        "required value only a full-width space",
+        lambda d: set_cell(d, "feedetl", 4, "bilg_dept_codg", "\u3000"),
+        ("feedetl.csv", 4, "bilg_dept_codg", "必填"),
+    ),
     (
         "negative quantity on a non-refund line",
         lambda d: (set_cell(d, "feedetl", 2, "cnt", "-1.0000"), set_cell(d, "feedetl", 2, "det_item_fee_sumamt", "-30.00")),

