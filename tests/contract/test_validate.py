@@ -216,6 +216,63 @@ def test_parquet_with_wrong_type_names_the_row(tmp_path):
     assert [(i.file, i.row, i.column) for i in info.value.issues] == [("diag.parquet", 2, "diag_srt_no")]
 
 
+def _typed_parquet(tmp_path: Path, change) -> Path:
+    """GIVEN as Parquet with exactly the contract's schema (the loader's fast pass reads it directly)."""
+    tables = build_tables(GIVEN)
+    change(tables)
+    return write_dataset(tables, tmp_path / "typed")
+
+
+def test_clean_typed_parquet_loads_in_one_pass(tmp_path):
+    con = duckdb.connect()
+    report = load_dataset(_typed_parquet(tmp_path, lambda t: None), con)
+    assert report.passes == 1
+    assert con.execute("SELECT count(*) FROM feedetl").fetchone()[0] == len(GIVEN["feedetl"])
+    assert con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name LIKE '_stg%'").fetchone()[0] == 0
+
+
+def _set(table: str, row: int, column: str, value):
+    def change(tables):
+        tables[table][row - 1][column] = value
+
+    return change
+
+
+TYPED_CASES = [
+    ("duplicate key", _set("feedetl", 3, "feedetl_sn", "F1"), ("feedetl.parquet", 3, "feedetl_sn", "重复")),
+    ("dangling reference", _set("diag", 2, "mdtrt_id", "M404"), ("diag.parquet", 2, "mdtrt_id", "引用不存在")),
+    ("unknown code", _set("psn", 2, "gend", "3"), ("psn.parquet", 2, "gend", "字典")),
+    ("required value only spaces", _set("feedetl", 2, "hilist_code", "  "), ("feedetl.parquet", 2, "hilist_code", "必填")),
+    (
+        "broken line money invariant",
+        _set("feedetl", 4, "det_item_fee_sumamt", Decimal("9.00")),
+        ("feedetl.parquet", 4, "det_item_fee_sumamt", "金额不符"),
+    ),
+    ("fee line disagrees with its encounter", _set("feedetl", 1, "psn_no", "P2"), ("feedetl.parquet", 1, "psn_no", "不一致")),
+]
+
+
+@pytest.mark.parametrize(("change", "expected"), [c[1:] for c in TYPED_CASES], ids=[c[0] for c in TYPED_CASES])
+def test_typed_parquet_problem_is_located_by_the_detailed_pass(tmp_path, change, expected):
+    con = duckdb.connect()
+    with pytest.raises(ContractError) as info:
+        load_dataset(_typed_parquet(tmp_path, change), con)
+    issues = info.value.issues
+    file, row, column, words = expected
+    assert [(i.file, i.row, i.column) for i in issues] == [(file, row, column)], [str(i) for i in issues]
+    assert words in issues[0].message
+    assert con.execute("SELECT count(*) FROM information_schema.tables").fetchone()[0] == 0
+
+
+def test_lenient_typed_parquet_rejects_the_bad_row(tmp_path):
+    directory = _typed_parquet(tmp_path, _set("feedetl", 2, "feedetl_sn", "F1"))
+    con = duckdb.connect()
+    report = load_dataset(directory, con, lenient=True, rejects_path=tmp_path / "rejects.csv")
+    assert report.passes == 2 and report.rejected == 1
+    assert con.execute("SELECT list(feedetl_sn ORDER BY feedetl_sn) FROM feedetl").fetchone()[0] == ["F1", "F3", "F4"]
+    assert [(r["table"], r["row"], r["column"]) for r in read_rows(tmp_path / "rejects.csv")] == [("feedetl", "2", "feedetl_sn")]
+
+
 def test_lenient_load_writes_rejects_and_loads_the_rest(tmp_path):
     directory = write_csv_dataset(tmp_path / "ds")
     set_cell(directory, "mdtrt", 2, "med_type", "99")  # M2 rejected -> its diag and fee lines cascade

@@ -3,6 +3,11 @@
 Every check is a set-based query over a staging table that keeps each source row's 1-based data row
 number, so an error names the file, the row and the column. Strict loads fail whole; lenient loads
 write every rejected row, with its reason, to a rejects file and load the rest.
+
+A first, fast pass reads each Parquet file whose schema is exactly the contract's straight into its
+final table and only counts what each check finds; when every count is zero (the usual case) the load
+is done. When anything fails, the pass is rolled back and the detailed pass stages every table with
+its row numbers and reports each problem (so errors cost a second read, clean data only one).
 """
 
 from __future__ import annotations
@@ -90,6 +95,8 @@ class LoadReport:
     rejected: int = 0
     rejects_path: str | None = None
     issues: list[Issue] = field(default_factory=list)
+    #: 1: the fast pass found nothing; 2: it found a problem and the detailed pass located it
+    passes: int = 1
 
     def to_dict(self) -> dict:
         return {
@@ -166,12 +173,24 @@ def _read_csv(path: Path) -> pa.Table:
     )
 
 
+class _NeedsDetail(Exception):
+    """The fast pass found a problem: roll back and run the detailed pass, which names its rows."""
+
+
+def _same_type(source: str, wanted: str) -> bool:
+    return source.replace(" ", "").upper() == wanted.replace(" ", "").upper()
+
+
 class _Loader:
-    def __init__(self, directory: Path, con: duckdb.DuckDBPyConnection, lenient: bool, id_salt: str):
+    def __init__(self, directory: Path, con: duckdb.DuckDBPyConnection, lenient: bool, id_salt: str, fast: bool = False):
         self.dir = directory
         self.con = con
         self.lenient = lenient
         self.id_salt = id_salt
+        #: fast pass: checks only count; any finding raises _NeedsDetail
+        self.fast = fast
+        #: tables read straight into their final table (fast pass, Parquet with the contract's schema)
+        self.direct: set[str] = set()
         self.issues: list[Issue] = []
         self.reports: dict[str, TableReport] = {}
         self.present: dict[str, list[str]] = {}
@@ -215,6 +234,8 @@ class _Loader:
             source = f"SELECT * FROM {view}"
             params: list = []
         else:
+            if self.fast and self._stage_direct(table, path):
+                return True
             source = "SELECT file_row_number + 1 AS _row, * EXCLUDE (file_row_number) FROM read_parquet(?, file_row_number = true)"
             params = [str(path)]
         try:
@@ -231,6 +252,25 @@ class _Loader:
         for name in missing:
             self.issues.append(Issue(path.name, None, name, "缺少必需列"))
         return not missing
+
+    def _stage_direct(self, table: Table, path: Path) -> bool:
+        """Fast pass: a Parquet file with exactly the contract's columns and types becomes the final
+        table in one read (no row numbers, no cast); `_stg_<table>` is a view of it for the checks."""
+        try:
+            described = self.con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(path)]).fetchall()
+        except duckdb.Error:
+            return False  # the detailed pass reports the unreadable file
+        wanted = [(c.name, c.duckdb_type) for c in table.columns]
+        if len(described) != len(wanted) or any(
+            name != w_name or not _same_type(str(kind), w_kind) for (name, kind, *_), (w_name, w_kind) in zip(described, wanted, strict=True)
+        ):
+            return False
+        self.con.execute(f"CREATE TABLE {_quote(table.name)} AS SELECT * FROM read_parquet(?)", [str(path)])
+        self.con.execute(f"CREATE TEMP VIEW _stg_{table.name} AS SELECT * FROM {_quote(table.name)}")  # noqa: S608
+        self.direct.add(table.name)
+        self.source_types[table.name] = {name: str(kind) for name, kind, *_ in described}
+        self.present[table.name] = [name for name, *_ in described]
+        return True
 
     # checks --------------------------------------------------------------------------------------
     def _reject(
@@ -253,6 +293,8 @@ class _Loader:
         for (tbl, column, condition, reason_sql, params, condition_params), count in zip(pending, counts, strict=True):
             if not count:
                 continue
+            if self.fast:
+                raise _NeedsDetail(f"{tbl.name}.{column}")
             self.con.execute(
                 f"INSERT INTO _rejects SELECT ?, _row, ?, {reason_sql} FROM _stg_{tbl.name} WHERE {condition}",
                 [tbl.name, column, *params, *condition_params],
@@ -365,6 +407,8 @@ class _Loader:
             ).fetchone()
             if rows == distinct:
                 continue
+            if self.fast:
+                raise _NeedsDetail(f"{table.name} key")
             self.con.execute(
                 f"""
                 INSERT INTO _rejects
@@ -392,7 +436,7 @@ class _Loader:
                 parent = (
                     f"(SELECT {', '.join(_quote(c) for c in ref.target_columns)} FROM _stg_{table.name} "
                     f"WHERE _row NOT IN (SELECT _row FROM _rejects WHERE tbl = '{table.name}'))"
-                    if self.lenient
+                    if self.lenient and not self.fast  # the fast pass has no rejects (and no row numbers)
                     else f"(SELECT {', '.join(_quote(c) for c in ref.target_columns)} FROM _stg_{table.name})"
                 )
             else:
@@ -401,6 +445,13 @@ class _Loader:
                 f"CAST(p.{_quote(t)} AS VARCHAR) = CAST(s.{_quote(c)} AS VARCHAR)" for c, t in zip(ref.columns, ref.target_columns, strict=True)
             )
             present = " AND ".join(f"s.{_quote(c)} IS NOT NULL" for c in ref.columns)
+            if self.fast:
+                dangling = self.con.execute(
+                    f"SELECT count(*) FROM _stg_{table.name} s WHERE {present} AND NOT EXISTS (SELECT 1 FROM {parent} p WHERE {cond_join})"  # noqa: S608
+                ).fetchone()[0]
+                if dangling:
+                    raise _NeedsDetail(f"{table.name} reference {ref.target}")
+                continue
             self.con.execute(
                 f"""
                 INSERT INTO _rejects
@@ -420,6 +471,8 @@ class _Loader:
                    OR CAST(s.fixmedins_code AS VARCHAR) <> CAST(m.fixmedins_code AS VARCHAR)
                 """
             ).fetchone()[0]
+            if disagreeing and self.fast:
+                raise _NeedsDetail("feedetl agreement")
             for col in ("psn_no", "fixmedins_code") if disagreeing else ():
                 self.con.execute(
                     f"""
@@ -434,6 +487,9 @@ class _Loader:
     # materialise -------------------------------------------------------------------------------
     def materialise(self, table: Table) -> None:
         report = self.reports[table.name]
+        if table.name in self.direct:  # already the final table, every check passed
+            report.rows = self.con.execute(f"SELECT count(*) FROM {_quote(table.name)}").fetchone()[0]  # noqa: S608
+            return
         present = self.present[table.name]
         selects = [f"{self._cast(table, col)} AS {_quote(col.name)}" for col in table.columns]
         known = {c.name for c in table.columns}
@@ -525,18 +581,38 @@ def load_dataset(
     if not directory.is_dir():
         raise ContractError([Issue(str(directory), None, None, "数据目录不存在")])
     salt = id_salt if id_salt is not None else os.environ.get("FUNDGUARD_ID_SALT", "fundguard")
-    loader = _Loader(directory, con, lenient, salt)
+    try:
+        return _load(directory, con, lenient, salt, rejects_path, fast=True)
+    except _NeedsDetail:
+        report = _load(directory, con, lenient, salt, rejects_path, fast=False)
+        report.passes = 2
+        return report
+
+
+def _drop_stage(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    kind = con.execute(
+        "SELECT table_type FROM information_schema.tables WHERE table_name = ? AND table_schema = 'main' "
+        "AND table_catalog = 'temp'",
+        [f"_stg_{name}"],
+    ).fetchone()
+    if kind:
+        con.execute(f"DROP {'VIEW' if kind[0] == 'VIEW' else 'TABLE'} _stg_{name}")
+
+
+def _load(
+    directory: Path, con: duckdb.DuckDBPyConnection, lenient: bool, salt: str, rejects_path: Path | str | None, *, fast: bool
+) -> LoadReport:
+    loader = _Loader(directory, con, lenient, salt, fast=fast)
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute("CREATE OR REPLACE TEMP TABLE _rejects (tbl VARCHAR, _row BIGINT, col VARCHAR, reason VARCHAR)")
         con.execute("CREATE OR REPLACE TEMP TABLE _codes (code_set VARCHAR, code VARCHAR)")
         for t in TABLES:
-            con.execute(f"DROP TABLE IF EXISTS _stg_{t.name}")
+            _drop_stage(con, t.name)
+            con.execute(f"DROP TABLE IF EXISTS main.{_quote(t.name)}")
         staged = [loader.stage(t) for t in TABLES]
         if not all(staged) or loader.issues:
             raise ContractError(sorted(loader.issues, key=lambda i: (i.file, i.row or 0)))
-        for t in TABLES:
-            con.execute(f"DROP TABLE IF EXISTS main.{_quote(t.name)}")
         for t in TABLES:
             loader.check_columns(t)
             loader.check_table_rules(t)
@@ -554,7 +630,7 @@ def load_dataset(
             loader.write_rejects(target)
             report.rejects_path = str(target)
         for t in TABLES:
-            con.execute(f"DROP TABLE IF EXISTS _stg_{t.name}")
+            _drop_stage(con, t.name)
         con.execute("COMMIT")
         return report
     except BaseException:
