@@ -3,6 +3,8 @@
 Written once in portable SQL with engine macros, so every backend builds the same views and no rule
 re-derives them. Rules read these by name:
 
+- `fee_refunds`, `fee_netting`: the refund lines, and what they take off each original line (steps of
+  `fee_lines`, kept as tables so an engine sees their real, small size).
 - `fee_net`: fee lines after refund netting (refund lines and fully refunded lines left out), with
   `net_cnt`, `net_amt` (what remains) and `fee_date`.
 - `fee_lines` (materialised once; `fee_net` is its fee-line columns): with the encounter, person,
@@ -49,30 +51,37 @@ ITEM_CODE_COLUMNS: tuple[tuple[str, str], ...] = (
 #: knowledge tables keyed by a diagnosis prefix
 DIAG_PREFIX_TABLES: tuple[str, ...] = ("kb_diag_gender", "kb_diag_age", "kb_item_indication")
 
-FEE_LINES = """
-CREATE TABLE fee_lines AS
-WITH refunds AS (
-  SELECT feedetl_sn, mdtrt_id, hilist_code, pric, fee_ocur_time, cnt, det_item_fee_sumamt, orig_feedetl_sn
-  FROM feedetl WHERE refd_flag
-),
-guessed AS (
+#: refund lines (few): a table of their own so every engine sees they are small (Spark broadcasts them)
+FEE_REFUNDS = """
+CREATE TABLE fee_refunds AS
+SELECT feedetl_sn, mdtrt_id, hilist_code, pric, fee_ocur_time, cnt, det_item_fee_sumamt, orig_feedetl_sn
+FROM feedetl WHERE refd_flag
+"""
+
+#: what refunds take off each original line: by `orig_feedetl_sn`, else the latest earlier line of the
+#: same encounter, item and price
+FEE_NETTING = """
+CREATE TABLE fee_netting AS
+WITH guessed AS (
   SELECT refund_sn, orig_sn, cnt, amt FROM (
     SELECT r.feedetl_sn AS refund_sn, o.feedetl_sn AS orig_sn, r.cnt AS cnt, r.det_item_fee_sumamt AS amt,
            ROW_NUMBER() OVER (PARTITION BY r.feedetl_sn ORDER BY o.fee_ocur_time DESC, o.feedetl_sn DESC) AS rn
-    FROM refunds r
+    FROM fee_refunds r
     JOIN feedetl o
       ON o.mdtrt_id = r.mdtrt_id AND o.hilist_code = r.hilist_code AND o.pric = r.pric AND NOT o.refd_flag
      AND (o.fee_ocur_time < r.fee_ocur_time OR (o.fee_ocur_time = r.fee_ocur_time AND o.feedetl_sn < r.feedetl_sn))
     WHERE r.orig_feedetl_sn IS NULL
   ) g WHERE rn = 1
-),
-netting AS (
-  SELECT orig_sn, SUM(cnt) AS refund_cnt, SUM(amt) AS refund_amt FROM (
-    SELECT orig_feedetl_sn AS orig_sn, cnt, det_item_fee_sumamt AS amt FROM refunds WHERE orig_feedetl_sn IS NOT NULL
-    UNION ALL
-    SELECT orig_sn, cnt, amt FROM guessed
-  ) u GROUP BY orig_sn
 )
+SELECT orig_sn, SUM(cnt) AS refund_cnt, SUM(amt) AS refund_amt FROM (
+  SELECT orig_feedetl_sn AS orig_sn, cnt, det_item_fee_sumamt AS amt FROM fee_refunds WHERE orig_feedetl_sn IS NOT NULL
+  UNION ALL
+  SELECT orig_sn, cnt, amt FROM guessed
+) u GROUP BY orig_sn
+"""
+
+FEE_LINES = """
+CREATE TABLE fee_lines AS
 SELECT f.feedetl_sn, f.mdtrt_id, f.psn_no, f.fixmedins_code, f.fee_ocur_time,
        {{ to_date(f.fee_ocur_time) }} AS fee_date,
        f.hilist_code, f.medins_list_codg, f.med_chrgitm_type, f.cnt, f.pric, f.det_item_fee_sumamt,
@@ -86,7 +95,7 @@ SELECT f.feedetl_sn, f.mdtrt_id, f.psn_no, f.fixmedins_code, f.fee_ocur_time,
        d.profttl AS dr_profttl,
        COALESCE(h.hilist_name, f.hilist_code) AS item_name
 FROM feedetl f
-LEFT JOIN netting n ON n.orig_sn = f.feedetl_sn
+LEFT JOIN fee_netting n ON n.orig_sn = f.feedetl_sn
 JOIN mdtrt m ON m.mdtrt_id = f.mdtrt_id
 JOIN psn p ON p.psn_no = f.psn_no
 JOIN fixmedins o ON o.fixmedins_code = f.fixmedins_code
@@ -195,13 +204,13 @@ def view_statements(kb_tables: set[str] | None = None) -> list[str]:
     `kb_tables`: the knowledge tables the rules to run declare; code maps are built for those only
     (None: all of them).
     """
-    stmts = [FEE_LINES, FEE_NET, MDTRT_CTX, INPATIENT_STAYS, code_map_sql(kb_tables)]
+    stmts = [FEE_REFUNDS, FEE_NETTING, FEE_LINES, FEE_NET, MDTRT_CTX, INPATIENT_STAYS, code_map_sql(kb_tables)]
     stmts += [match_view_sql(t) for t, c in ITEM_CODE_COLUMNS if c == "hilist_code"]
     stmts.append(diag_map_sql(kb_tables))
     return stmts
 
 
 #: names of everything `view_statements` creates (dropped before a rebuild)
-VIEW_NAMES = ("fee_net", "fee_lines", "mdtrt_ctx", "inpatient_stays", "kb_code_map", "diag_code_map") + tuple(
+VIEW_NAMES = ("fee_net", "fee_lines", "fee_netting", "fee_refunds", "mdtrt_ctx", "inpatient_stays", "kb_code_map", "diag_code_map") + tuple(
     f"{t}_match" for t, c in ITEM_CODE_COLUMNS if c == "hilist_code"
 )

@@ -111,6 +111,52 @@ def _to_double(node: exp.Expression) -> exp.Expression:
     return exp.Cast(this=node, to=exp.DataType.build("DOUBLE"))
 
 
+def _is_small(name: str) -> bool:
+    """Relations bounded by the knowledge base (not by the claims): knowledge tables, their code maps and
+    match views, and the refund lines. Spark's size estimates for them (joins of views) are far too large."""
+    name = name.lower()
+    return name.startswith("kb_") or name in SMALL_VIEWS
+
+
+def _small_relation(node: exp.Expression) -> bool:
+    if isinstance(node, exp.Table):
+        return _is_small(node.name)
+    if isinstance(node, exp.Subquery):
+        tables = list(node.find_all(exp.Table))
+        return bool(tables) and all(_is_small(t.name) for t in tables)
+    return False
+
+
+def _broadcast_small_joins(tree: exp.Expression) -> None:
+    """Hint `BROADCAST` for every join to a relation bounded by the knowledge base: the fee lines are then
+    joined where they are, instead of both sides being shuffled (a sort-merge join per rule)."""
+    for select in list(tree.find_all(exp.Select)):
+        joins = select.args.get("joins") or []
+        if not joins:
+            continue
+        source = select.args.get("from_") or select.args.get("from")
+        # the FROM side too when small (an inner join can build on either side)
+        rels = ([source.this] if source is not None and all(j.side in ("", None) for j in joins) else [])
+        rels += [j.this for j in joins]
+        aliases = []
+        for rel in rels:
+            if _small_relation(rel):
+                alias = rel.alias_or_name
+                if alias:
+                    aliases.append(alias)
+        if not aliases:
+            continue
+        hints = [exp.JoinHint(this="BROADCAST", expressions=[exp.to_table(a)]) for a in aliases]
+        existing = select.args.get("hint")
+        if existing is not None:
+            hints = list(existing.expressions) + hints
+        select.set("hint", exp.Hint(expressions=hints))
+
+
+#: curated views bounded by the knowledge base or the refunds (see `_is_small`)
+SMALL_VIEWS = frozenset({"diag_code_map", "fee_refunds", "fee_netting"})
+
+
 @functools.lru_cache(maxsize=4096)
 def transpile(sql: str) -> str:
     """DuckDB-dialect SQL with engine macros → Spark SQL (macros expanded with their Spark implementation,
@@ -125,6 +171,7 @@ def transpile(sql: str) -> str:
         div.set("expression", _to_double(div.expression))
     for avg in list(tree.find_all(exp.Avg)):
         avg.set("this", _to_double(avg.this))
+    _broadcast_small_joins(tree)
     slots: list[str] = []
     markers = [
         n for n in tree.find_all(exp.Anonymous) if str(n.this).lower().startswith(_MARKER_PREFIX)
@@ -362,7 +409,7 @@ def _json_value(expr: str, spark_dtype: Any) -> str:
 
 
 #: views reused by most rules: kept in memory for a whole audit (`materialise=True`)
-CACHED_VIEWS = frozenset({"fee_net", "fee_lines", "mdtrt_ctx", "kb_code_map", "diag_code_map"})
+CACHED_VIEWS = frozenset({"fee_refunds", "fee_netting", "fee_lines", "mdtrt_ctx", "kb_code_map", "diag_code_map"})
 
 
 def _display(expr: str, spark_dtype: Any) -> str:
@@ -394,7 +441,9 @@ class SparkBackend:
         self._unpersist()
         for name, sql in view_plan(kb_tables):
             if self.materialise and name in CACHED_VIEWS:
-                df = self.spark.sql(sql).persist()
+                # computed now and cut from its lineage: every rule reads the stored rows through a plain
+                # scan, instead of re-planning (and, where the cache lookup misses, re-running) the view
+                df = self.spark.sql(sql).localCheckpoint(eager=True)
                 self._cached.append(df)
                 df.createOrReplaceTempView(name)
             else:
@@ -467,7 +516,15 @@ class SparkBackend:
         lines = "r.feedetl_sns" if "feedetl_sns" in has else None
         encs = "r.mdtrt_ids" if "mdtrt_ids" in has else None
         null = "CAST(NULL AS STRING)"
-        if g is Granularity.LINE:
+        # a rule that already returns who and where (read from fee_lines / mdtrt_ctx) spares the join back to
+        # the input tables (as in the DuckDB backend): on Spark that join shuffles every fee line per rule
+        carries_context = {"psn_no", "mdtrt_id", "setl_id", "fixmedins_code"} <= has
+        if g in (Granularity.LINE, Granularity.MDTRT) and carries_context:
+            joins = ""
+            who = ["r.psn_no", "r.mdtrt_id", "r.setl_id", "r.fixmedins_code"]
+            lines = lines or ("array(r.feedetl_sn)" if g is Granularity.LINE else empty)
+            encs = encs or "array(r.mdtrt_id)"
+        elif g is Granularity.LINE:
             joins = "JOIN feedetl f ON f.feedetl_sn = r.feedetl_sn JOIN mdtrt m ON m.mdtrt_id = f.mdtrt_id"
             who = ["f.psn_no", "f.mdtrt_id", "m.setl_id", "f.fixmedins_code"]
             lines = lines or "array(r.feedetl_sn)"
@@ -543,9 +600,11 @@ class SparkBackend:
         select = ",\n       ".join(f"{e} AS {n}" for e, n in zip(exprs, names, strict=True))
         view = f"_r_{rule.id}"
         r.createOrReplaceTempView(view)
+        # the rule's result (flags, few next to the fee lines) is broadcast to the context join
+        hint = "/*+ BROADCAST(r) */ " if joins else ""
         sql = f"""
 WITH r AS (SELECT *, {flag_key} AS _flag_key FROM {view} r)
-SELECT {select}
+SELECT {hint}{select}
 FROM r {joins}
 """  # noqa: S608
         return self.spark.sql(sql, args=args)

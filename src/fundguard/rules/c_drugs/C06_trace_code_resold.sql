@@ -5,9 +5,14 @@ WITH sales AS (
   JOIN fee_net f ON f.feedetl_sn = t.feedetl_sn
   WHERE t.drug_trac_codg IS NOT NULL
 ),
+-- only codes sold more than once are ranked (most codes are sold once: no sort of every sale)
+resold AS (
+  SELECT drug_trac_codg FROM sales GROUP BY drug_trac_codg HAVING COUNT(*) > 1
+),
 ranked AS (
   SELECT s.*, ROW_NUMBER() OVER (PARTITION BY s.drug_trac_codg ORDER BY s.fee_ocur_time, s.feedetl_sn) AS sale_no
   FROM sales s
+  JOIN resold d ON d.drug_trac_codg = s.drug_trac_codg
 ),
 later AS (
   SELECT r.feedetl_sn, r.drug_trac_codg, fst.feedetl_sn AS first_sn, fst.fee_ocur_time AS first_time
