@@ -46,6 +46,9 @@ DUCKDB: dict[str, MacroImpl] = {
     "list_of": lambda x: f"[{x}]",
     # a quantity as text without trailing zeros (2.5000 → 2.5, 3.0000 → 3), for messages
     "num_text": lambda x: _num_text(x),
+    # a 64-bit hash of the values, to find candidate groups cheaply (equal values, equal hash); engines
+    # hash differently, so a rule uses it only to narrow, then compares the values themselves
+    "key_hash": lambda *xs: f"hash({', '.join(xs)})",
 }
 
 SPARK: dict[str, MacroImpl] = {
@@ -61,6 +64,7 @@ SPARK: dict[str, MacroImpl] = {
     "list_agg": lambda x: f"array_sort(collect_set({x}))",
     "list_of": lambda x: f"array({x})",
     "num_text": lambda x: _num_text(x, "STRING"),  # Spark 4: VARCHAR needs a length
+    "key_hash": lambda *xs: f"xxhash64({', '.join(xs)})",
 }
 
 BACKENDS: dict[str, dict[str, MacroImpl]] = {"duckdb": DUCKDB, "spark": SPARK}

@@ -1,18 +1,32 @@
 -- B04: both items of an exclusive pair within its scope; the cheaper side's lines are flagged
-WITH sides AS (
+WITH a_side AS (
   SELECT k.hilist_code_a, k.hilist_code_b, k.scope, 'a' AS side, k.hilist_code_b AS other_code,
          CASE WHEN k.scope = 'day' THEN f.fee_date ELSE DATE '1900-01-01' END AS bucket,
          f.feedetl_sn, f.psn_no, f.mdtrt_id, f.setl_id, f.fixmedins_code, f.net_amt, f.hilist_code, f.item_name
   FROM fee_lines f
   JOIN kb_code_map c ON c.kb_table = 'kb_exclusive' AND c.kb_column = 'hilist_code_a' AND c.hilist_code = f.hilist_code
   JOIN kb_exclusive k ON k.hilist_code_a = c.kb_code
-  UNION ALL
-  SELECT k.hilist_code_a, k.hilist_code_b, k.scope, 'b', k.hilist_code_a,
-         CASE WHEN k.scope = 'day' THEN f.fee_date ELSE DATE '1900-01-01' END,
+),
+b_side AS (
+  SELECT k.hilist_code_a, k.hilist_code_b, k.scope, 'b' AS side, k.hilist_code_a AS other_code,
+         CASE WHEN k.scope = 'day' THEN f.fee_date ELSE DATE '1900-01-01' END AS bucket,
          f.feedetl_sn, f.psn_no, f.mdtrt_id, f.setl_id, f.fixmedins_code, f.net_amt, f.hilist_code, f.item_name
   FROM fee_lines f
   JOIN kb_code_map c ON c.kb_table = 'kb_exclusive' AND c.kb_column = 'hilist_code_b' AND c.hilist_code = f.hilist_code
   JOIN kb_exclusive k ON k.hilist_code_b = c.kb_code
+),
+-- only lines whose pair has both sides in the same encounter and bucket go on (a join of the two sides,
+-- not a group-by of every line that holds either code)
+sides AS (
+  SELECT a.* FROM a_side a
+  WHERE EXISTS (SELECT 1 FROM b_side b
+                WHERE b.hilist_code_a = a.hilist_code_a AND b.hilist_code_b = a.hilist_code_b AND b.scope = a.scope
+                  AND b.mdtrt_id = a.mdtrt_id AND b.bucket = a.bucket)
+  UNION ALL
+  SELECT b.* FROM b_side b
+  WHERE EXISTS (SELECT 1 FROM a_side a
+                WHERE a.hilist_code_a = b.hilist_code_a AND a.hilist_code_b = b.hilist_code_b AND a.scope = b.scope
+                  AND a.mdtrt_id = b.mdtrt_id AND a.bucket = b.bucket)
 ),
 totals AS (
   SELECT hilist_code_a, hilist_code_b, scope, mdtrt_id, bucket,

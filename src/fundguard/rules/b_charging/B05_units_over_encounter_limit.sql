@@ -11,6 +11,16 @@ FROM (
                               ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS cum_cnt
   FROM fee_net f
   JOIN kb_item_limit_match k ON k.hilist_code = f.hilist_code
+  -- the running sum is needed only where the encounter's total exceeds the limit (one aggregate first,
+  -- so only those groups are sorted)
+  JOIN (
+    SELECT g.mdtrt_id, g.hilist_code, gk.kb_hilist_code
+    FROM fee_net g
+    JOIN kb_item_limit_match gk ON gk.hilist_code = g.hilist_code
+    WHERE gk.per = 'mdtrt'
+    GROUP BY g.mdtrt_id, g.hilist_code, gk.kb_hilist_code
+    HAVING SUM(g.net_cnt) > MIN(gk.max_cnt)
+  ) o ON o.mdtrt_id = f.mdtrt_id AND o.hilist_code = f.hilist_code AND o.kb_hilist_code = k.kb_hilist_code
   WHERE k.per = 'mdtrt'
 ) x
 JOIN fee_lines l ON l.feedetl_sn = x.feedetl_sn
