@@ -27,6 +27,7 @@ def validate(
 ) -> None:
     """校验数据集是否符合数据契约 Check a dataset against the data contract (all-or-nothing load)."""
     con = duckdb.connect(str(db) if db else ":memory:")
+    con.execute("SET enable_progress_bar = false")  # quiet in pipes; the command reports the result
     try:
         report = load_dataset(directory, con, lenient=lenient, rejects_path=rejects)
     except ContractError as exc:

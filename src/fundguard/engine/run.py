@@ -185,6 +185,8 @@ def run_audit(
 
     kb_path, edition = _open_edition(kb)
     con = duckdb.connect(config=_duckdb_config())
+    # DuckDB draws its own progress bar on stderr, even in pipes; the CLI shows one per rule instead
+    con.execute("SET enable_progress_bar = false")
     try:
         report = load_dataset(Path(dataset), con)
         edition.register(con)
