@@ -132,6 +132,17 @@ CREATE VIEW inpatient_stays AS SELECT * FROM mdtrt_ctx WHERE is_inpatient
 """
 
 
+#: the distinct diagnosis codes (bounded by ICD-10): read by every diagnosis-map part
+DIAG_CODES = """
+CREATE TABLE diag_codes AS SELECT DISTINCT diag_code FROM diag
+"""
+
+#: the distinct billed item codes (bounded by the catalog, not by the claims): read by every code-map part
+BILLED_CODES = """
+CREATE TABLE billed_codes AS SELECT DISTINCT hilist_code FROM feedetl
+"""
+
+
 def _code_map_part(kb_table: str, column: str) -> str:
     # exact entries join on equality; `*` entries by prefix on the (few) distinct billed codes
     return f"""
@@ -142,9 +153,16 @@ def _code_map_part(kb_table: str, column: str) -> str:
     ON k.kb_code = c.hilist_code
   UNION ALL
   SELECT '{kb_table}', '{column}', c.hilist_code, k.kb_code, 0, length(k.kb_code)
-  FROM billed_codes c
-  JOIN (SELECT DISTINCT {column} AS kb_code FROM {kb_table} WHERE {column} LIKE '%*') k
-    ON substr(c.hilist_code, 1, length(k.kb_code) - 1) = substr(k.kb_code, 1, length(k.kb_code) - 1)"""  # noqa: S608
+  FROM (
+    -- each billed code cut at every length a prefix entry has: an equality join, not a comparison of
+    -- every billed code with every prefix (which Spark runs as a nested loop)
+    SELECT b.hilist_code, substr(b.hilist_code, 1, l.prefix_len) AS code_prefix
+    FROM billed_codes b
+    CROSS JOIN (SELECT DISTINCT length({column}) - 1 AS prefix_len FROM {kb_table} WHERE {column} LIKE '%*') l
+  ) c
+  JOIN (SELECT DISTINCT {column} AS kb_code, substr({column}, 1, length({column}) - 1) AS code_prefix
+        FROM {kb_table} WHERE {column} LIKE '%*') k
+    ON k.code_prefix = c.code_prefix"""  # noqa: S608
 
 
 def code_map_sql(kb_tables: set[str] | None = None) -> str:
@@ -156,8 +174,7 @@ CREATE TABLE kb_code_map (kb_table VARCHAR, kb_column VARCHAR, hilist_code VARCH
     parts = "\n  UNION ALL".join(_code_map_part(t, c) for t, c in pairs)
     return f"""
 CREATE TABLE kb_code_map AS
-WITH billed_codes AS (SELECT DISTINCT hilist_code FROM feedetl),
-candidates AS ({parts}
+WITH candidates AS ({parts}
 )
 SELECT kb_table, kb_column, hilist_code, kb_code FROM (
   SELECT *, ROW_NUMBER() OVER (PARTITION BY kb_table, kb_column, hilist_code
@@ -193,7 +210,6 @@ CREATE TABLE diag_code_map (kb_table VARCHAR, diag_code VARCHAR, diag_prefix VAR
     )
     return f"""
 CREATE TABLE diag_code_map AS
-WITH diag_codes AS (SELECT DISTINCT diag_code FROM diag)
 {parts}
 """  # noqa: S608
 
@@ -204,13 +220,13 @@ def view_statements(kb_tables: set[str] | None = None) -> list[str]:
     `kb_tables`: the knowledge tables the rules to run declare; code maps are built for those only
     (None: all of them).
     """
-    stmts = [FEE_REFUNDS, FEE_NETTING, FEE_LINES, FEE_NET, MDTRT_CTX, INPATIENT_STAYS, code_map_sql(kb_tables)]
+    stmts = [FEE_REFUNDS, FEE_NETTING, FEE_LINES, FEE_NET, MDTRT_CTX, INPATIENT_STAYS, BILLED_CODES, code_map_sql(kb_tables)]
     stmts += [match_view_sql(t) for t, c in ITEM_CODE_COLUMNS if c == "hilist_code"]
-    stmts.append(diag_map_sql(kb_tables))
+    stmts += [DIAG_CODES, diag_map_sql(kb_tables)]
     return stmts
 
 
 #: names of everything `view_statements` creates (dropped before a rebuild)
-VIEW_NAMES = ("fee_net", "fee_lines", "fee_netting", "fee_refunds", "mdtrt_ctx", "inpatient_stays", "kb_code_map", "diag_code_map") + tuple(
+VIEW_NAMES = ("fee_net", "fee_lines", "fee_netting", "fee_refunds", "billed_codes", "diag_codes", "mdtrt_ctx", "inpatient_stays", "kb_code_map", "diag_code_map") + tuple(
     f"{t}_match" for t, c in ITEM_CODE_COLUMNS if c == "hilist_code"
 )

@@ -154,7 +154,7 @@ def _broadcast_small_joins(tree: exp.Expression) -> None:
 
 
 #: curated views bounded by the knowledge base or the refunds (see `_is_small`)
-SMALL_VIEWS = frozenset({"diag_code_map", "fee_refunds", "fee_netting"})
+SMALL_VIEWS = frozenset({"diag_code_map", "diag_codes", "fee_refunds", "fee_netting", "billed_codes"})
 
 
 @functools.lru_cache(maxsize=4096)
@@ -409,7 +409,7 @@ def _json_value(expr: str, spark_dtype: Any) -> str:
 
 
 #: views reused by most rules: kept in memory for a whole audit (`materialise=True`)
-CACHED_VIEWS = frozenset({"fee_refunds", "fee_netting", "fee_lines", "mdtrt_ctx", "kb_code_map", "diag_code_map"})
+CACHED_VIEWS = frozenset({"fee_refunds", "fee_netting", "billed_codes", "diag_codes", "fee_lines", "mdtrt_ctx", "kb_code_map", "diag_code_map"})
 
 
 def _display(expr: str, spark_dtype: Any) -> str:
