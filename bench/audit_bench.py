@@ -190,6 +190,8 @@ def floor_seconds(dataset: Path) -> tuple[float, float]:
     """(all-column scan, narrow scan) of feedetl.parquet, each the best of two runs."""
     import duckdb
 
+    from fundguard.engine.run import _duckdb_config  # the audit's settings (memory limit, threads)
+
     con = duckdb.connect(config=_duckdb_config())
     path = str(dataset / "feedetl.parquet")
     columns = [r[0] for r in con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [path]).fetchall()]
@@ -204,12 +206,6 @@ def floor_seconds(dataset: Path) -> tuple[float, float]:
             best = min(best, time.perf_counter() - start)
         out.append(best)
     return out[0], out[1]
-
-
-def _duckdb_config() -> dict[str, str]:
-    from fundguard.engine.run import _duckdb_config as config
-
-    return config()
 
 
 def run_one(lines: int, generator: str) -> dict:

@@ -135,21 +135,16 @@ class DuckDBBackend:
         # a rule that already returns who and where (read from fee_lines / mdtrt_ctx) spares a join back
         # to the fee lines: at 10M lines that join is a full scan per rule
         carries_context = {"psn_no", "mdtrt_id", "setl_id", "fixmedins_code"} <= has
-        if g is Granularity.LINE and carries_context:
+        if g in (Granularity.LINE, Granularity.MDTRT) and carries_context:
             joins = ""
             who = "r.psn_no, r.mdtrt_id, r.setl_id, r.fixmedins_code"
-            lines = lines or "[r.feedetl_sn]"
+            lines = lines or ("[r.feedetl_sn]" if g is Granularity.LINE else empty)
             encs = encs or "[r.mdtrt_id]"
         elif g is Granularity.LINE:
             joins = "JOIN feedetl f ON f.feedetl_sn = r.feedetl_sn JOIN mdtrt m ON m.mdtrt_id = f.mdtrt_id"
             who = "f.psn_no, f.mdtrt_id, m.setl_id, f.fixmedins_code"
             lines = lines or "[r.feedetl_sn]"
             encs = encs or "[f.mdtrt_id]"
-        elif g is Granularity.MDTRT and carries_context:
-            joins = ""
-            who = "r.psn_no, r.mdtrt_id, r.setl_id, r.fixmedins_code"
-            lines = lines or empty
-            encs = encs or "[r.mdtrt_id]"
         elif g is Granularity.MDTRT:
             joins = "JOIN mdtrt m ON m.mdtrt_id = r.mdtrt_id"
             who = "m.psn_no, m.mdtrt_id, m.setl_id, m.fixmedins_code"
