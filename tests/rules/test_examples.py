@@ -26,3 +26,13 @@ def test_example(rule, index):
     assert not missing and not extra, (
         f"{rule.id} 示例 {index} «{outcome.title}»: 缺少 {missing}, 多出 {extra}; 消息: {outcome.messages}"
     )
+
+
+def test_quantities_in_messages_have_no_trailing_zeros():
+    # B02's first example bills a once-a-day item 3 times: the later lines are 1 unit over each
+    rule = REGISTRY.rules["B02"]
+    outcome = run_example(rule, 0)
+    assert outcome.messages, "B02 example 0 should flag"
+    for message in outcome.messages:
+        assert "本明细超出 1 单位" in message, message
+        assert ".0000" not in message, message

@@ -428,7 +428,43 @@ class _Loader:
             return f"(SELECT {cols} FROM {_quote(target)})"
         return f"(SELECT {cols} FROM _stg_{target})"
 
+    def _fast_references(self, table: Table) -> None:
+        """Fast pass: every reference of `table` (and, for feedetl, its agreement with the encounter)
+        probed in one scan, one left join per parent; any dangling or disagreeing row -> detailed pass."""
+        joins: list[str] = []
+        counts: list[tuple[str, str]] = []
+        for i, ref in enumerate(table.references):
+            if any(col not in self.present[table.name] for col in ref.columns):
+                continue
+            extra = ("psn_no", "fixmedins_code") if table.name == "feedetl" and ref.target == "mdtrt" else ()
+            cols = ", ".join(_quote(c) for c in (*ref.target_columns, *extra))
+            source = _quote(ref.target) if self.lenient and ref.target != table.name else f"_stg_{ref.target}"
+            on = " AND ".join(
+                f"CAST(p{i}.{_quote(t)} AS VARCHAR) = CAST(s.{_quote(c)} AS VARCHAR)"
+                for c, t in zip(ref.columns, ref.target_columns, strict=True)
+            )
+            # a left join (DuckDB builds on the smaller side) counts dangling rows ~3× faster than NOT EXISTS
+            joins.append(f"LEFT JOIN (SELECT {cols} FROM {source}) p{i} ON {on}")
+            present = " AND ".join(f"s.{_quote(c)} IS NOT NULL" for c in ref.columns)
+            missing = " AND ".join(f"p{i}.{_quote(t)} IS NULL" for t in ref.target_columns)
+            counts.append((f"count_if({present} AND {missing})", f"{table.name} reference {ref.target}"))
+            if extra:
+                found = f"p{i}.{_quote(ref.target_columns[0])} IS NOT NULL"
+                differs = " OR ".join(f"CAST(s.{c} AS VARCHAR) <> CAST(p{i}.{c} AS VARCHAR)" for c in extra)
+                counts.append((f"count_if({found} AND ({differs}))", "feedetl agreement"))
+        if not counts:
+            return
+        found = self.con.execute(
+            f"SELECT {', '.join(c for c, _ in counts)} FROM _stg_{table.name} s {' '.join(joins)}"  # noqa: S608
+        ).fetchone()
+        for n, (_, what) in zip(found, counts, strict=True):
+            if n:
+                raise _NeedsDetail(what)
+
     def check_references(self, table: Table) -> None:
+        if self.fast:
+            self._fast_references(table)
+            return
         for ref in table.references:
             if any(col not in self.present[table.name] for col in ref.columns):
                 continue

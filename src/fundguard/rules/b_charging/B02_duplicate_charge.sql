@@ -56,7 +56,7 @@ duplicates AS (
 SELECT l.feedetl_sn, l.psn_no, l.mdtrt_id, l.setl_id, l.fixmedins_code, b.vola_amt, l.hilist_code, l.item_name,
        b.per AS ev_kb_per, b.max_cnt AS ev_kb_max_cnt, b.beyond_cnt AS ev_beyond_cnt,
        concat('每', CASE WHEN b.per = 'hour' THEN '小时' ELSE '日' END, '限 ', CAST(b.max_cnt AS VARCHAR),
-              ' 单位，本明细超出 ', CAST(b.beyond_cnt AS VARCHAR), ' 单位') AS ev_reason
+              ' 单位，本明细超出 ', {{ num_text(b.beyond_cnt) }}, ' 单位') AS ev_reason
 FROM by_limit b JOIN fee_lines l ON l.feedetl_sn = b.feedetl_sn
 UNION ALL
 SELECT d.feedetl_sn, d.psn_no, d.mdtrt_id, d.setl_id, d.fixmedins_code, d.vola_amt, d.hilist_code, d.item_name,
