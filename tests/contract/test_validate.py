@@ -231,6 +231,37 @@ def test_clean_typed_parquet_loads_in_one_pass(tmp_path):
     assert con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name LIKE '_stg%'").fetchone()[0] == 0
 
 
+def _kind(con, name: str) -> str:
+    return con.execute("SELECT table_type FROM information_schema.tables WHERE table_name = ?", [name]).fetchone()[0]
+
+
+def test_in_place_table_is_a_view_over_the_clean_file(tmp_path):
+    directory = _typed_parquet(tmp_path, lambda t: None)
+    con = duckdb.connect()
+    report = load_dataset(directory, con, in_place=("feedetl",))
+    assert report.passes == 1
+    assert report.tables["feedetl"].in_place and not report.tables["mdtrt"].in_place
+    assert (_kind(con, "feedetl"), _kind(con, "mdtrt")) == ("VIEW", "BASE TABLE")
+    assert con.execute("SELECT list(feedetl_sn ORDER BY feedetl_sn) FROM feedetl").fetchone()[0] == sorted(
+        r["feedetl_sn"] for r in GIVEN["feedetl"]
+    )
+    # a later load into the same connection replaces the view
+    report = load_dataset(directory, con)
+    assert not report.tables["feedetl"].in_place and _kind(con, "feedetl") == "BASE TABLE"
+
+
+def test_in_place_copies_csv_and_files_with_problems(tmp_path):
+    con = duckdb.connect()
+    report = load_dataset(write_csv_dataset(tmp_path / "ds"), con, in_place=("feedetl",))
+    assert not report.tables["feedetl"].in_place and _kind(con, "feedetl") == "BASE TABLE"
+    directory = _typed_parquet(tmp_path, _set("feedetl", 2, "feedetl_sn", "F1"))
+    con = duckdb.connect()
+    report = load_dataset(directory, con, lenient=True, rejects_path=tmp_path / "r.csv", in_place=("feedetl",))
+    assert report.passes == 2 and report.rejected == 1 and not report.tables["feedetl"].in_place
+    assert _kind(con, "feedetl") == "BASE TABLE"
+    assert con.execute("SELECT count(*) FROM feedetl").fetchone()[0] == len(GIVEN["feedetl"]) - 1
+
+
 def _set(table: str, row: int, column: str, value):
     def change(tables):
         tables[table][row - 1][column] = value
@@ -252,11 +283,12 @@ TYPED_CASES = [
 ]
 
 
+@pytest.mark.parametrize("in_place", [(), ("feedetl",)], ids=["copied", "in-place"])
 @pytest.mark.parametrize(("change", "expected"), [c[1:] for c in TYPED_CASES], ids=[c[0] for c in TYPED_CASES])
-def test_typed_parquet_problem_is_located_by_the_detailed_pass(tmp_path, change, expected):
+def test_typed_parquet_problem_is_located_by_the_detailed_pass(tmp_path, change, expected, in_place):
     con = duckdb.connect()
     with pytest.raises(ContractError) as info:
-        load_dataset(_typed_parquet(tmp_path, change), con)
+        load_dataset(_typed_parquet(tmp_path, change), con, in_place=in_place)
     issues = info.value.issues
     file, row, column, words = expected
     assert [(i.file, i.row, i.column) for i in issues] == [(file, row, column)], [str(i) for i in issues]

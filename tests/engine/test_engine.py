@@ -156,6 +156,26 @@ def test_contract_failure_writes_nothing(tmp_path, library):
     assert not out.exists()
 
 
+def test_fee_lines_read_in_place_and_a_file_changed_mid_run_writes_nothing(dataset, tmp_path, library):
+    import shutil
+
+    from fundguard.engine.run import AuditError
+
+    copy = tmp_path / "ds"
+    shutil.copytree(dataset, copy)
+    run = run_audit(copy, tmp_path / "ok", rules=["B06"], registry=library)
+    assert run["dataset"]["tables"]["feedetl"]["rows"] == 3
+    fewer = pq.read_table(copy / "feedetl.parquet").slice(0, 2)
+
+    def replace_fee_lines(rule_id, done, total):  # the fee-line file changes while the rules run
+        pq.write_table(fewer, copy / "feedetl.parquet")
+
+    out = tmp_path / "out"
+    with pytest.raises(AuditError, match="feedetl.parquet"):
+        run_audit(copy, out, rules=["B06"], registry=library, progress=replace_fee_lines)
+    assert not out.exists()
+
+
 def test_run_id_depends_on_inputs():
     assert compute_run_id({"a": "1"}, "k", {"A01": "v"}) != compute_run_id({"a": "2"}, "k", {"A01": "v"})
 

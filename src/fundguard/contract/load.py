@@ -86,6 +86,8 @@ class TableReport:
     sha256: str | None = None
     dropped_columns: list[str] = field(default_factory=list)
     hashed_columns: list[str] = field(default_factory=list)
+    #: read in place: the table is a view over the (checked) Parquet file, not a copy in memory
+    in_place: bool = False
 
 
 @dataclass
@@ -122,7 +124,7 @@ def find_table_file(directory: Path, table: Table) -> Path | None:
     return None
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -182,8 +184,12 @@ def _same_type(source: str, wanted: str) -> bool:
 
 
 class _Loader:
-    def __init__(self, directory: Path, con: duckdb.DuckDBPyConnection, lenient: bool, id_salt: str, fast: bool = False):
+    def __init__(
+        self, directory: Path, con: duckdb.DuckDBPyConnection, lenient: bool, id_salt: str, fast: bool = False,
+        in_place: frozenset[str] = frozenset(),
+    ):
         self.dir = directory
+        self.in_place = in_place
         self.con = con
         self.lenient = lenient
         self.id_salt = id_salt
@@ -213,7 +219,7 @@ class _Loader:
             self.present[table.name] = [c.name for c in table.columns]
             self.source_types[table.name] = {c.name: "VARCHAR" for c in table.columns}
             return True
-        report.sha256 = _sha256(path)
+        report.sha256 = file_sha256(path)
         if path.stat().st_size == 0:
             self.issues.append(Issue(path.name, None, None, "文件为空 (至少需要表头行)"))
             return False
@@ -265,7 +271,12 @@ class _Loader:
             name != w_name or not _same_type(str(kind), w_kind) for (name, kind, *_), (w_name, w_kind) in zip(described, wanted, strict=True)
         ):
             return False
-        self.con.execute(f"CREATE TABLE {_quote(table.name)} AS SELECT * FROM read_parquet(?)", [str(path)])
+        if table.name in self.in_place:
+            # a view takes no parameters: the path is ours (found in the dataset folder), quotes escaped
+            self.con.execute(f"CREATE VIEW {_quote(table.name)} AS SELECT * FROM read_parquet('{_sql_path(path)}')")  # noqa: S608
+            self.reports[table.name].in_place = True
+        else:
+            self.con.execute(f"CREATE TABLE {_quote(table.name)} AS SELECT * FROM read_parquet(?)", [str(path)])
         self.con.execute(f"CREATE TEMP VIEW _stg_{table.name} AS SELECT * FROM {_quote(table.name)}")  # noqa: S608
         self.direct.add(table.name)
         self.source_types[table.name] = {name: str(kind) for name, kind, *_ in described}
@@ -608,23 +619,40 @@ def load_dataset(
     lenient: bool = False,
     rejects_path: Path | str | None = None,
     id_salt: str | None = None,
+    in_place: tuple[str, ...] = (),
 ) -> LoadReport:
     """Validate the dataset in `path` and create the contract tables in `con`, all or nothing.
 
     Strict (default): any problem raises `ContractError` listing file/row/column issues and no table
     is created. Lenient: row-level problems send the row (and the rows that depend on it) to the
     rejects file; missing files/columns and unreadable files still fail the whole load.
+
+    `in_place`: tables to read in place: when such a table's file is Parquet in the contract's exact
+    columns and types and passes every check, the table is a view over the file instead of a copy in
+    memory (`TableReport.in_place`). The file must then stay unchanged while `con` is used (the audit
+    re-hashes it before writing its result); other files are copied as usual.
     """
     directory = Path(path)
     if not directory.is_dir():
         raise ContractError([Issue(str(directory), None, None, "数据目录不存在")])
     salt = id_salt if id_salt is not None else os.environ.get("FUNDGUARD_ID_SALT", "fundguard")
     try:
-        return _load(directory, con, lenient, salt, rejects_path, fast=True)
+        return _load(directory, con, lenient, salt, rejects_path, fast=True, in_place=frozenset(in_place))
     except _NeedsDetail:
         report = _load(directory, con, lenient, salt, rejects_path, fast=False)
         report.passes = 2
         return report
+
+
+def _drop_main(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Drop a contract table of an earlier load (a table, or a view when it was read in place)."""
+    kind = con.execute(
+        "SELECT table_type FROM information_schema.tables WHERE table_name = ? AND table_schema = 'main' "
+        "AND table_catalog = current_database()",
+        [name],
+    ).fetchone()
+    if kind:
+        con.execute(f"DROP {'VIEW' if kind[0] == 'VIEW' else 'TABLE'} main.{_quote(name)}")
 
 
 def _drop_stage(con: duckdb.DuckDBPyConnection, name: str) -> None:
@@ -638,16 +666,17 @@ def _drop_stage(con: duckdb.DuckDBPyConnection, name: str) -> None:
 
 
 def _load(
-    directory: Path, con: duckdb.DuckDBPyConnection, lenient: bool, salt: str, rejects_path: Path | str | None, *, fast: bool
+    directory: Path, con: duckdb.DuckDBPyConnection, lenient: bool, salt: str, rejects_path: Path | str | None, *, fast: bool,
+    in_place: frozenset[str] = frozenset(),
 ) -> LoadReport:
-    loader = _Loader(directory, con, lenient, salt, fast=fast)
+    loader = _Loader(directory, con, lenient, salt, fast=fast, in_place=in_place)
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute("CREATE OR REPLACE TEMP TABLE _rejects (tbl VARCHAR, _row BIGINT, col VARCHAR, reason VARCHAR)")
         con.execute("CREATE OR REPLACE TEMP TABLE _codes (code_set VARCHAR, code VARCHAR)")
         for t in TABLES:
             _drop_stage(con, t.name)
-            con.execute(f"DROP TABLE IF EXISTS main.{_quote(t.name)}")
+            _drop_main(con, t.name)
         staged = [loader.stage(t) for t in TABLES]
         if not all(staged) or loader.issues:
             raise ContractError(sorted(loader.issues, key=lambda i: (i.file, i.row or 0)))

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import yaml
@@ -27,6 +27,9 @@ from fundguard.engine.backends.duckdb import DuckDBBackend
 from fundguard.engine.flags import params_json, rule_version
 from fundguard.engine.registry import Registry, UnknownRuleError, load_registry
 from fundguard.engine.rule import ParamError, ParamValue, Rule, Scene
+
+if TYPE_CHECKING:
+    from fundguard.contract.load import LoadReport
 
 ProgressFn = Callable[[str, int, int], None]
 
@@ -188,7 +191,9 @@ def run_audit(
     # DuckDB draws its own progress bar on stderr, even in pipes; the CLI shows one per rule instead
     con.execute("SET enable_progress_bar = false")
     try:
-        report = load_dataset(Path(dataset), con)
+        # the fee lines (the biggest table) are read in place from a clean, contract-typed Parquet file:
+        # fee_lines holds the copy the rules read, so a second copy in memory would only crowd them
+        report = load_dataset(Path(dataset), con, in_place=IN_PLACE_TABLES)
         edition.register(con)
         kb_hash = edition.content_hash
         auditor = Auditor(con, kb_hash=kb_hash, kb_manifest=dict(edition.manifest))
@@ -199,6 +204,7 @@ def run_audit(
         auditor.prepare(selected)
         result = auditor.run(selected, bound, run_id=run_id, progress=progress)
         total_seconds = time.perf_counter() - t0
+        _check_unchanged(Path(dataset), report)
 
         out_path = Path(out)
         out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -232,6 +238,20 @@ def run_audit(
         return run_json
     finally:
         con.close()
+
+
+#: contract tables the DuckDB audit reads in place (see `load_dataset`)
+IN_PLACE_TABLES = ("feedetl",)
+
+
+def _check_unchanged(directory: Path, report: LoadReport) -> None:
+    """A table read in place was read again during the run: its file must still be the one hashed at
+    load, or the flags would not belong to the recorded input."""
+    from fundguard.contract.load import file_sha256
+
+    for t in report.tables.values():
+        if t.in_place and t.file and file_sha256(directory / t.file) != t.sha256:
+            raise AuditError(f"输入文件 {t.file} 在审核期间被修改, 未写出结果 (请在文件不再变动时重新审核)")
 
 
 def _duckdb_config() -> dict[str, str]:
