@@ -5,8 +5,16 @@ WITH lines AS (
   WHERE l.med_chrgitm_type IN ('09', '10', '11') AND l.prd_days IS NOT NULL
     AND l.med_type NOT IN ('21', '52')
 ),
-days AS (
+all_days AS (
   SELECT DISTINCT psn_no, hilist_code, fee_date FROM lines
+),
+-- only a person and drug with min_distinct_days dates in all can have that many in one window: the
+-- window self-join runs over those (most person-drug pairs have a date or two)
+days AS (
+  SELECT d.psn_no, d.hilist_code, d.fee_date
+  FROM all_days d
+  JOIN (SELECT psn_no, hilist_code FROM all_days GROUP BY psn_no, hilist_code HAVING COUNT(*) >= $min_distinct_days) m
+    ON m.psn_no = d.psn_no AND m.hilist_code = d.hilist_code
 ),
 windows AS (
   SELECT a.psn_no, a.hilist_code, a.fee_date AS window_start,

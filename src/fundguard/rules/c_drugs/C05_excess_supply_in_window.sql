@@ -4,14 +4,21 @@ WITH lines AS (
   FROM fee_lines l
   WHERE l.med_chrgitm_type IN ('09', '10', '11') AND l.prd_days IS NOT NULL AND l.prd_days > 0
 ),
+-- only a person and drug with more than max_supply_days of supply in all can exceed it in one window
+heavy AS (
+  SELECT l.*
+  FROM lines l
+  JOIN (SELECT psn_no, hilist_code FROM lines GROUP BY psn_no, hilist_code HAVING SUM(prd_days) > $max_supply_days) h
+    ON h.psn_no = l.psn_no AND h.hilist_code = l.hilist_code
+),
 starts AS (
-  SELECT DISTINCT psn_no, hilist_code, fee_date AS window_start FROM lines
+  SELECT DISTINCT psn_no, hilist_code, fee_date AS window_start FROM heavy
 ),
 windows AS (
   SELECT s.psn_no, s.hilist_code, s.window_start, {{ add_days(s.window_start, $window_days - 1) }} AS window_end,
          SUM(l.prd_days) AS supply_days
   FROM starts s
-  JOIN lines l
+  JOIN heavy l
     ON l.psn_no = s.psn_no AND l.hilist_code = s.hilist_code
    AND l.fee_date >= s.window_start AND l.fee_date <= {{ add_days(s.window_start, $window_days - 1) }}
   GROUP BY s.psn_no, s.hilist_code, s.window_start
@@ -30,7 +37,7 @@ in_window AS (
          SUM(l.prd_days) OVER (PARTITION BY b.psn_no, b.hilist_code ORDER BY l.fee_ocur_time, l.feedetl_sn
                                ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS cum_days
   FROM best b
-  JOIN lines l
+  JOIN heavy l
     ON l.psn_no = b.psn_no AND l.hilist_code = b.hilist_code
    AND l.fee_date >= b.window_start AND l.fee_date <= b.window_end
 ),

@@ -1,9 +1,15 @@
 -- C06: every active sale of a traceability code after its first sale (a box sold twice: 回流药)
-WITH sales AS (
+-- a code sold twice is on two lines in drug_trac: only those codes are joined to the fee lines
+WITH repeated AS (
+  SELECT drug_trac_codg FROM drug_trac
+  WHERE drug_trac_codg IS NOT NULL
+  GROUP BY drug_trac_codg HAVING COUNT(DISTINCT feedetl_sn) > 1
+),
+sales AS (
   SELECT DISTINCT t.drug_trac_codg, f.feedetl_sn, f.fee_ocur_time
   FROM drug_trac t
+  JOIN repeated r ON r.drug_trac_codg = t.drug_trac_codg
   JOIN fee_net f ON f.feedetl_sn = t.feedetl_sn
-  WHERE t.drug_trac_codg IS NOT NULL
 ),
 -- only codes sold more than once are ranked (most codes are sold once: no sort of every sale)
 resold AS (
