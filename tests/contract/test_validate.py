@@ -250,6 +250,15 @@ def test_in_place_table_is_a_view_over_the_clean_file(tmp_path):
     assert not report.tables["feedetl"].in_place and _kind(con, "feedetl") == "BASE TABLE"
 
 
+def test_in_place_view_of_a_relative_dataset_path_survives_a_change_of_directory(tmp_path, monkeypatch):
+    _typed_parquet(tmp_path, lambda t: None)
+    monkeypatch.chdir(tmp_path)
+    con = duckdb.connect()
+    load_dataset(Path("typed"), con, in_place=("feedetl",))
+    monkeypatch.chdir(tmp_path.parent)
+    assert con.execute("SELECT count(*) FROM feedetl").fetchone()[0] == len(GIVEN["feedetl"])
+
+
 def test_in_place_copies_csv_and_files_with_problems(tmp_path):
     con = duckdb.connect()
     report = load_dataset(write_csv_dataset(tmp_path / "ds"), con, in_place=("feedetl",))

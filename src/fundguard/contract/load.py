@@ -273,8 +273,8 @@ class _Loader:
         ):
             return False
         if table.name in self.in_place:
-            # a view takes no parameters: the path is ours (found in the dataset folder), quotes escaped
-            self.con.execute(f"CREATE VIEW {_quote(table.name)} AS SELECT * FROM read_parquet('{_sql_path(path)}')")  # noqa: S608
+            # a view takes no parameters: the path is ours (found in the dataset folder), absolute, quotes escaped
+            self.con.execute(f"CREATE VIEW {_quote(table.name)} AS SELECT * FROM read_parquet('{_sql_path(path.resolve())}')")  # noqa: S608
             self.reports[table.name].in_place = True
         else:
             self.con.execute(f"CREATE TABLE {_quote(table.name)} AS SELECT * FROM read_parquet(?)", [str(path)])
