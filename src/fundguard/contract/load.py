@@ -176,6 +176,18 @@ def _read_csv(path: Path) -> pa.Table:
     )
 
 
+def _reference_sql(ref: Reference, parent: str) -> tuple[str, str, str]:
+    """(join condition, child key present, parent key missing) of a reference, the child aliased `s`
+    and its parent `parent`."""
+    on = " AND ".join(
+        f"CAST({parent}.{_quote(t)} AS VARCHAR) = CAST(s.{_quote(c)} AS VARCHAR)"
+        for c, t in zip(ref.columns, ref.target_columns, strict=True)
+    )
+    present = " AND ".join(f"s.{_quote(c)} IS NOT NULL" for c in ref.columns)
+    missing = " AND ".join(f"{parent}.{_quote(t)} IS NULL" for t in ref.target_columns)
+    return on, present, missing
+
+
 class _NeedsDetail(Exception):
     """The fast pass found a problem: roll back and run the detailed pass, which names its rows."""
 
@@ -462,14 +474,9 @@ class _Loader:
             extra = ("psn_no", "fixmedins_code") if table.name == "feedetl" and ref.target == "mdtrt" else ()
             cols = ", ".join(_quote(c) for c in (*ref.target_columns, *extra))
             source = _quote(ref.target) if self.lenient else f"_stg_{ref.target}"
-            on = " AND ".join(
-                f"CAST(p{i}.{_quote(t)} AS VARCHAR) = CAST(s.{_quote(c)} AS VARCHAR)"
-                for c, t in zip(ref.columns, ref.target_columns, strict=True)
-            )
+            on, present, missing = _reference_sql(ref, f"p{i}")
             # a left join (DuckDB builds on the smaller side) counts dangling rows ~3× faster than NOT EXISTS
             joins.append(f"LEFT JOIN (SELECT {cols} FROM {source}) p{i} ON {on}")
-            present = " AND ".join(f"s.{_quote(c)} IS NOT NULL" for c in ref.columns)
-            missing = " AND ".join(f"p{i}.{_quote(t)} IS NULL" for t in ref.target_columns)
             counts.append((f"count_if({present} AND {missing})", f"{table.name} reference {ref.target}"))
             if extra:
                 found = f"p{i}.{_quote(ref.target_columns[0])} IS NOT NULL"
@@ -485,11 +492,7 @@ class _Loader:
                 raise _NeedsDetail(what)
 
     def _fast_reference(self, table: Table, ref: Reference) -> None:
-        cond_join = " AND ".join(
-            f"CAST(p.{_quote(t)} AS VARCHAR) = CAST(s.{_quote(c)} AS VARCHAR)" for c, t in zip(ref.columns, ref.target_columns, strict=True)
-        )
-        present = " AND ".join(f"s.{_quote(c)} IS NOT NULL" for c in ref.columns)
-        missing = " AND ".join(f"p.{_quote(t)} IS NULL" for t in ref.target_columns)
+        cond_join, present, missing = _reference_sql(ref, "p")
         parent = f"(SELECT {', '.join(_quote(c) for c in ref.target_columns)} FROM _stg_{ref.target})"
         dangling = self.con.execute(
             f"SELECT count(*) FROM _stg_{table.name} s LEFT JOIN {parent} p ON {cond_join} WHERE {present} AND {missing}"  # noqa: S608
@@ -508,24 +511,12 @@ class _Loader:
                 parent = (
                     f"(SELECT {', '.join(_quote(c) for c in ref.target_columns)} FROM _stg_{table.name} "
                     f"WHERE _row NOT IN (SELECT _row FROM _rejects WHERE tbl = '{table.name}'))"
-                    if self.lenient and not self.fast  # the fast pass has no rejects (and no row numbers)
+                    if self.lenient
                     else f"(SELECT {', '.join(_quote(c) for c in ref.target_columns)} FROM _stg_{table.name})"
                 )
             else:
                 parent = self.parent_keys(ref.target, ref.target_columns)
-            cond_join = " AND ".join(
-                f"CAST(p.{_quote(t)} AS VARCHAR) = CAST(s.{_quote(c)} AS VARCHAR)" for c, t in zip(ref.columns, ref.target_columns, strict=True)
-            )
-            present = " AND ".join(f"s.{_quote(c)} IS NOT NULL" for c in ref.columns)
-            if self.fast:
-                # a left join (DuckDB builds on the smaller side) counts dangling rows ~3× faster than NOT EXISTS
-                missing = " AND ".join(f"p.{_quote(t)} IS NULL" for t in ref.target_columns)
-                dangling = self.con.execute(
-                    f"SELECT count(*) FROM _stg_{table.name} s LEFT JOIN {parent} p ON {cond_join} WHERE {present} AND {missing}"  # noqa: S608
-                ).fetchone()[0]
-                if dangling:
-                    raise _NeedsDetail(f"{table.name} reference {ref.target}")
-                continue
+            cond_join, present, _ = _reference_sql(ref, "p")
             self.con.execute(
                 f"""
                 INSERT INTO _rejects
@@ -545,8 +536,6 @@ class _Loader:
                    OR CAST(s.fixmedins_code AS VARCHAR) <> CAST(m.fixmedins_code AS VARCHAR)
                 """
             ).fetchone()[0]
-            if disagreeing and self.fast:
-                raise _NeedsDetail("feedetl agreement")
             for col in ("psn_no", "fixmedins_code") if disagreeing else ():
                 self.con.execute(
                     f"""
@@ -669,25 +658,20 @@ def load_dataset(
         return report
 
 
-def _drop_main(con: duckdb.DuckDBPyConnection, name: str) -> None:
-    """Drop a contract table of an earlier load (a table, or a view when it was read in place)."""
+def _drop(con: duckdb.DuckDBPyConnection, name: str, *, temp: bool = False) -> None:
+    """Drop `name` (a table or a view) from the database's main schema, or from the temp one."""
+    catalog = "temp" if temp else con.execute("SELECT current_database()").fetchone()[0]
     kind = con.execute(
         "SELECT table_type FROM information_schema.tables WHERE table_name = ? AND table_schema = 'main' "
-        "AND table_catalog = current_database()",
-        [name],
+        "AND table_catalog = ?",
+        [name, catalog],
     ).fetchone()
     if kind:
-        con.execute(f"DROP {'VIEW' if kind[0] == 'VIEW' else 'TABLE'} main.{_quote(name)}")
+        con.execute(f"DROP {'VIEW' if kind[0] == 'VIEW' else 'TABLE'} {_quote(catalog)}.main.{_quote(name)}")
 
 
 def _drop_stage(con: duckdb.DuckDBPyConnection, name: str) -> None:
-    kind = con.execute(
-        "SELECT table_type FROM information_schema.tables WHERE table_name = ? AND table_schema = 'main' "
-        "AND table_catalog = 'temp'",
-        [f"_stg_{name}"],
-    ).fetchone()
-    if kind:
-        con.execute(f"DROP {'VIEW' if kind[0] == 'VIEW' else 'TABLE'} _stg_{name}")
+    _drop(con, f"_stg_{name}", temp=True)
 
 
 def _load(
@@ -701,7 +685,7 @@ def _load(
         con.execute("CREATE OR REPLACE TEMP TABLE _codes (code_set VARCHAR, code VARCHAR)")
         for t in TABLES:
             _drop_stage(con, t.name)
-            _drop_main(con, t.name)
+            _drop(con, t.name)
         staged = [loader.stage(t) for t in TABLES]
         if not all(staged) or loader.issues:
             raise ContractError(sorted(loader.issues, key=lambda i: (i.file, i.row or 0)))

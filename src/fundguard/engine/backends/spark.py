@@ -452,34 +452,40 @@ class SparkBackend:
     def build_views(self, kb_tables: set[str] | None = None) -> float:
         start = time.perf_counter()
         self._unpersist()
-        for name, sql in view_plan(kb_tables):
-            if self.materialise and self.edition is not None and name in DRIVER_VIEWS:
-                self._driver_view(name, kb_tables)
-            elif self.materialise and name in CACHED_VIEWS:
-                # computed now and cut from its lineage: every rule reads the stored rows through a plain
-                # scan, instead of re-planning (and, where the cache lookup misses, re-running) the view
-                df = self.spark.sql(sql).localCheckpoint(eager=True)
-                self._cached.append(df)
-                df.createOrReplaceTempView(name)
-            else:
-                self.spark.sql(f"CREATE OR REPLACE TEMP VIEW `{name}` AS {sql}")  # noqa: S608
+        driver = None  # the DuckDB connection for DRIVER_VIEWS, opened (with the edition) at the first
+        try:
+            for name, sql in view_plan(kb_tables):
+                if self.materialise and self.edition is not None and name in DRIVER_VIEWS:
+                    driver = driver or self._driver_connection()
+                    self._driver_view(driver, name, kb_tables)
+                elif self.materialise and name in CACHED_VIEWS:
+                    # computed now and cut from its lineage: every rule reads the stored rows through a plain
+                    # scan, instead of re-planning (and, where the cache lookup misses, re-running) the view
+                    df = self.spark.sql(sql).localCheckpoint(eager=True)
+                    self._cached.append(df)
+                    df.createOrReplaceTempView(name)
+                else:
+                    self.spark.sql(f"CREATE OR REPLACE TEMP VIEW `{name}` AS {sql}")  # noqa: S608
+        finally:
+            if driver is not None:
+                driver.close()
         return time.perf_counter() - start
 
-    def _driver_view(self, name: str, kb_tables: set[str] | None) -> None:
+    def _driver_connection(self) -> Any:
         import duckdb
 
-        source, statement = DRIVER_VIEWS[name]
-        codes = self.spark.table(source).toArrow()
         con = duckdb.connect()
-        try:
-            self.edition.register(con)
-            con.register(f"_{source}", codes)
-            con.execute(f"CREATE TABLE {source} AS SELECT * FROM _{source}")  # noqa: S608
-            con.execute(macros.expand(statement(kb_tables), "duckdb"))
-            table = con.sql(f"SELECT * FROM {name}").to_arrow_table()  # noqa: S608
-            columns = [(r[0], r[1]) for r in con.execute(f"DESCRIBE {name}").fetchall()]
-        finally:
-            con.close()
+        self.edition.register(con)
+        return con
+
+    def _driver_view(self, con: Any, name: str, kb_tables: set[str] | None) -> None:
+        source, statement = DRIVER_VIEWS[name]
+        con.register(f"_{source}", self.spark.table(source).toArrow())
+        con.execute(f"CREATE TABLE {source} AS SELECT * FROM _{source}")  # noqa: S608
+        con.unregister(f"_{source}")
+        con.execute(macros.expand(statement(kb_tables), "duckdb"))
+        table = con.sql(f"SELECT * FROM {name}").to_arrow_table()  # noqa: S608
+        columns = [(r[0], r[1]) for r in con.execute(f"DESCRIBE {name}").fetchall()]
         register_arrow(self.spark, name, table, columns)
 
     def _unpersist(self) -> None:

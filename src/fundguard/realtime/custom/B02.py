@@ -4,13 +4,10 @@ for items with no limit, identical duplicate lines after the first."""
 from __future__ import annotations
 
 from collections import defaultdict
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
-
-def _num_text(value: Decimal) -> str:
-    """A quantity as the batch `num_text` macro writes it: no trailing zeros (2.0000 -> 2, 1.50 -> 1.5)."""
-    return format(Decimal(value).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP).normalize(), "f")
+from fundguard.realtime.custom._common import num_text
 
 
 def evaluate(rule: Any, params: dict, frame, kb) -> list[dict]:
@@ -53,7 +50,7 @@ def evaluate(rule: Any, params: dict, frame, kb) -> list[dict]:
                     "ev_kb_per": per,
                     "ev_kb_max_cnt": max_cnt,
                     "ev_beyond_cnt": beyond,
-                    "ev_reason": f"每{'小时' if per == 'hour' else '日'}限 {max_cnt} 单位，本明细超出 {_num_text(beyond)} 单位",
+                    "ev_reason": f"每{'小时' if per == 'hour' else '日'}限 {max_cnt} 单位，本明细超出 {num_text(beyond)} 单位",
                     "_involved": involved,
                 }
             )

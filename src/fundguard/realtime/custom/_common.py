@@ -44,6 +44,12 @@ def ts_text(value: dt.datetime | None) -> str | None:
     return text
 
 
+def num_text(value: Decimal) -> str:
+    """A quantity as the batch `num_text` macro writes it: rounded to 4 places, no trailing zeros
+    (2.0000 -> 2, 1.50 -> 1.5)."""
+    return format(Decimal(value).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP).normalize(), "f")
+
+
 def date_text(value: dt.date | None) -> str | None:
     return None if value is None else value.isoformat()
 
