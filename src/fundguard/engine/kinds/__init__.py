@@ -5,9 +5,10 @@ A kind is a module here that defines:
 - `NAME`: the kind's name (`kind:` in a rule file);
 - `Config`: a pydantic model of the kind's structural settings (`with:` in a rule file);
 - `batch_sql(rule, config) -> str`: portable SQL (engine macros, `$param` placeholders) returning the
-  offending rows (the granularity key, `vola_amt`, `ev_*` evidence columns) for DuckDB and Spark;
-- `evaluate(rule, config, params, request_rows, history, kb) -> list[dict]`: the real-time evaluator's
-  Python implementation over in-memory rows (raises `NotImplementedError` until it is written).
+  offending rows (the granularity key, `vola_amt`, `ev_*` evidence columns) for DuckDB and Spark.
+
+A kind's real-time twin (the same check in Python over one request's rows) is the module of the same
+name in `fundguard.realtime.kinds`; a rule of kind `sql` has its twin in `fundguard.realtime.custom`.
 
 The kind `sql` runs a rule's own `.sql` file, for rules no kind fits.
 """
@@ -36,9 +37,6 @@ class Kind:
 
     def batch_sql(self, rule: Any) -> str:
         return self.module.batch_sql(rule, self.parse_config(rule.config))
-
-    def evaluate(self, rule: Any, params: dict, request_rows: dict, history: dict, kb: Any) -> list[dict]:
-        return self.module.evaluate(rule, self.parse_config(rule.config), params, request_rows, history, kb)
 
 
 _KINDS: dict[str, Kind] | None = None

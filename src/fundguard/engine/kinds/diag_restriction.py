@@ -1,7 +1,8 @@
 """Kind `diag_restriction`: a diagnosis restricted by a knowledge table (keyed by diagnosis prefix)
 against an attribute of the encounter's person (sex, age at the encounter's start).
 
-One flag per encounter with any offending diagnosis (evidence: the first by `diag_srt_no`);
+One flag per encounter with any offending diagnosis (evidence: the first by `diag_srt_no`; for
+`outside_range`, `ev_kb_range` is the range as text with `range_unit`, as in `item_restriction`);
 `vola_amt` is 0: the flag is evidence of a false record, not an amount.
 """
 
@@ -12,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from fundguard.engine.kinds import literal_list
-from fundguard.engine.sqltext import case_labels
+from fundguard.engine.sqltext import case_labels, range_text
 
 NAME = "diag_restriction"
 
@@ -26,6 +27,7 @@ class Config(BaseModel):
     kb_column: str | None = None
     kb_min: str | None = None
     kb_max: str | None = None
+    range_unit: str = ""  # outside_range: the unit written after the range in `ev_kb_range` (岁)
     valid_values: list[str] = []
     labels: dict[str, dict[str, str]] = {}
 
@@ -53,6 +55,8 @@ def batch_sql(rule: Any, config: Config) -> str:
         cols = [config.kb_min, config.kb_max]
     ev = [("d.diag_code", "ev_diag_code"), ("d.diag_name", "ev_diag_name"), ("k.diag_prefix", "ev_kb_diag_prefix")]
     ev += [(f"k.{c}", f"ev_kb_{c}") for c in cols]
+    if config.test == "outside_range":
+        ev.append((range_text(f"k.{config.kb_min}", f"k.{config.kb_max}", config.range_unit), "ev_kb_range"))
     ev.append((s, f"ev_{config.subject}"))
     for col, labels in sorted(config.labels.items()):
         if col == config.subject:
@@ -74,6 +78,3 @@ FROM (
 WHERE rn = 1
 """  # noqa: S608
 
-
-def evaluate(rule: Any, config: Config, params: dict, request_rows: dict, history: dict, kb: Any) -> list[dict]:
-    raise NotImplementedError("diag_restriction: real-time evaluator not written yet")

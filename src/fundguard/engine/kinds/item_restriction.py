@@ -3,7 +3,8 @@ line's person, encounter, institution or doctor (sex, age, level, setting, title
 
 One flag per offending fee line (after refund netting); `vola_amt` is what remains of the line.
 Tests: `differs` (subject ≠ the entry's value, both among `valid_values`), `outside_range` (subject
-below `kb_min` or above `kb_max`, null ends open), `rank_above` (subject ranks lower than the entry's
+below `kb_min` or above `kb_max`, null ends open; evidence `ev_kb_range` is the range as text with
+`range_unit`: `0~17 岁`, `60 岁及以上`, `17 岁及以下`), `rank_above` (subject ranks lower than the entry's
 limit: its rank number is greater), `not_allowed` (subject not among `allowed[entry value]`) and
 `listed` (being listed is the violation, once `only_if`/`unless` filters hold).
 """
@@ -15,7 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from fundguard.engine.kinds import literal_list, quote_literal
-from fundguard.engine.sqltext import case_labels, case_ranks
+from fundguard.engine.sqltext import case_labels, case_ranks, range_text
 
 NAME = "item_restriction"
 
@@ -29,6 +30,7 @@ class Config(BaseModel):
     kb_column: str | None = None
     kb_min: str | None = None
     kb_max: str | None = None
+    range_unit: str = ""  # outside_range: the unit written after the range in `ev_kb_range` (岁)
     valid_values: list[str] = []
     ranks: dict[str, int] = {}
     allowed: dict[str, list[str]] = {}
@@ -86,6 +88,8 @@ def batch_sql(rule: Any, config: Config) -> str:
     ev = [("k.kb_hilist_code", "ev_kb_code")]
     cols = [c for c in (config.kb_column, config.kb_min, config.kb_max) if c]
     ev += [(f"k.{c}", f"ev_kb_{c}") for c in cols]
+    if config.test == "outside_range":
+        ev.append((range_text(f"k.{config.kb_min}", f"k.{config.kb_max}", config.range_unit), "ev_kb_range"))
     if config.subject:
         ev.append((f"l.{config.subject}", f"ev_{config.subject}"))
     for col in sorted(set(config.only_if) | set(config.unless)):
@@ -113,6 +117,3 @@ FROM (
 WHERE rn = 1
 """  # noqa: S608
 
-
-def evaluate(rule: Any, config: Config, params: dict, request_rows: dict, history: dict, kb: Any) -> list[dict]:
-    raise NotImplementedError("item_restriction: real-time evaluator not written yet")

@@ -17,7 +17,3 @@ def batch_sql(rule: Any, config: Config) -> str:
     if not rule.sql:
         raise ValueError(f"规则 {rule.id} 的 kind 为 sql, 但没有 .sql 文件")
     return rule.sql
-
-
-def evaluate(rule: Any, config: Config, params: dict, request_rows: dict, history: dict, kb: Any) -> list[dict]:
-    raise NotImplementedError(f"规则 {rule.id} 的实时实现 (.py) 尚未提供")

@@ -50,7 +50,3 @@ FROM (
 GROUP BY mdtrt_id
 HAVING MAX(total_cnt) > MAX(stay_days)
 """  # noqa: S608
-
-
-def evaluate(rule: Any, config: Config, params: dict, request_rows: dict, history: dict, kb: Any) -> list[dict]:
-    raise NotImplementedError("units_over_stay: real-time evaluator not written yet")

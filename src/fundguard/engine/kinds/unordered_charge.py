@@ -1,7 +1,8 @@
 """Kind `unordered_charge`: a billed line with no order (`fsi_order_dtos`) in the HIS request.
 
 Real-time only (scenes pre/in): the batch data has no orders, so there is no batch SQL. The real-time
-evaluator implements `evaluate` over the request's fee lines and orders (matched by `hilist_code`).
+twin (`fundguard.realtime.kinds.unordered_charge`) checks the request's fee lines against its orders
+(matched by `hilist_code`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,3 @@ class Config(BaseModel):
 
 def batch_sql(rule: Any, config: Config) -> str:
     raise NotImplementedError(f"规则 {rule.id} 只在实时场景运行 (需要 HIS 请求中的医嘱)")
-
-
-def evaluate(rule: Any, config: Config, params: dict, request_rows: dict, history: dict, kb: Any) -> list[dict]:
-    raise NotImplementedError("unordered_charge: real-time evaluator not written yet")

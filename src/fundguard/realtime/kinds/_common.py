@@ -5,6 +5,8 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from fundguard.realtime.custom._common import num_text
+
 CENT = Decimal("0.01")
 
 
@@ -19,6 +21,18 @@ def label(labels: dict[str, dict[str, str]], column: str, value: Any) -> Any:
     if mapping is None or value is None:
         return value
     return mapping.get(str(value), value)
+
+
+def range_text(lo: Any, hi: Any, unit: str) -> str | None:
+    """A range as the batch `range_text` SQL writes it: `0~17 岁`, `60 岁及以上`, `17 岁及以下`, `0 岁`."""
+    u = f" {unit}" if unit else ""
+    if lo is not None and hi is not None:
+        return f"{num_text(lo)}{u}" if lo == hi else f"{num_text(lo)}~{num_text(hi)}{u}"
+    if lo is not None:
+        return f"{num_text(lo)}{u}及以上"
+    if hi is not None:
+        return f"{num_text(hi)}{u}及以下"
+    return None
 
 
 def item_name(line: dict, kb_row: dict | None) -> str:

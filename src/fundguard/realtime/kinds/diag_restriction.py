@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from fundguard.realtime.kinds._common import label
+from fundguard.realtime.kinds._common import label, range_text
 
 NAME = "diag_restriction"
 
@@ -50,6 +50,8 @@ def evaluate(rule: Any, config, params: dict, frame, kb) -> list[dict]:
         }
         for c in cols:
             row[f"ev_kb_{c}"] = k.get(c)
+        if config.test == "outside_range":
+            row["ev_kb_range"] = range_text(k.get(config.kb_min), k.get(config.kb_max), config.range_unit)
         row[f"ev_{config.subject}"] = s
         for col in config.labels:
             if col == config.subject:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fundguard.realtime.kinds._common import item_name, label
+from fundguard.realtime.kinds._common import item_name, label, range_text
 
 NAME = "item_restriction"
 
@@ -63,6 +63,8 @@ def evaluate(rule: Any, config, params: dict, frame, kb) -> list[dict]:
             }
             for c in kb_cols:
                 row[f"ev_kb_{c}"] = k.get(c)
+            if config.test == "outside_range":
+                row["ev_kb_range"] = range_text(k.get(config.kb_min), k.get(config.kb_max), config.range_unit)
             if config.subject:
                 row[f"ev_{config.subject}"] = line.get(config.subject)
             for col in sorted(set(config.only_if) | set(config.unless)):
