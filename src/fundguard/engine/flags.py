@@ -10,13 +10,15 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
 
 from fundguard.engine.kinds import get_kind
-from fundguard.engine.rule import ParamValue, Rule
+from fundguard.engine.rule import Granularity, ParamValue, Rule
 
 FLAG_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
     ("flag_id", pa.string()),
@@ -80,3 +82,50 @@ def message_pieces(template: str) -> list[tuple[str, str]]:
 def render_message(template: str, values: dict[str, Any]) -> str:
     """Python rendering of a message template (the real-time evaluator's twin of the SQL one)."""
     return "".join(v if kind == "text" else ("" if values.get(v) is None else str(values[v])) for kind, v in message_pieces(template))
+
+
+@dataclass(frozen=True)
+class Context:
+    """How a backend completes a rule's rows into flags: the joins back to the input tables (none when
+    the rule's SQL already returns who and where) and the SQL of the flag's psn_no, mdtrt_id, setl_id,
+    fixmedins_code, feedetl_sn list and mdtrt_ids list."""
+
+    joins: str
+    who: tuple[str, str, str, str]
+    lines: str
+    encs: str
+
+
+def flag_context(granularity: Granularity, has: set[str], *, null: str, empty: str, list_of: Callable[[str], str]) -> Context:
+    """The flag context for a rule of `granularity` whose SQL returns the columns `has`, in a backend's
+    dialect (`null`: a NULL string, `empty`: an empty string list, `list_of(x)`: a one-element list)."""
+    lines = "r.feedetl_sns" if "feedetl_sns" in has else None
+    encs = "r.mdtrt_ids" if "mdtrt_ids" in has else None
+    # a rule that already returns who and where (read from fee_lines / mdtrt_ctx) spares a join back to
+    # the input tables: at 10M lines that join is a full scan per rule (on Spark, a shuffle of every line)
+    carries_context = {"psn_no", "mdtrt_id", "setl_id", "fixmedins_code"} <= has
+    g = granularity
+    if g in (Granularity.LINE, Granularity.MDTRT) and carries_context:
+        return Context(
+            "", ("r.psn_no", "r.mdtrt_id", "r.setl_id", "r.fixmedins_code"),
+            lines or (list_of("r.feedetl_sn") if g is Granularity.LINE else empty), encs or list_of("r.mdtrt_id"),
+        )
+    if g is Granularity.LINE:
+        return Context(
+            "JOIN feedetl f ON f.feedetl_sn = r.feedetl_sn JOIN mdtrt m ON m.mdtrt_id = f.mdtrt_id",
+            ("f.psn_no", "f.mdtrt_id", "m.setl_id", "f.fixmedins_code"),
+            lines or list_of("r.feedetl_sn"), encs or list_of("f.mdtrt_id"),
+        )
+    if g is Granularity.MDTRT:
+        return Context(
+            "JOIN mdtrt m ON m.mdtrt_id = r.mdtrt_id", ("m.psn_no", "m.mdtrt_id", "m.setl_id", "m.fixmedins_code"),
+            lines or empty, encs or list_of("r.mdtrt_id"),
+        )
+    if g is Granularity.PSN:
+        return Context(
+            "", ("r.psn_no", "r.mdtrt_id" if "mdtrt_id" in has else null, null,
+                 "r.fixmedins_code" if "fixmedins_code" in has else null),
+            lines or empty, encs or empty,
+        )
+    org = "r.fixmedins_code" if "fixmedins_code" in has else "r.org_code"
+    return Context("", (null, null, null, org), lines or empty, encs or empty)

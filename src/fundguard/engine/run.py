@@ -178,13 +178,7 @@ def run_audit(
     if engine != "duckdb":
         raise AuditError(f"引擎 {engine!r} 尚未实现 (可用: duckdb, spark)")
     started = dt.datetime.now(dt.UTC)
-    registry = registry or load_registry()
-    selected = registry.select(rules)
-    overrides = dict(params or {})
-    if params_file:
-        for rid, values in read_params_file(params_file).items():
-            overrides.setdefault(rid, {}).update(values)
-    bound = bind_all(selected, overrides, registry)
+    selected, bound = select_and_bind(registry or load_registry(), rules, params, params_file)
 
     kb_path, edition = _open_edition(kb)
     con = duckdb.connect(config=_duckdb_config())
@@ -206,36 +200,20 @@ def run_audit(
         total_seconds = time.perf_counter() - t0
         _check_unchanged(Path(dataset), report)
 
-        out_path = Path(out)
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out_path.name}.", dir=out_path.parent))
-        try:
-            auditor.backend.write_flags(tmp / "flags.parquet")
-            run_json = {
-                "run_id": run_id,
-                "started": started.isoformat(timespec="seconds"),
-                "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                "engine": engine,
-                "dataset": {
-                    "path": str(dataset),
-                    "tables": {n: {"rows": t.rows, "sha256": t.sha256, "file": t.file} for n, t in sorted(report.tables.items())},
-                },
-                "kb": {"path": str(kb_path), "content_hash": kb_hash, "manifest": edition.manifest},
-                "rules": [asdict(s) for s in result.rules],
-                "totals": {
-                    "flags": result.flags,
-                    "vola_amt": f"{sum((Decimal(s.vola_amt) for s in result.rules), Decimal(0)):.2f}",
-                    "rules_ran": sum(1 for s in result.rules if s.status == "ran"),
-                    "rules_skipped": sum(1 for s in result.rules if s.status == "skipped"),
-                },
-                "timings": {"views_seconds": round(result.views_seconds, 4), "total_seconds": round(total_seconds, 4)},
-            }
-            (tmp / "run.json").write_text(json.dumps(run_json, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
-            _publish(tmp, out_path)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
-        return run_json
+        return write_run(
+            out,
+            auditor.backend,
+            run_id=run_id,
+            started=started,
+            engine=engine,
+            dataset={
+                "path": str(dataset),
+                "tables": {n: {"rows": t.rows, "sha256": t.sha256, "file": t.file} for n, t in sorted(report.tables.items())},
+            },
+            kb={"path": str(kb_path), "content_hash": kb_hash, "manifest": edition.manifest},
+            result=result,
+            total_seconds=total_seconds,
+        )
     finally:
         con.close()
 
@@ -264,6 +242,66 @@ def _duckdb_config() -> dict[str, str]:
     if os.environ.get("FUNDGUARD_THREADS"):
         config["threads"] = os.environ["FUNDGUARD_THREADS"]
     return config
+
+
+def select_and_bind(
+    registry: Registry,
+    rules: list[str] | None,
+    params: dict[str, dict[str, Any]] | None,
+    params_file: Path | str | None,
+) -> tuple[list[Rule], dict[str, dict[str, ParamValue]]]:
+    """The selected rules and their bound parameters (`params` overrides, then the params file's)."""
+    selected = registry.select(rules)
+    overrides = dict(params or {})
+    if params_file:
+        for rid, values in read_params_file(params_file).items():
+            overrides.setdefault(rid, {}).update(values)
+    return selected, bind_all(selected, overrides, registry)
+
+
+def write_run(
+    out: Path | str,
+    backend: Any,
+    *,
+    run_id: str,
+    started: dt.datetime,
+    engine: str,
+    dataset: dict[str, Any],
+    kb: dict[str, Any],
+    result: AuditResult,
+    total_seconds: float,
+    extra: dict[str, Any] | None = None,
+) -> dict:
+    """Write `flags.parquet` (from the backend) and `run.json` into a temporary folder beside `out`, then
+    move them into `out`: a reader never sees one without the other. Returns the run.json content."""
+    out_path = Path(out)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_path.name}.", dir=out_path.parent))
+    try:
+        backend.write_flags(tmp / "flags.parquet")
+        run_json = {
+            "run_id": run_id,
+            "started": started.isoformat(timespec="seconds"),
+            "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "engine": engine,
+            **(extra or {}),
+            "dataset": dataset,
+            "kb": kb,
+            "rules": [asdict(s) for s in result.rules],
+            "totals": {
+                "flags": result.flags,
+                "vola_amt": f"{sum((Decimal(s.vola_amt) for s in result.rules), Decimal(0)):.2f}",
+                "rules_ran": sum(1 for s in result.rules if s.status == "ran"),
+                "rules_skipped": sum(1 for s in result.rules if s.status == "skipped"),
+            },
+            "timings": {"views_seconds": round(result.views_seconds, 4), "total_seconds": round(total_seconds, 4)},
+        }
+        (tmp / "run.json").write_text(json.dumps(run_json, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+        _publish(tmp, out_path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return run_json
 
 
 def _publish(tmp: Path, out: Path) -> None:

@@ -15,9 +15,9 @@ from pathlib import Path
 import duckdb
 
 from fundguard.engine import macros, views
-from fundguard.engine.flags import message_pieces, params_json
+from fundguard.engine.flags import flag_context, message_pieces, params_json
 from fundguard.engine.kinds import get_kind
-from fundguard.engine.rule import Granularity, ParamValue, Rule
+from fundguard.engine.rule import ParamValue, Rule
 
 NAME = "duckdb"
 _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
@@ -130,39 +130,7 @@ class DuckDBBackend:
             flag_key = f"r.{key} || '|' || CAST(r.flag_detail AS VARCHAR)"
         else:
             flag_key = f"CAST(r.{key} AS VARCHAR)"
-        lines = "r.feedetl_sns" if "feedetl_sns" in has else None
-        encs = "r.mdtrt_ids" if "mdtrt_ids" in has else None
-        # a rule that already returns who and where (read from fee_lines / mdtrt_ctx) spares a join back
-        # to the fee lines: at 10M lines that join is a full scan per rule
-        carries_context = {"psn_no", "mdtrt_id", "setl_id", "fixmedins_code"} <= has
-        if g in (Granularity.LINE, Granularity.MDTRT) and carries_context:
-            joins = ""
-            who = "r.psn_no, r.mdtrt_id, r.setl_id, r.fixmedins_code"
-            lines = lines or ("[r.feedetl_sn]" if g is Granularity.LINE else empty)
-            encs = encs or "[r.mdtrt_id]"
-        elif g is Granularity.LINE:
-            joins = "JOIN feedetl f ON f.feedetl_sn = r.feedetl_sn JOIN mdtrt m ON m.mdtrt_id = f.mdtrt_id"
-            who = "f.psn_no, f.mdtrt_id, m.setl_id, f.fixmedins_code"
-            lines = lines or "[r.feedetl_sn]"
-            encs = encs or "[f.mdtrt_id]"
-        elif g is Granularity.MDTRT:
-            joins = "JOIN mdtrt m ON m.mdtrt_id = r.mdtrt_id"
-            who = "m.psn_no, m.mdtrt_id, m.setl_id, m.fixmedins_code"
-            lines = lines or empty
-            encs = encs or "[r.mdtrt_id]"
-        elif g is Granularity.PSN:
-            joins = ""
-            mdtrt = "r.mdtrt_id" if "mdtrt_id" in has else "CAST(NULL AS VARCHAR)"
-            org = "r.fixmedins_code" if "fixmedins_code" in has else "CAST(NULL AS VARCHAR)"
-            who = f"r.psn_no, {mdtrt}, CAST(NULL AS VARCHAR), {org}"
-            lines = lines or empty
-            encs = encs or empty
-        else:
-            joins = ""
-            org = "r.fixmedins_code" if "fixmedins_code" in has else "r.org_code"
-            who = f"CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR), {org}"
-            lines = lines or empty
-            encs = encs or empty
+        ctx = flag_context(g, has, null="CAST(NULL AS VARCHAR)", empty=empty, list_of=lambda x: f"[{x}]")
 
         bind: dict[str, object] = {
             "_run_id": run_id,
@@ -199,8 +167,8 @@ class DuckDBBackend:
 WITH r AS (SELECT *, {flag_key} AS _flag_key FROM _r r)
 SELECT substr(sha256($_rule_id || '|' || $_version || '|' || $_kb_hash || '|' || r._flag_key), 1, 32),
        $_run_id, $_rule_id, $_version, CAST($_sev AS INTEGER), $_gran,
-       {who}, {lines}, {encs}, r.vola_amt, {message}, {evidence}, r._flag_key
-FROM r {joins}
+       {", ".join(ctx.who)}, {ctx.lines}, {ctx.encs}, r.vola_amt, {message}, {evidence}, r._flag_key
+FROM r {ctx.joins}
 """  # noqa: S608
         dup = self.con.execute(
             f"SELECT _flag_key, count(*) FROM (SELECT {flag_key} AS _flag_key FROM _r r) "  # noqa: S608

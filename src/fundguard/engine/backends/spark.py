@@ -31,9 +31,9 @@ from sqlglot import exp
 
 from fundguard.engine import macros, views
 from fundguard.engine.backends.duckdb import RuleOutcome, RuleRuntimeError, sql_params
-from fundguard.engine.flags import FLAG_COLUMNS, FLAG_SCHEMA, message_pieces, params_json
+from fundguard.engine.flags import FLAG_COLUMNS, FLAG_SCHEMA, flag_context, message_pieces, params_json
 from fundguard.engine.kinds import get_kind
-from fundguard.engine.rule import Granularity, ParamValue, Rule
+from fundguard.engine.rule import ParamValue, Rule
 
 if TYPE_CHECKING:  # pyspark is the optional `spark` extra
     from pyspark.sql import DataFrame, SparkSession
@@ -551,42 +551,7 @@ class SparkBackend:
             flag_key = f"r.{key} || '|' || CAST(r.flag_detail AS STRING)"
         else:
             flag_key = f"CAST(r.{key} AS STRING)"
-        lines = "r.feedetl_sns" if "feedetl_sns" in has else None
-        encs = "r.mdtrt_ids" if "mdtrt_ids" in has else None
-        null = "CAST(NULL AS STRING)"
-        # a rule that already returns who and where (read from fee_lines / mdtrt_ctx) spares the join back to
-        # the input tables (as in the DuckDB backend): on Spark that join shuffles every fee line per rule
-        carries_context = {"psn_no", "mdtrt_id", "setl_id", "fixmedins_code"} <= has
-        if g in (Granularity.LINE, Granularity.MDTRT) and carries_context:
-            joins = ""
-            who = ["r.psn_no", "r.mdtrt_id", "r.setl_id", "r.fixmedins_code"]
-            lines = lines or ("array(r.feedetl_sn)" if g is Granularity.LINE else empty)
-            encs = encs or "array(r.mdtrt_id)"
-        elif g is Granularity.LINE:
-            joins = "JOIN feedetl f ON f.feedetl_sn = r.feedetl_sn JOIN mdtrt m ON m.mdtrt_id = f.mdtrt_id"
-            who = ["f.psn_no", "f.mdtrt_id", "m.setl_id", "f.fixmedins_code"]
-            lines = lines or "array(r.feedetl_sn)"
-            encs = encs or "array(f.mdtrt_id)"
-        elif g is Granularity.MDTRT:
-            joins = "JOIN mdtrt m ON m.mdtrt_id = r.mdtrt_id"
-            who = ["m.psn_no", "m.mdtrt_id", "m.setl_id", "m.fixmedins_code"]
-            lines = lines or empty
-            encs = encs or "array(r.mdtrt_id)"
-        elif g is Granularity.PSN:
-            joins = ""
-            who = [
-                "r.psn_no",
-                "r.mdtrt_id" if "mdtrt_id" in has else null,
-                null,
-                "r.fixmedins_code" if "fixmedins_code" in has else null,
-            ]
-            lines = lines or empty
-            encs = encs or empty
-        else:
-            joins = ""
-            who = [null, null, null, "r.fixmedins_code" if "fixmedins_code" in has else "r.org_code"]
-            lines = lines or empty
-            encs = encs or empty
+        ctx = flag_context(g, has, null="CAST(NULL AS STRING)", empty=empty, list_of=lambda x: f"array({x})")
 
         args: dict[str, Any] = {
             "_run_id": run_id,
@@ -627,9 +592,9 @@ class SparkBackend:
             ":_version",
             "CAST(:_sev AS INT)",
             ":_gran",
-            *[f"CAST({w} AS STRING)" for w in who],
-            f"CAST({lines} AS ARRAY<STRING>)",
-            f"CAST({encs} AS ARRAY<STRING>)",
+            *[f"CAST({w} AS STRING)" for w in ctx.who],
+            f"CAST({ctx.lines} AS ARRAY<STRING>)",
+            f"CAST({ctx.encs} AS ARRAY<STRING>)",
             "r.vola_amt",
             message,
             evidence,
@@ -639,11 +604,11 @@ class SparkBackend:
         view = f"_r_{rule.id}"
         r.createOrReplaceTempView(view)
         # the rule's result (flags, few next to the fee lines) is broadcast to the context join
-        hint = "/*+ BROADCAST(r) */ " if joins else ""
+        hint = "/*+ BROADCAST(r) */ " if ctx.joins else ""
         sql = f"""
 WITH r AS (SELECT *, {flag_key} AS _flag_key FROM {view} r)
 SELECT {hint}{select}
-FROM r {joins}
+FROM r {ctx.joins}
 """  # noqa: S608
         return self.spark.sql(sql, args=args)
 
@@ -684,16 +649,12 @@ def _short(exc: Exception) -> str:
 
 def _local_sha256(uri: str) -> str | None:
     """The sha256 of a local Parquet file (as the DuckDB loader records it); None for folders and URIs."""
-    import hashlib
+    from fundguard.contract.load import file_sha256
 
     path = Path(uri[len("file://") :] if uri.startswith("file://") else uri)
     if "://" in uri and not uri.startswith("file://") or not path.is_file():
         return None
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return file_sha256(path)
 
 
 def run_audit_spark(
@@ -717,26 +678,15 @@ def run_audit_spark(
     before auditing it on a cluster.
     """
     import datetime as _dt
-    import json
-    import os
-    import shutil
-    import tempfile
-    from dataclasses import asdict
 
     from fundguard import kb as kb_pkg
     from fundguard.contract.tables import TABLES
     from fundguard.engine.flags import rule_version
     from fundguard.engine.registry import load_registry
-    from fundguard.engine.run import AuditError, Auditor, bind_all, compute_run_id, read_params_file
+    from fundguard.engine.run import AuditError, Auditor, compute_run_id, select_and_bind, write_run
 
     started = _dt.datetime.now(_dt.UTC)
-    registry = registry or load_registry()
-    selected = registry.select(rules)
-    overrides = dict(params or {})
-    if params_file:
-        for rid, values in read_params_file(params_file).items():
-            overrides.setdefault(rid, {}).update(values)
-    bound = bind_all(selected, overrides, registry)
+    selected, bound = select_and_bind(registry or load_registry(), rules, params, params_file)
     kb_path = Path(kb) if kb else kb_pkg.default_edition_path()
     edition = kb_pkg.Edition.open(kb_path)
 
@@ -768,37 +718,17 @@ def run_audit_spark(
         result = auditor.run(selected, bound, run_id=run_id, progress=progress)
         total_seconds = time.perf_counter() - t0
 
-        out_path = Path(out)
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out_path.name}.", dir=out_path.parent))
-        try:
-            backend.write_flags(tmp / "flags.parquet")
-            run_json = {
-                "run_id": run_id,
-                "started": started.isoformat(timespec="seconds"),
-                "finished": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-                "engine": NAME,
-                "spark": {"master": session.sparkContext.master, "version": session.version},
-                "dataset": {"path": uri, "tables": dict(sorted(tables.items()))},
-                "kb": {"path": str(kb_path), "content_hash": kb_hash, "manifest": edition.manifest},
-                "rules": [asdict(s) for s in result.rules],
-                "totals": {
-                    "flags": result.flags,
-                    "vola_amt": f"{sum((Decimal(s.vola_amt) for s in result.rules), Decimal(0)):.2f}",
-                    "rules_ran": sum(1 for s in result.rules if s.status == "ran"),
-                    "rules_skipped": sum(1 for s in result.rules if s.status == "skipped"),
-                },
-                "timings": {"views_seconds": round(result.views_seconds, 4), "total_seconds": round(total_seconds, 4)},
-            }
-            (tmp / "run.json").write_text(json.dumps(run_json, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
-            if not out_path.exists():
-                os.replace(tmp, out_path)
-            else:
-                for name in ("flags.parquet", "run.json"):
-                    os.replace(tmp / name, out_path / name)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
-        return run_json
+        return write_run(
+            out,
+            backend,
+            run_id=run_id,
+            started=started,
+            engine=NAME,
+            extra={"spark": {"master": session.sparkContext.master, "version": session.version}},
+            dataset={"path": uri, "tables": dict(sorted(tables.items()))},
+            kb={"path": str(kb_path), "content_hash": kb_hash, "manifest": edition.manifest},
+            result=result,
+            total_seconds=total_seconds,
+        )
     finally:
         backend.close()
