@@ -36,6 +36,10 @@ EXPRESSIONS = {
     "trunc_hour": "{{ trunc_hour(t1) }}",
     "nested": "{{ days_between({{ add_days(b, 10) }}, {{ to_date(t2) }}) }}",
 }
+if "prorate_amt" in macros.MACRO_NAMES:
+    # cents × share with halves (2.10 × 2 ÷ 8 = 0.525) and an expression as the share
+    EXPRESSIONS["prorate_amt"] = "{{ prorate_amt(CAST(days AS DECIMAL(16,2)) * 1.05, days, 8) }}"
+    EXPRESSIONS["prorate_amt_expr"] = "{{ prorate_amt(CAST(days AS DECIMAL(16,2)) * 3.33, days + 1 - 1, days + 2) }}"
 if "num_text" in macros.MACRO_NAMES:
     EXPRESSIONS["num_text"] = "{{ num_text(CAST(days AS DECIMAL(16,4)) / 4) }}"
 
@@ -66,3 +70,9 @@ def test_date_diff_year_is_the_trap(spark):
     """Why the macros exist: DuckDB's date_diff('year') counts year boundaries, so it is not an age."""
     sql = f"SELECT date_diff('year', b, d) AS a FROM ({_values_sql()}) c ORDER BY days"
     assert [r[0] for r in duckdb.sql(sql).fetchall()] != [24, 25, 20, 34, 35, 0, 64]
+
+
+def test_prorate_amt_rounds_half_cents_away_from_zero():
+    sql = "SELECT {{ prorate_amt(2.10, 2, 8) }}, {{ prorate_amt(1.05, 1, 8) }}, {{ prorate_amt(-2.10, 2, 8) }}, {{ prorate_amt(10.00, 3 - 1, 1 + 3) }}"
+    (got,) = duckdb.sql(macros.expand(sql, "duckdb")).fetchall()
+    assert [str(v) for v in got] == ["0.53", "0.13", "-0.53", "5.00"]

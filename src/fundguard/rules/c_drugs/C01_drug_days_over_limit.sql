@@ -23,7 +23,7 @@ limited AS (
   FROM drug d
 )
 SELECT feedetl_sn,
-       CAST(ROUND(CAST(net_amt * 100 AS BIGINT) * (prd_days - limit_days) / prd_days, 0) AS DECIMAL(18,0)) * 0.01 AS vola_amt,
+       {{ prorate_amt(net_amt, prd_days - limit_days, prd_days) }} AS vola_amt,
        hilist_code, item_name,
        prd_days AS ev_prd_days, limit_days AS ev_limit_days, limit_source AS ev_limit_source,
        kb_max_prd_days AS ev_kb_max_prd_days, prd_days - limit_days AS ev_excess_days, net_amt AS ev_net_amt

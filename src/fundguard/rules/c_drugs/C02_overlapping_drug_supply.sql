@@ -34,7 +34,7 @@ involved AS (
   GROUP BY a.feedetl_sn
 )
 SELECT o.feedetl_sn,
-       CAST(ROUND(CAST(o.net_amt * 100 AS BIGINT) * o.overlap_days / o.prd_days, 0) AS DECIMAL(18,0)) * 0.01 AS vola_amt,
+       {{ prorate_amt(o.net_amt, o.overlap_days, o.prd_days) }} AS vola_amt,
        i.feedetl_sns, l.hilist_code, l.item_name,
        o.fee_date AS ev_fee_date, o.prd_days AS ev_prd_days, o.supply_end AS ev_supply_end,
        o.prev_end AS ev_earlier_supply_end, o.overlap_days AS ev_overlap_days, o.net_amt AS ev_net_amt

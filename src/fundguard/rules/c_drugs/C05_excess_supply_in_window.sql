@@ -51,7 +51,7 @@ beyond AS (
   FROM in_window i
 )
 SELECT psn_no, hilist_code AS flag_detail,
-       SUM(CAST(ROUND(CAST(net_amt * 100 AS BIGINT) * beyond_days / prd_days, 0) AS DECIMAL(18,0)) * 0.01) AS vola_amt,
+       SUM({{ prorate_amt(net_amt, beyond_days, prd_days) }}) AS vola_amt,
        {{ list_agg(feedetl_sn) }} AS feedetl_sns, {{ list_agg(mdtrt_id) }} AS mdtrt_ids,
        hilist_code, MAX(item_name) AS item_name,
        MIN(window_start) AS ev_window_start, MAX(window_end) AS ev_window_end,

@@ -37,7 +37,7 @@ measured AS (
   WHERE x.supply_end > x.course_end
 )
 SELECT m.feedetl_sn,
-       CAST(ROUND(CAST(m.net_amt * 100 AS BIGINT) * m.beyond_days / m.prd_days, 0) AS DECIMAL(18,0)) * 0.01 AS vola_amt,
+       {{ prorate_amt(m.net_amt, m.beyond_days, m.prd_days) }} AS vola_amt,
        l.hilist_code, l.item_name,
        m.kb_hilist_code AS ev_kb_hilist_code, m.max_days AS ev_kb_max_days,
        m.course_start AS ev_course_start, {{ add_days(m.course_end, -1) }} AS ev_course_last_day,
