@@ -31,13 +31,11 @@ def _num_text(x: str, text_type: str = "VARCHAR") -> str:
     return f"TRIM(TRAILING '.' FROM TRIM(TRAILING '0' FROM {text}))"
 
 
-def _prorate_amt(amt: str, num: str, den: str, *, as_double: bool = False) -> str:
+def _prorate_amt(amt: str, num: str, den: str) -> str:
     # amt × num ÷ den in whole cents, rounded half away from zero: the amount in integer cents times the
-    # (integer) share, divided in DOUBLE, as DuckDB divides integers; Spark divides integers in DOUBLE
-    # too, the casts only make that explicit
+    # (integer) share, divided in DOUBLE (as DuckDB divides integers; written out, so both engines agree)
     cents = f"CAST(({amt}) * 100 AS BIGINT) * ({num})"
-    share = f"CAST({cents} AS DOUBLE) / CAST(({den}) AS DOUBLE)" if as_double else f"{cents} / ({den})"
-    return f"(CAST(ROUND({share}, 0) AS DECIMAL(18,0)) * 0.01)"
+    return f"(CAST(ROUND(CAST({cents} AS DOUBLE) / CAST(({den}) AS DOUBLE), 0) AS DECIMAL(18,0)) * 0.01)"
 
 
 DUCKDB: dict[str, MacroImpl] = {
@@ -58,7 +56,7 @@ DUCKDB: dict[str, MacroImpl] = {
     # a 64-bit hash of the values, to find candidate groups cheaply (equal values, equal hash); engines
     # hash differently, so a rule uses it only to narrow, then compares the values themselves
     "key_hash": lambda *xs: f"hash({', '.join(xs)})",
-    "prorate_amt": lambda amt, num, den: _prorate_amt(amt, num, den),
+    "prorate_amt": _prorate_amt,
 }
 
 SPARK: dict[str, MacroImpl] = {
@@ -75,7 +73,7 @@ SPARK: dict[str, MacroImpl] = {
     "list_of": lambda x: f"array({x})",
     "num_text": lambda x: _num_text(x, "STRING"),  # Spark 4: VARCHAR needs a length
     "key_hash": lambda *xs: f"xxhash64({', '.join(xs)})",
-    "prorate_amt": lambda amt, num, den: _prorate_amt(amt, num, den, as_double=True),
+    "prorate_amt": _prorate_amt,
 }
 
 BACKENDS: dict[str, dict[str, MacroImpl]] = {"duckdb": DUCKDB, "spark": SPARK}

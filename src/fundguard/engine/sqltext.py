@@ -22,7 +22,7 @@ def range_text(lo: str, hi: str, unit: str) -> str:
     u = quote_text(f" {unit}" if unit else "")
     a, b = f"{{{{ num_text({lo}) }}}}", f"{{{{ num_text({hi}) }}}}"
     return (
-        f"CASE WHEN {lo} IS NOT NULL AND {hi} IS NOT NULL AND {lo} = {hi} THEN concat({a}, {u}) "
+        f"CASE WHEN {lo} = {hi} THEN concat({a}, {u}) "
         f"WHEN {lo} IS NOT NULL AND {hi} IS NOT NULL THEN concat({a}, '~', {b}, {u}) "
         f"WHEN {lo} IS NOT NULL THEN concat({a}, {u}, '及以上') "
         f"WHEN {hi} IS NOT NULL THEN concat({b}, {u}, '及以下') END"
