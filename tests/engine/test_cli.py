@@ -57,3 +57,18 @@ def test_audit_errors_exit_codes(dataset, tmp_path):
     bad.mkdir()
     assert runner.invoke(app, ["audit", str(bad), "--out", str(out)]).exit_code == 1
     assert not out.exists()
+
+
+def test_rules_test_rejects_sql_outside_the_portable_subset(bad_rules_root, monkeypatch):
+    # a rule author's edit that DuckDB accepts but Spark computes differently fails `rules test`
+    sql_path = bad_rules_root / "a_restrictions" / "A05_item_outside_indication.sql"
+    sql = sql_path.read_text(encoding="utf-8")
+    where = "WHERE l.hifp_pay > 0 AND NOT l.hosp_appr_flag"
+    assert where in sql
+    # true on every example (DuckDB: days since birth), but an INTERVAL on Spark
+    sql_path.write_text(sql.replace(where, where + " AND l.fee_date - l.brdy > 0"), encoding="utf-8")
+    monkeypatch.setattr("fundguard.engine.registry.rules_root", lambda: bad_rules_root)
+    result = runner.invoke(app, ["rules", "test", "A05"])
+    assert result.exit_code == 1, result.output
+    assert "规则 A05" in result.output and "days_between" in result.output
+    assert "不在可移植子集内" in result.stdout

@@ -178,20 +178,3 @@ def test_fee_lines_read_in_place_and_a_file_changed_mid_run_writes_nothing(datas
 
 def test_run_id_depends_on_inputs():
     assert compute_run_id({"a": "1"}, "k", {"A01": "v"}) != compute_run_id({"a": "2"}, "k", {"A01": "v"})
-
-
-def test_curated_views_are_portable():
-    from fundguard.engine.portable import check_portable
-    from fundguard.engine.views import view_statements
-
-    for stmt in view_statements():
-        assert check_portable(stmt) == [], stmt.splitlines()[1]
-
-
-def test_portable_lint_rejects_duckdb_only_sql():
-    from fundguard.engine.portable import check_portable
-
-    assert check_portable("SELECT date_diff('day', a, b) FROM t")
-    assert check_portable("SELECT x::INT FROM t")
-    assert check_portable("SELECT * FROM t QUALIFY row_number() OVER () = 1")
-    assert check_portable("SELECT {{ days_between(a, b) }} FROM t WHERE c > $max_cnt") == []

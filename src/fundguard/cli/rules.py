@@ -70,10 +70,15 @@ def show(rule_id: Annotated[str, typer.Argument(help="规则编号, 如 A01")]) 
 
 @rules_app.command("test")
 def test(rule_id: Annotated[str | None, typer.Argument(help="规则编号; 省略则运行全部")] = None) -> None:
-    """运行规则示例 Run the rules' examples (exact match of flags and amounts)."""
+    """运行规则示例并检查 SQL 可移植性 Run the rules' examples (exact match of flags and amounts) and lint their SQL."""
     from fundguard.engine.examples import run_example
+    from fundguard.engine.sql_lint import lint_rule
 
     rules = [_get(rule_id)] if rule_id else list(_registry())
+    # the portable subset first: SQL outside it would give different flags on Spark (docs/spark.md)
+    lint_issues = [issue for r in rules for issue in lint_rule(r)]
+    for issue in lint_issues:
+        err_console.print(f"✗ {issue}", markup=False)
     cases = [(r, i) for r in rules for i in range(len(r.examples))]
     failed = passed = skipped = gaps = 0
     with progress_bar() as bar:
@@ -99,7 +104,9 @@ def test(rule_id: Annotated[str | None, typer.Argument(help="规则编号; 省�
                     f"✗ {rule.id} 示例 {i + 1} {o.title}\n    预期 {sorted(o.expected)}\n    实际 {sorted(o.actual)}", markup=False
                 )
     out_console.print(f"示例: {passed} 通过, {failed} 失败, {skipped} 跳过 (非批量场景), {gaps} 已知差距", markup=False)
-    if failed:
+    if lint_issues:
+        out_console.print(f"SQL 可移植性: {len(lint_issues)} 处不在可移植子集内", markup=False)
+    if failed or lint_issues:
         raise typer.Exit(EXIT_BAD_INPUT)
 
 

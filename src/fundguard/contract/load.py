@@ -658,7 +658,7 @@ def load_dataset(
         return report
 
 
-def _drop(con: duckdb.DuckDBPyConnection, name: str, *, temp: bool = False) -> None:
+def drop_relation(con: duckdb.DuckDBPyConnection, name: str, *, temp: bool = False) -> None:
     """Drop `name` (a table or a view) from the database's main schema, or from the temp one."""
     catalog = "temp" if temp else con.execute("SELECT current_database()").fetchone()[0]
     kind = con.execute(
@@ -671,7 +671,7 @@ def _drop(con: duckdb.DuckDBPyConnection, name: str, *, temp: bool = False) -> N
 
 
 def _drop_stage(con: duckdb.DuckDBPyConnection, name: str) -> None:
-    _drop(con, f"_stg_{name}", temp=True)
+    drop_relation(con, f"_stg_{name}", temp=True)
 
 
 def _load(
@@ -685,7 +685,7 @@ def _load(
         con.execute("CREATE OR REPLACE TEMP TABLE _codes (code_set VARCHAR, code VARCHAR)")
         for t in TABLES:
             _drop_stage(con, t.name)
-            _drop(con, t.name)
+            drop_relation(con, t.name)
         staged = [loader.stage(t) for t in TABLES]
         if not all(staged) or loader.issues:
             raise ContractError(sorted(loader.issues, key=lambda i: (i.file, i.row or 0)))

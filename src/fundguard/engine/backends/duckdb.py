@@ -14,6 +14,7 @@ from pathlib import Path
 
 import duckdb
 
+from fundguard.contract.load import drop_relation
 from fundguard.engine import macros, views
 from fundguard.engine.flags import flag_context, message_pieces, params_json
 from fundguard.engine.kinds import get_kind
@@ -71,11 +72,7 @@ class DuckDBBackend:
     def build_views(self, kb_tables: set[str] | None = None) -> float:
         start = time.perf_counter()
         for name in views.VIEW_NAMES:
-            kind = self.con.execute(
-                "SELECT table_type FROM information_schema.tables WHERE table_name = ?", [name]
-            ).fetchone()
-            if kind:
-                self.con.execute(f"DROP {'VIEW' if kind[0] == 'VIEW' else 'TABLE'} {name}")
+            drop_relation(self.con, name)
         for stmt in views.view_statements(kb_tables):
             self.con.execute(expand(stmt))
         self.con.execute(FLAGS_DDL)
