@@ -9,8 +9,7 @@ WITH drug AS (
 )
 -- excess share = amount × (cnt − max × prd_days) / cnt, in whole cents; quantities scaled to integers (4 places)
 SELECT feedetl_sn,
-       CAST(ROUND(CAST(net_amt * 100 AS BIGINT) * CAST((net_cnt - allowed_cnt) * 10000 AS BIGINT)
-                  / CAST(net_cnt * 10000 AS BIGINT), 0) AS DECIMAL(18,0)) * 0.01 AS vola_amt,
+       {{ prorate_amt(net_amt, CAST((net_cnt - allowed_cnt) * 10000 AS BIGINT), CAST(net_cnt * 10000 AS BIGINT)) }} AS vola_amt,
        hilist_code, item_name,
        net_cnt AS ev_cnt, prd_days AS ev_prd_days,
        CAST(net_cnt / prd_days AS DECIMAL(16,4)) AS ev_daily_cnt,
