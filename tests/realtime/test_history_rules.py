@@ -191,3 +191,25 @@ def test_c03_three_past_days_and_the_current_one():
     # without the current prescription the three past days are not enough
     given["feedetl"] = given["feedetl"][:3]
     assert _flags("C03", given) == []
+
+
+def test_finding_keyed_on_a_past_encounter_names_the_current_one(tmp_path, make_service):
+    # settling a stay (10th–15th): a past outpatient visit (D03) and a past stay (D07) fall inside it. Both
+    # findings are keyed on the past encounter (as in the batch audit), but the HIS only knows its own
+    # encounter: the reply names the current encounter, the message names the past one
+    payload = request("3102", scene="8", med_type="21", adm_date="2025-06-10 08:00:00",
+                      dscg_date="2025-06-15 10:00:00", orders=[order("RX1", when="2025-06-14 14:20:00")])
+    visit = {"mdtrt_id": "V1", "med_type": "11", "fixmedins_code": "H2",
+             "begntime": "2025-06-12 09:00:00", "endtime": "2025-06-12 10:00:00"}
+    stay = {"mdtrt_id": "S9", "med_type": "21", "fixmedins_code": "H2",
+            "begntime": "2025-06-12 09:00:00", "endtime": "2025-06-13 10:00:00"}
+    svc = make_service(auth=False, history_path=_history(tmp_path, {"mdtrt": [visit, stay]}))
+    reply = svc.handle(body(payload), {})
+    results = {r["rule_id"]: r for r in reply.body["output"]["result"]}
+    assert results["D03"]["mdtrt_id"] == CURRENT
+    assert "2025-06-12 门诊/购药结算（医疗类别 11，机构 H2）发生在住院 2001668" in results["D03"]["vola_cont"]
+    assert results["D07"]["mdtrt_id"] == CURRENT
+    assert "住院 2025-06-12 至 2025-06-13（H2）与更早的住院 2001668" in results["D07"]["vola_cont"]
+    # the same finding sent again keeps its jr_id
+    again = {r["rule_id"]: r["jr_id"] for r in svc.handle(body(payload), {}).body["output"]["result"]}
+    assert again["D03"] == results["D03"]["jr_id"] and again["D07"] == results["D07"]["jr_id"]

@@ -175,14 +175,14 @@ class RealtimeService:
         dr = first.dr_codg or next((o.dr_codg for o in first.orders if o.dr_codg), None)
         for patient, _ds, flags, frame in self.analyse_flags(req):
             for flag in sorted(flags, key=lambda f: (f.rule.id, f.flag_key)):
-                entry = self._result(req, patient.patn_id, flag, frame)
+                entry = self._result(req, patient.patn_id, patient.curr_mdtrt_id, flag, frame)
                 results.append(entry)
                 line_dr = None
                 if flag.feedetl_sns and flag.feedetl_sns[0] in frame.line_by_sn:
                     line_dr = frame.line_by_sn[flag.feedetl_sns[0]]["bilg_dr_codg"]
                 logged.append({"jr_id": entry["jr_id"], "day": base_call["day"], "infno": req.infno,
                                "rule_id": flag.rule.id, "sev_deg": int(flag.rule.severity), "vola_amt": flag.vola_amt,
-                               "fixmedins_code": req.fixmedins_code, "dr_codg": line_dr or dr, "mdtrt_id": flag.mdtrt_id})
+                               "fixmedins_code": req.fixmedins_code, "dr_codg": line_dr or dr, "mdtrt_id": entry["mdtrt_id"]})
         ms = (time.perf_counter() - t0) * 1000
         total = sum((r["vola_amt"] for r in logged), Decimal("0.00"))
         self.store.record(CallRecord(
@@ -196,8 +196,12 @@ class RealtimeService:
                        f"rules={len(rules)} flags={len(results)}", req.fixmedins_code, len(results), 0, t0, dr=dr)
         return Reply(200, self._envelope(0, "", {"result": results}, received))
 
-    def _result(self, req: AnalysisRequest, patn_id: str, flag: Flag, frame: Frame) -> dict:
+    def _result(self, req: AnalysisRequest, patn_id: str, curr_mdtrt_id: str, flag: Flag, frame: Frame) -> dict:
         rule = flag.rule
+        # the wire field names one encounter of the finding: the request's current one when it is involved
+        # (D03/D07 may key a finding on a past encounter from the history, which the HIS does not know);
+        # jr_id keeps the flag's own encounter, so it stays the same whichever encounter is current
+        shown_mdtrt_id = curr_mdtrt_id if curr_mdtrt_id in flag.mdtrt_ids else flag.mdtrt_id
         jr_id = hashlib.sha256(
             f"{req.fixmedins_code}|{patn_id}|{flag.mdtrt_id}|{rule.id}|{flag.flag_key}".encode()
         ).hexdigest()[:32]
@@ -212,7 +216,7 @@ class RealtimeService:
                 details.append({
                     "jrd_id": hashlib.sha256(f"{jr_id}|{rx}|{kind}".encode()).hexdigest()[:32],
                     "patn_id": patn_id,
-                    "mdtrt_id": line["mdtrt_id"] if line else flag.mdtrt_id,
+                    "mdtrt_id": line["mdtrt_id"] if line else shown_mdtrt_id,
                     "rx_id": rx,
                     "vola_item_type": kind,
                     "vola_amt": float(amt),
@@ -226,7 +230,7 @@ class RealtimeService:
             "rule_name": rule.name,
             "vola_cont": flag.message[:500],
             "patn_id": patn_id,
-            "mdtrt_id": flag.mdtrt_id,
+            "mdtrt_id": shown_mdtrt_id,
             "vola_amt": float(flag.vola_amt),
             "vola_amt_stas": "1" if flag.vola_amt > 0 else "2",
             "sev_deg": str(int(rule.severity)),
