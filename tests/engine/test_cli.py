@@ -72,3 +72,35 @@ def test_rules_test_rejects_sql_outside_the_portable_subset(bad_rules_root, monk
     assert result.exit_code == 1, result.output
     assert "规则 A05" in result.output and "days_between" in result.output
     assert "不在可移植子集内" in result.stdout
+
+
+def test_audit_empty_rule_selection_is_usage_error(dataset, tmp_path):
+    out = tmp_path / "out"
+    for value in (",", "", " , "):
+        result = runner.invoke(app, ["audit", str(dataset), "--out", str(out), "--rules", value])
+        assert result.exit_code == 2, (value, result.output)
+        assert "--rules 为空" in result.output
+    assert not out.exists()
+
+
+def test_audit_unusable_kb_is_bad_input(dataset, tmp_path):
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["audit", str(dataset), "--out", str(out), "--kb", str(tmp_path / "nokb")])
+    assert result.exit_code == 1, result.output
+    assert "nokb" in result.output and "Traceback" not in result.output
+    assert not out.exists()
+
+
+def test_flags_summary_of_a_corrupt_or_foreign_file(dataset, tmp_path):
+    import shutil
+
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    (corrupt / "flags.parquet").write_bytes(b"PAR1 not really")
+    result = runner.invoke(app, ["flags", "summary", str(corrupt)])
+    assert result.exit_code == 1 and "文件损坏" in result.output, result.output
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    shutil.copy(dataset / "psn.parquet", foreign / "flags.parquet")
+    result = runner.invoke(app, ["flags", "summary", str(foreign)])
+    assert result.exit_code == 1 and "缺少列" in result.output, result.output

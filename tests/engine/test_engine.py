@@ -178,3 +178,115 @@ def test_fee_lines_read_in_place_and_a_file_changed_mid_run_writes_nothing(datas
 
 def test_run_id_depends_on_inputs():
     assert compute_run_id({"a": "1"}, "k", {"A01": "v"}) != compute_run_id({"a": "2"}, "k", {"A01": "v"})
+
+
+# --- the output folder: checked before any work, replaced as a pair --------------------------------------
+def test_out_that_is_a_file_fails_before_any_work(dataset, tmp_path, library):
+    from fundguard.engine.run import AuditError
+
+    out = tmp_path / "out"
+    out.write_text("not a folder", encoding="utf-8")
+    progressed = []
+    with pytest.raises(AuditError, match="不是目录"):
+        run_audit(dataset, out, rules=["B06"], registry=library, progress=lambda *a: progressed.append(a))
+    assert progressed == []  # refused before the first rule ran
+    assert out.read_text(encoding="utf-8") == "not a folder"
+
+
+def test_out_with_an_unreplaceable_target_keeps_the_old_pair(dataset, tmp_path, library):
+    from fundguard.engine.run import AuditError
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "flags.parquet").write_bytes(b"OLD")
+    (out / "run.json").mkdir()  # a folder where run.json should go
+    with pytest.raises(AuditError, match="run.json"):
+        run_audit(dataset, out, rules=["B06"], registry=library)
+    assert (out / "flags.parquet").read_bytes() == b"OLD"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no staging folder left behind
+
+
+def test_a_new_out_folder_gets_the_usual_permissions(dataset, tmp_path, library):
+    import os
+
+    out = tmp_path / "out"
+    previous = os.umask(0o022)
+    try:
+        run_audit(dataset, out, rules=["B06"], registry=library)
+    finally:
+        os.umask(previous)
+    assert out.stat().st_mode & 0o777 == 0o755  # not mkdtemp's private 0700: colleagues can read the run
+
+
+# --- the params file ------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("content", "error", "says"),
+    [
+        (b"B06: {tolerance: 1}\nB06: {tolerance: 2}\n", ParamError, "重复的键"),
+        (b"B06: {nope: 1}\n", ParamError, "nope"),
+        (b"Z99: {x: 1}\n", UnknownRuleError, "Z99"),
+        (b"B06: [1, 2\n", ParamError, "YAML"),
+        ("B06: {说明: 值}\n".encode("gbk"), ParamError, "UTF-8"),
+    ],
+)
+def test_bad_params_file_is_named_and_nothing_written(dataset, tmp_path, library, content, error, says):
+    params = tmp_path / "p.yaml"
+    params.write_bytes(content)
+    out = tmp_path / "out"
+    with pytest.raises(error, match=says) as info:
+        run_audit(dataset, out, rules=["B06"], params_file=params, registry=library)
+    assert str(params) in str(info.value)
+    assert not out.exists()
+
+
+# --- optional inputs a rule cannot do without ----------------------------------------------------------
+def test_rule_skipped_with_reason_when_its_optional_table_is_absent(dataset, tmp_path, library):
+    import shutil
+
+    from fundguard.contract.factories import build_tables, write_dataset
+
+    assert not (dataset / "practitioner.parquet").exists()
+    run = run_audit(dataset, tmp_path / "without", rules=["A09"], registry=library)
+    [a09] = run["rules"]
+    assert a09["status"] == "skipped" and "practitioner" in a09["reason"]
+
+    with_table = tmp_path / "with"
+    shutil.copytree(dataset, with_table)
+    write_dataset(build_tables({"practitioner": [{"prac_psn_code": "D1", "profttl": "4"}]}), tmp_path / "p")
+    shutil.copy(tmp_path / "p" / "practitioner.parquet", with_table / "practitioner.parquet")
+    run = run_audit(with_table, tmp_path / "o2", rules=["A09"], registry=library)
+    assert run["rules"][0]["status"] == "ran"
+
+
+def test_rule_skipped_when_its_optional_column_is_absent_csv_and_parquet(dataset, tmp_path):
+    import shutil
+
+    import duckdb
+    import pyarrow.parquet as pq
+
+    from fundguard.engine.run import absent_inputs
+
+    no_death = tmp_path / "no_death"
+    shutil.copytree(dataset, no_death)
+    psn = pq.read_table(no_death / "psn.parquet")
+    pq.write_table(psn.drop(["death_date"]), no_death / "psn.parquet")
+    run = run_audit(no_death, tmp_path / "o1", rules=["D04"])
+    assert run["rules"][0]["status"] == "skipped" and "psn.death_date" in run["rules"][0]["reason"]
+    assert run_audit(dataset, tmp_path / "o2", rules=["D04"])["rules"][0]["status"] == "ran"
+
+    csv = tmp_path / "psn.csv"
+    duckdb.sql(f"COPY (SELECT * FROM read_parquet('{no_death / 'psn.parquet'}')) TO '{csv}' (HEADER)")  # noqa: S608
+    found = absent_inputs({"psn": csv, "mdtrt": dataset / "mdtrt.parquet", "feedetl": dataset / "feedetl.parquet",
+                           "practitioner": None})
+    assert "psn.death_date" in found and "practitioner" in found
+    assert "mdtrt.drg_code" not in found
+
+
+def test_requires_inputs_lists_only_optional_contract_inputs(bad_rules_root):
+    from fundguard.engine import RuleFileError, load_registry
+
+    a01 = next((bad_rules_root / "a_restrictions").glob("A01_*.yaml"))
+    text = a01.read_text(encoding="utf-8")
+    a01.write_text(text.replace("\nkind:", "\nrequires_inputs: [feedetl]\nkind:", 1), encoding="utf-8")
+    with pytest.raises(RuleFileError, match="requires_inputs"):
+        load_registry(bad_rules_root)

@@ -7,7 +7,14 @@ from typing import Annotated
 
 import typer
 
-from fundguard.cli._common import EXIT_BAD_INPUT, EXIT_USAGE, err_console, out_console, progress_bar
+from fundguard.cli._common import (
+    EXIT_BAD_INPUT,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    err_console,
+    out_console,
+    progress_bar,
+)
 
 
 def audit(
@@ -22,10 +29,19 @@ def audit(
     ] = None,
 ) -> None:
     """事后审核 Audit a dataset: writes OUT/flags.parquet and OUT/run.json (nothing unless the run completes)."""
+    import duckdb
+
     from fundguard.contract import ContractError
     from fundguard.engine import AuditError, ParamError, RuleFileError, UnknownRuleError, run_audit
+    from fundguard.engine.run import InputChangedError
+    from fundguard.kb import KbError
 
-    ids = [r for r in rules.split(",")] if rules else None
+    ids = None
+    if rules is not None:
+        ids = [r.strip() for r in rules.split(",") if r.strip()]
+        if not ids:
+            err_console.print("--rules 为空: 请给出规则编号, 如 --rules A01,B02 (不加 --rules 则运行全部规则)", markup=False)
+            raise typer.Exit(EXIT_USAGE)
     with progress_bar() as bar:
         task = bar.add_task("规则", total=None)
 
@@ -37,15 +53,18 @@ def audit(
                 directory, out, kb=kb, rules=ids, params_file=params, engine=engine, progress=on_rule,
                 spark_master=spark_master,
             )
+        except (ContractError, InputChangedError, KbError, RuleFileError) as exc:
+            err_console.print(str(exc), markup=False)
+            raise typer.Exit(EXIT_BAD_INPUT) from None
         except (UnknownRuleError, ParamError, AuditError) as exc:
             err_console.print(str(exc), markup=False)
             raise typer.Exit(EXIT_USAGE) from None
-        except ContractError as exc:
-            err_console.print(str(exc), markup=False)
-            raise typer.Exit(EXIT_BAD_INPUT) from None
-        except RuleFileError as exc:
-            err_console.print(str(exc), markup=False)
-            raise typer.Exit(EXIT_BAD_INPUT) from None
+        except (KeyboardInterrupt, duckdb.InterruptException, RuntimeError) as exc:
+            # Ctrl-C inside a DuckDB query surfaces as RuntimeError("Query interrupted")
+            if isinstance(exc, RuntimeError) and "Query interrupted" not in str(exc):
+                raise
+            err_console.print("审核已中断, 未写出结果", markup=False)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
     totals = run["totals"]
     out_console.print(
         f"审核完成 run {run['run_id']}: {totals['rules_ran']} 条规则运行, {totals['rules_skipped']} 条跳过, "

@@ -35,7 +35,16 @@ def summary(
     if bad:
         raise typer.BadParameter(f"未知分组 {', '.join(bad)} (可用: {', '.join(_GROUPS)})")
     con = duckdb.connect()
-    con.execute("CREATE TEMP TABLE f AS SELECT * FROM read_parquet(?)", [str(path)])
+    try:
+        con.execute("CREATE TEMP TABLE f AS SELECT * FROM read_parquet(?)", [str(path)])
+        names = {r[0] for r in con.execute("DESCRIBE f").fetchall()}
+    except duckdb.Error as exc:
+        err_console.print(f"{path}: 文件损坏或不是 Parquet 文件 ({str(exc).splitlines()[0][:200]})", markup=False)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    lacking = sorted({*_GROUPS.values(), "vola_amt"} - names)
+    if lacking:
+        err_console.print(f"{path}: 不是审核输出的疑点文件 (缺少列 {', '.join(lacking)})", markup=False)
+        raise typer.Exit(EXIT_BAD_INPUT)
     result: dict[str, list[dict]] = {}
     for g in groups:
         col = _GROUPS[g]

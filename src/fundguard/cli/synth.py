@@ -28,7 +28,14 @@ def synth(
     if fee_lines is not None:
         persons = persons_for_fee_lines(fee_lines, months)
     if persons < 1 or not 1 <= months <= 120 or violation_rate < 0:
-        err_console.print("persons ≥ 1, 1 ≤ months ≤ 120, violation-rate ≥ 0", markup=False)
+        err_console.print("参数超出范围: 参保人数 --persons ≥ 1, 月数 1 ≤ --months ≤ 120, --violation-rate ≥ 0", markup=False)
+        raise typer.Exit(EXIT_USAGE)
+    if out.exists() and not out.is_dir():
+        err_console.print(f"输出目录 {out} 已存在且不是目录", markup=False)
+        raise typer.Exit(EXIT_USAGE)
+    if out.is_dir() and any(out.iterdir()):
+        # writing into a folder that holds a dataset would mix synthetic tables with real ones
+        err_console.print(f"输出目录 {out} 不是空目录: 合成数据只写入新目录或空目录", markup=False)
         raise typer.Exit(EXIT_USAGE)
     with progress_bar() as bar:
         task = bar.add_task("参保人", total=persons)

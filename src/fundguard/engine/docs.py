@@ -56,6 +56,8 @@ def render_rule(rule: Rule, *, with_sql: bool = True) -> str:
         ("涉及金额 vola_amt", rule.amount),
         ("提示信息模板", f"`{rule.message}`"),
     ]
+    if rule.requires_inputs:
+        meta.append(("所需可选输入", "、".join(f"`{x}`" for x in rule.requires_inputs) + " (数据集中没有时跳过本规则)"))
     if rule.requires_kb_manifest:
         meta.append(("运行条件", "知识库清单须声明 " + ", ".join(f"`{m}: true`" for m in rule.requires_kb_manifest)))
     out.append(table_markdown([{"项目": k, "内容": v} for k, v in meta]))

@@ -165,6 +165,9 @@ class Rule(BaseModel):
     kb_tables: list[str] = Field(default_factory=list)
     #: manifest flags of the knowledge edition that must be true, else the rule is skipped with a reason
     requires_kb_manifest: list[str] = Field(default_factory=list)
+    #: optional contract inputs (`table` or `table.column`) the rule cannot check without: when the
+    #: dataset lacks one, the batch audit skips the rule with a reason instead of reporting no flags
+    requires_inputs: list[str] = Field(default_factory=list)
     kind: str
     #: the kind's configuration (structure, not tunables); validated by the kind
     config: dict[str, Any] = Field(default_factory=dict, alias="with")
@@ -184,6 +187,19 @@ class Rule(BaseModel):
     def _id(cls, v: str) -> str:
         if not _ID.match(v):
             raise ValueError(f"规则编号应形如 A01, 得到 {v!r}")
+        return v
+
+    @field_validator("requires_inputs")
+    @classmethod
+    def _optional_inputs(cls, v: list[str]) -> list[str]:
+        from fundguard.contract.tables import TABLES
+
+        optional = {t.name for t in TABLES if t.optional} | {
+            f"{t.name}.{c.name}" for t in TABLES for c in t.columns if c.optional
+        }
+        bad = [x for x in v if x not in optional]
+        if bad:
+            raise ValueError(f"requires_inputs 只能列出数据契约中的可选表或可选列 (如 checkin、psn.death_date), 得到 {bad}")
         return v
 
     @field_validator("slug")

@@ -35,7 +35,30 @@ ProgressFn = Callable[[str, int, int], None]
 
 
 class AuditError(Exception):
-    """The run cannot proceed (bad params file, unknown engine…); nothing was written."""
+    """The run cannot proceed (bad params file, unknown engine, unusable output folder…); nothing was written."""
+
+
+class InputChangedError(AuditError):
+    """An input file changed while the audit read it: the flags would not belong to the recorded input."""
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML loader that rejects a key given twice in one mapping (PyYAML keeps the last one silently)."""
+
+
+def _construct_unique_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: set = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"重复的键 {key!r} (第 {key_node.start_mark.line + 1} 行)", key_node.start_mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
 
 
 @dataclass
@@ -65,9 +88,20 @@ def read_params_file(path: Path | str) -> dict[str, dict[str, Any]]:
     """A per-run overrides file: YAML or JSON `{RULE_ID: {param: value}}`."""
     p = Path(path)
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ParamError(f"参数文件 {p} 无法读取: {exc}") from exc
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ParamError(f"参数文件 {p} 不存在") from None
+    except UnicodeDecodeError as exc:
+        raise ParamError(f"参数文件 {p} 不是 UTF-8 文本 (第 {exc.start} 字节)") from None
+    except OSError as exc:
+        raise ParamError(f"参数文件 {p} 无法读取: {exc.strerror or exc}") from None
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader) or {}  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"第 {mark.line + 1} 行第 {mark.column + 1} 列: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ParamError(f"参数文件 {p} 不是有效的 YAML/JSON: {where}{problem}") from None
     if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
         raise ParamError(f"参数文件 {p} 应为 {{规则编号: {{参数: 值}}}} 的映射")
     return {str(k).upper(): v for k, v in data.items()}
@@ -95,10 +129,13 @@ class Auditor:
         kb_hash: str = "",
         kb_manifest: dict | None = None,
         backend: Any = None,
+        absent_inputs: set[str] | frozenset[str] = frozenset(),
     ):
         self.con = con
         self.kb_hash = kb_hash
         self.kb_manifest = kb_manifest or {}
+        #: optional contract tables / `table.column`s the dataset does not have (see `absent_inputs`)
+        self.absent_inputs = frozenset(absent_inputs)
         self.backend = backend if backend is not None else DuckDBBackend(con)
         self.views_seconds = 0.0
 
@@ -114,6 +151,9 @@ class Auditor:
         missing = [m for m in rule.requires_kb_manifest if self.kb_manifest.get(m) is not True]
         if missing:
             return f"知识库版本未声明 {', '.join(m + ': true' for m in missing)}, 跳过 (避免把知识库未收录的编码当作违规)"
+        lacking = [x for x in rule.requires_inputs if x in self.absent_inputs]
+        if lacking:
+            return f"数据集中没有 {', '.join(lacking)} (可选输入), 本规则无法检查, 跳过 (不是“未发现疑点”)"
         return None
 
     def run(
@@ -171,12 +211,15 @@ def run_audit(
     if engine == "spark":
         from fundguard.engine.backends.spark import run_audit_spark
 
+        check_out(out)
+
         return run_audit_spark(
             dataset, out, kb=kb, rules=rules, params=params, params_file=params_file,
             progress=progress, registry=registry, spark_master=spark_master,
         )
     if engine != "duckdb":
         raise AuditError(f"引擎 {engine!r} 尚未实现 (可用: duckdb, spark)")
+    check_out(out)
     started = dt.datetime.now(dt.UTC)
     selected, bound = select_and_bind(registry or load_registry(), rules, params, params_file)
 
@@ -190,7 +233,9 @@ def run_audit(
         report = load_dataset(Path(dataset), con, in_place=IN_PLACE_TABLES)
         edition.register(con)
         kb_hash = edition.content_hash
-        auditor = Auditor(con, kb_hash=kb_hash, kb_manifest=dict(edition.manifest))
+        auditor = Auditor(con, kb_hash=kb_hash, kb_manifest=dict(edition.manifest),
+                          absent_inputs=absent_inputs({n: (Path(dataset) / t.file if t.file else None)
+                                                       for n, t in report.tables.items()}))
         inputs = {n: t.sha256 or "" for n, t in sorted(report.tables.items())}
         versions = {r.id: rule_version(r, bound[r.id]) for r in selected}
         run_id = compute_run_id(inputs, kb_hash, versions)
@@ -218,6 +263,38 @@ def run_audit(
         con.close()
 
 
+def absent_inputs(files: dict[str, Any], columns_of: Callable[[Any], list[str]] | None = None) -> set[str]:
+    """The optional contract inputs a dataset lacks: `table` when its file is missing (`files[name]`
+    None), `table.column` when the file lacks an optional column (the loader then fills it with NULL,
+    which would read as "no death date", "no DRG group"). `columns_of(file)` lists a file's columns."""
+    from fundguard.contract.tables import TABLES
+
+    columns_of = columns_of or _file_columns
+    out: set[str] = set()
+    for t in TABLES:
+        file = files.get(t.name)
+        if file is None:
+            if t.optional:
+                out.add(t.name)
+            continue
+        optional = [c.name for c in t.columns if c.optional]
+        if optional:
+            present = set(columns_of(file))
+            out |= {f"{t.name}.{c}" for c in optional if c not in present}
+    return out
+
+
+def _file_columns(path: Path) -> list[str]:
+    """Column names of a local Parquet file (its schema) or CSV file (its header line)."""
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        return pq.read_schema(path).names
+    with open(path, "rb") as fh:
+        header = fh.readline().decode("utf-8-sig", errors="replace")
+    return [c.strip().strip('"') for c in header.rstrip("\r\n").split(",")]
+
+
 #: contract tables the DuckDB audit reads in place (see `load_dataset`)
 IN_PLACE_TABLES = ("feedetl",)
 
@@ -229,7 +306,7 @@ def _check_unchanged(directory: Path, report: LoadReport) -> None:
 
     for t in report.tables.values():
         if t.in_place and t.file and file_sha256(directory / t.file) != t.sha256:
-            raise AuditError(f"输入文件 {t.file} 在审核期间被修改, 未写出结果 (请在文件不再变动时重新审核)")
+            raise InputChangedError(f"输入文件 {t.file} 在审核期间被修改, 未写出结果 (请在文件不再变动时重新审核)")
 
 
 def _duckdb_config() -> dict[str, str]:
@@ -252,11 +329,44 @@ def select_and_bind(
 ) -> tuple[list[Rule], dict[str, dict[str, ParamValue]]]:
     """The selected rules and their bound parameters (`params` overrides, then the params file's)."""
     selected = registry.select(rules)
-    overrides = dict(params or {})
+    overrides = {rid: dict(values) for rid, values in (params or {}).items()}
     if params_file:
         for rid, values in read_params_file(params_file).items():
             overrides.setdefault(rid, {}).update(values)
-    return selected, bind_all(selected, overrides, registry)
+    try:
+        return selected, bind_all(selected, overrides, registry)
+    except (UnknownRuleError, ParamError) as exc:
+        if params_file:  # the user fixes the file: name it
+            raise _in_file(exc, params_file) from None
+        raise
+
+
+def _in_file(exc: Exception, params_file: Path | str) -> Exception:
+    """The same error, its message prefixed with the params file it came from."""
+    exc.args = (f"参数文件 {params_file}: {exc}",)
+    return exc
+
+
+def check_out(out: Path | str) -> None:
+    """Fail before any work when `out` cannot receive `flags.parquet` and `run.json`."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise AuditError(f"输出目录 {out} 已存在且不是目录")
+    for name in OUT_FILES:
+        target = out / name
+        if target.exists() and not target.is_file():
+            raise AuditError(f"输出目录中的 {target} 不是普通文件, 无法替换 (请移走它或换一个输出目录)")
+    ancestor = out.absolute()
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise AuditError(f"无法创建输出目录 {out}: {ancestor} 不是目录")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise AuditError(f"无法写出结果到 {out}: 没有 {ancestor} 的写权限")
+
+
+#: what an audit writes into its output folder
+OUT_FILES = ("flags.parquet", "run.json")
 
 
 def write_run(
@@ -275,8 +385,14 @@ def write_run(
     """Write `flags.parquet` (from the backend) and `run.json` into a temporary folder beside `out`, then
     move them into `out`: a reader never sees one without the other. Returns the run.json content."""
     out_path = Path(out)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_path.name}.", dir=out_path.parent))
+    check_out(out_path)
+    try:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out_path.name}.", dir=out_path.parent))
+        # mkdtemp makes a private (0700) folder; a new OUT gets the usual permissions (umask) instead
+        os.chmod(tmp, 0o777 & ~_umask())
+    except OSError as exc:
+        raise AuditError(f"无法写出结果到 {out_path}: {exc.strerror or exc}") from None
     try:
         backend.write_flags(tmp / "flags.parquet")
         run_json = {
@@ -298,6 +414,8 @@ def write_run(
         }
         (tmp / "run.json").write_text(json.dumps(run_json, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
         _publish(tmp, out_path)
+    except OSError as exc:
+        raise AuditError(f"无法写出结果到 {out_path}: {exc.strerror or exc}") from None
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -309,5 +427,17 @@ def _publish(tmp: Path, out: Path) -> None:
     if not out.exists():
         os.replace(tmp, out)
         return
-    for name in ("flags.parquet", "run.json"):
+    check_out(out)  # both targets replaceable before either is replaced
+    for name in OUT_FILES:
         os.replace(tmp / name, out / name)
+
+
+def _umask() -> int:
+    """The process umask, read without setting it (os.umask would change it for every thread meanwhile)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    return 0o022

@@ -657,6 +657,45 @@ def _local_sha256(uri: str) -> str | None:
     return file_sha256(path)
 
 
+#: the master URLs Spark accepts (SparkSubmit: yarn, or spark://, k8s://, local…)
+_MASTER = re.compile(r"^(local(\[(\*|\d+)(,\s*\d+)?\])?|yarn|(spark|k8s|mesos)://\S+)$")
+
+
+def _local_dir(uri: str) -> Path | None:
+    """The folder of a local dataset (a plain path or file://…); None for hdfs://, s3a://… URIs."""
+    if uri.startswith("file://"):
+        return Path(uri[len("file://") :])
+    return None if "://" in uri else Path(uri)
+
+
+def check_local_dataset(directory: Path) -> None:
+    """A local dataset passes the contract loader's checks (all or nothing, file/row/column errors)
+    before Spark starts, as on the DuckDB engine. Not for part folders (`feedetl.parquet/part-*`),
+    which the loader does not read, nor for cluster URIs: there `fundguard validate` is the data
+    pipeline's last step."""
+    import duckdb
+
+    from fundguard.contract import load_dataset
+    from fundguard.contract.tables import TABLES
+    from fundguard.engine.run import IN_PLACE_TABLES, AuditError, _duckdb_config
+
+    csv = [f"{t.name}.csv" for t in TABLES
+           if (directory / f"{t.name}.csv").exists() and not (directory / f"{t.name}.parquet").exists()]
+    if csv:
+        raise AuditError(
+            f"Spark 引擎只读取 Parquet: {directory} 中的 {', '.join(csv)} 是 CSV。请先转换为同名 .parquet 文件 "
+            "(列名与类型按数据契约), 或用 DuckDB 引擎直接审核 CSV"
+        )
+    if any((directory / f"{t.name}.parquet").is_dir() for t in TABLES):
+        return
+    con = duckdb.connect(config=_duckdb_config())
+    try:
+        con.execute("SET enable_progress_bar = false")
+        load_dataset(directory, con, in_place=IN_PLACE_TABLES)
+    finally:
+        con.close()
+
+
 def run_audit_spark(
     dataset: Path | str,
     out: Path | str,
@@ -674,8 +713,9 @@ def run_audit_spark(
 
     The dataset is `<dataset>/<table>.parquet` for each contract table (a file or a folder of parts; a
     local path or a Hadoop-compatible URI such as hdfs://… or s3a://…), read with the contract's types.
-    The contract loader's row checks are not repeated here: validate a dataset (`fundguard validate`)
-    before auditing it on a cluster.
+    A local dataset of single files is checked by the contract loader first (`check_local_dataset`);
+    on a cluster the loader's row checks are not repeated: validate a dataset (`fundguard validate`)
+    before auditing it there.
     """
     import datetime as _dt
 
@@ -683,15 +723,33 @@ def run_audit_spark(
     from fundguard.contract.tables import TABLES
     from fundguard.engine.flags import rule_version
     from fundguard.engine.registry import load_registry
-    from fundguard.engine.run import AuditError, Auditor, compute_run_id, select_and_bind, write_run
+    from fundguard.engine.run import (
+        AuditError,
+        Auditor,
+        absent_inputs,
+        compute_run_id,
+        select_and_bind,
+        write_run,
+    )
 
     started = _dt.datetime.now(_dt.UTC)
     selected, bound = select_and_bind(registry or load_registry(), rules, params, params_file)
     kb_path = Path(kb) if kb else kb_pkg.default_edition_path()
     edition = kb_pkg.Edition.open(kb_path)
-
-    session = spark or spark_session(spark_master)
     uri = str(dataset)
+    local = _local_dir(uri)
+    if local is not None:
+        check_local_dataset(local)
+
+    if spark is None and spark_master is not None and not _MASTER.match(spark_master):
+        raise AuditError(
+            f"--spark-master {spark_master!r} 无效: 应为 local、local[N]、local[*]、yarn、spark://主机:端口 或 k8s://…"
+        )
+    try:
+        session = spark or spark_session(spark_master)
+    except Exception as exc:  # Py4J/JVM start-up errors: one line for the user, not the Java trace
+        first = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+        raise AuditError(f"无法启动 Spark (master {spark_master or 'local[2]'}): {first[:300]}") from None
     try:
         read_contract_tables(session, uri)
     except DatasetError as exc:
@@ -708,7 +766,9 @@ def run_audit_spark(
         }
     kb_hash = edition.content_hash
     backend = SparkBackend(session, edition=edition)
-    auditor = Auditor(None, kb_hash=kb_hash, kb_manifest=dict(edition.manifest), backend=backend)
+    files = {n: (f"{uri.rstrip('/')}/{v['file']}" if v["file"] else None) for n, v in tables.items()}
+    absent = absent_inputs(files, lambda file_uri: session.read.parquet(file_uri).columns)
+    auditor = Auditor(None, kb_hash=kb_hash, kb_manifest=dict(edition.manifest), backend=backend, absent_inputs=absent)
     inputs = {n: v["sha256"] or "" for n, v in sorted(tables.items())}
     versions = {r.id: rule_version(r, bound[r.id]) for r in selected}
     run_id = compute_run_id(inputs, kb_hash, versions)
