@@ -35,3 +35,13 @@ def test_exit_codes(tmp_path):
     (tmp_path / "overlay" / "not_a_table.csv").write_text("a\n1\n", encoding="utf-8")
     bad = runner.invoke(app, ["kb", "build", "--out", str(tmp_path / "e"), "--overlay", str(tmp_path / "overlay")])
     assert bad.exit_code == 1
+
+
+def test_summary_of_a_tampered_edition_names_the_file(tmp_path):
+    out = tmp_path / "edition"
+    assert runner.invoke(app, ["kb", "build", "--out", str(out)]).exit_code == 0
+    (out / "kb_item_gender.parquet").unlink()
+    result = runner.invoke(app, ["kb", "summary", "--edition", str(out)])
+    assert result.exit_code == 1
+    assert "无法打开知识库版本" in result.output and "kb_item_gender.parquet" in result.output
+    assert "Traceback" not in result.output and not isinstance(result.exception, KeyError)

@@ -41,17 +41,6 @@ def test_register_uses_contract_types(kb_con):
         assert got == [c for c, _ in columns], table
 
 
-def test_missing_table_registers_empty(edition_dir, tmp_path):
-    import shutil
-
-    copy = tmp_path / "partial"
-    shutil.copytree(edition_dir, copy)
-    (copy / "kb_drg.parquet").unlink()
-    con = duckdb.connect()
-    Edition.open(copy).register(con)
-    assert con.execute("SELECT count(*) FROM kb_drg").fetchone() == (0,)
-
-
 def _write(folder, name, text):
     folder.mkdir(parents=True, exist_ok=True)
     (folder / name).write_text(text, encoding="utf-8")

@@ -4,7 +4,8 @@ The default edition is the national batches plus the sample (`kb/sample/`) for w
 overlay is a folder of CSV or Parquet files named after kb tables (`kb_hilist.csv` …) and optionally an
 `overlay.yaml` (`name`, `hilist_complete`); its rows replace every earlier row with the same key
 (`KB_KEYS`). The content hash covers the sorted table contents only, so two builds of the same inputs
-give the same hash whatever the build time or folder.
+give the same hash whatever the build time or folder. Opening an edition recomputes it and refuses
+(KbError) a folder whose tables no longer match their manifest.
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import yaml
 
 from fundguard.kb.load_nhsa import NHSA_DIR, REPORT_COLUMNS, load_national, report_rows
-from fundguard.kb.tables import KB_KEYS, KB_TABLES, to_arrow
+from fundguard.kb.tables import KB_KEYS, KB_TABLES, arrow_schema, to_arrow
 
 LOADER_VERSION = "1"
 SAMPLE_DIR = Path(__file__).parent / "sample"
@@ -153,17 +155,67 @@ def merge_layers(layers: Iterable[Layer]) -> dict[str, pa.Table]:
     return out
 
 
+_QUOTE, _SEPARATOR, _OPEN, _CLOSE, _EMPTY, _NULL, _NEWLINE, _TRUE, _FALSE = (
+    pa.scalar(text, pa.string()) for text in ('"', ", ", "[", "]", "", "null", "\n", "true", "false"))
+
+
+def _json_cells_python(column: pa.Array) -> pa.Array:
+    """Each cell as `json.dumps(value, default=str, ensure_ascii=False)`, computed once per distinct value."""
+    encoded = pc.dictionary_encode(column)
+    texts = [json.dumps(value, default=str, ensure_ascii=False) for value in encoded.dictionary.to_pylist()]
+    return pc.fill_null(pc.take(pa.array(texts, pa.string()), encoded.indices), _NULL)
+
+
+def _json_cells(column: pa.Array) -> pa.Array:
+    """Each cell as `json.dumps(value, default=str, ensure_ascii=False)` writes it, vectorised where simple.
+
+    Strings without control characters only need `\\` and `"` escaped; integers and booleans print as JSON
+    does. Anything else (decimals and dates, written by `default=str`; strings with control characters)
+    goes through `json.dumps` per distinct value, so the text is the row-wise definition's by construction.
+    """
+    kind = column.type
+    if pa.types.is_string(kind):
+        if pc.any(pc.match_substring_regex(column, r'[\x00-\x1f"\\]')).as_py():
+            if pc.any(pc.match_substring_regex(column, r"[\x00-\x1f]")).as_py():
+                return _json_cells_python(column)
+            column = pc.replace_substring(column, "\\", "\\\\")
+            column = pc.replace_substring(column, '"', '\\"')
+        text = pc.binary_join_element_wise(_QUOTE, column, _QUOTE, _EMPTY)
+    elif pa.types.is_integer(kind):
+        text = pc.cast(column, pa.string())
+    elif pa.types.is_boolean(kind):
+        text = pc.if_else(column, _TRUE, _FALSE)
+    else:
+        return _json_cells_python(column)
+    return pc.fill_null(text, _NULL)
+
+
 def content_hash(tables: dict[str, pa.Table]) -> str:
-    """sha256 over table names, column types and sorted rows: independent of build time and paths."""
+    """sha256 over table names, column types and sorted rows: independent of build time and paths.
+
+    Definition (row-wise): per table in name order, `json.dumps([name, columns])`, then every row as
+    `json.dumps([values in column order], default=str, ensure_ascii=False)`, the lines sorted and each
+    followed by a newline. Computed column-wise with Arrow (the default edition is hashed on every open);
+    UTF-8 byte order is code point order, so Arrow's sort is Python's.
+    """
     digest = hashlib.sha256()
     for name in sorted(tables):
         columns = KB_TABLES[name]
         digest.update(json.dumps([name, columns], ensure_ascii=False).encode())
-        rows = [json.dumps([row[c] for c, _ in columns], default=str, ensure_ascii=False)
-                for row in tables[name].to_pylist()]
-        for line in sorted(rows):
-            digest.update(line.encode())
-            digest.update(b"\n")
+        table = tables[name]
+        if table.num_rows == 0:
+            continue
+        parts: list = [_OPEN]
+        for index, (column, _) in enumerate(columns):
+            if index:
+                parts.append(_SEPARATOR)
+            parts.append(_json_cells(table.column(column).combine_chunks()))
+        parts.append(_CLOSE)
+        lines = pc.binary_join_element_wise(*parts, _EMPTY)
+        lines = lines.take(pc.array_sort_indices(lines))
+        whole = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, len(lines)], pa.int32()), lines), _NEWLINE)
+        digest.update(whole[0].as_buffer())
+        digest.update(b"\n")
     return digest.hexdigest()
 
 
@@ -272,6 +324,68 @@ def default_edition_path() -> Path:
 
 # ---- opening ----------------------------------------------------------------------------------------
 
+_REBUILD = "请重新构建版本（fundguard kb build；内置默认版本删除该目录后会自动重建）"
+
+
+def _read_manifest(path: Path) -> dict:
+    """The manifest of an edition folder, checked for the fields opening and auditing rely on."""
+    if not path.exists():
+        raise KbError(f"知识库版本目录 {path} 不存在")
+    if not path.is_dir():
+        raise KbError(f"{path} 不是目录，不是知识库版本")
+    manifest_path = path / MANIFEST_FILE
+    if not manifest_path.is_file():
+        raise KbError(f"{path}: 没有 {MANIFEST_FILE}，不是知识库版本（请用 fundguard kb build 构建）")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise KbError(f"{manifest_path}: 不是有效的 JSON（第 {exc.lineno} 行第 {exc.colno} 列：{exc.msg}）") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise KbError(f"{manifest_path}: 无法读取：{exc}") from exc
+    if not isinstance(manifest, dict):
+        raise KbError(f"{manifest_path}: 应为 JSON 对象")
+    recorded = manifest.get("content_hash")
+    if not (isinstance(recorded, str) and len(recorded) == 64
+            and all(ch in "0123456789abcdef" for ch in recorded)):
+        raise KbError(f"{manifest_path}: content_hash 缺失或不是 64 位十六进制摘要")
+    counts = manifest.get("row_counts")
+    if not isinstance(counts, dict):
+        raise KbError(f"{manifest_path}: row_counts 缺失或不是对象")
+    for table, count in counts.items():
+        if table not in KB_TABLES:
+            raise KbError(f"{manifest_path}: row_counts 中的表 {table} 不是本版本 FundGuard 认识的知识库表")
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            raise KbError(f"{manifest_path}: row_counts 中表 {table} 的行数 {count!r} 无效")
+    for key, kind, label in (("name", str, "字符串"), ("built_at", str, "字符串"),
+                             ("hilist_complete", bool, "布尔值（true/false）")):
+        if not isinstance(manifest.get(key), kind):
+            raise KbError(f"{manifest_path}: {key} 缺失或不是{label}")
+    return manifest
+
+
+def _read_table(path: Path, file: Path, name: str) -> pa.Table:
+    """One table file of an edition, with exactly its contract columns and types."""
+    try:
+        table = pq.read_table(file)
+    except (pa.ArrowException, OSError) as exc:
+        raise KbError(f"知识库版本 {path} 的表文件 {file.name} 无法读取（文件损坏或不是 Parquet）：{exc}") from exc
+    schema = arrow_schema(name)
+    names = table.column_names
+    missing = [spec.name for spec in schema if spec.name not in names]
+    if missing:
+        raise KbError(f"知识库版本 {path} 的表文件 {file.name} 缺少列：{', '.join(missing)}（表 {name}）")
+    columns = []
+    for spec in schema:
+        if names.count(spec.name) > 1:
+            raise KbError(f"知识库版本 {path} 的表文件 {file.name} 有重复列 {spec.name}（表 {name}）")
+        column = table.column(spec.name)
+        try:
+            columns.append(column.cast(spec.type))
+        except (pa.ArrowException, ValueError) as exc:
+            raise KbError(f"知识库版本 {path} 的表文件 {file.name} 的列 {spec.name} 类型为 {column.type}，"
+                          f"无法转换为 {dict(KB_TABLES[name])[spec.name]}（表 {name}）：{exc}") from exc
+    return pa.Table.from_arrays(columns, schema=schema)
+
 
 class Edition:
     """An edition folder opened for use: its manifest, its tables, and registration into DuckDB."""
@@ -283,16 +397,39 @@ class Edition:
 
     @classmethod
     def open(cls, path: str | os.PathLike) -> Edition:
+        """Open an edition folder, checking it against its manifest.
+
+        The manifest's `row_counts` names the tables the edition has: each must be there with that many
+        rows (a table recorded with 0 rows may lack its file); a table the manifest does not list is
+        empty and must have no file. The content hash of the tables read must be the recorded
+        `content_hash`, so the hash a run records always describes the knowledge it used.
+        """
         path = Path(path)
-        manifest_path = path / MANIFEST_FILE
-        if not manifest_path.exists():
-            raise KbError(f"{path}: 没有 {MANIFEST_FILE}，不是知识库版本")
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        manifest = _read_manifest(path)
+        counts: dict[str, int] = manifest["row_counts"]
         tables = {}
         for name in KB_TABLES:
             file = path / f"{name}.parquet"
-            table = pq.read_table(file) if file.exists() else to_arrow(name, [])
-            tables[name] = table.select([c for c, _ in KB_TABLES[name]]).cast(to_arrow(name, []).schema)
+            if name not in counts:
+                if file.exists():
+                    raise KbError(f"知识库版本 {path} 有表文件 {file.name}，但 {MANIFEST_FILE} 的 row_counts "
+                                  f"没有记录表 {name}：{_REBUILD}")
+                tables[name] = to_arrow(name, [])
+                continue
+            if not file.exists():
+                if counts[name]:
+                    raise KbError(f"知识库版本 {path} 缺少表文件 {file.name}（{MANIFEST_FILE} 记录表 {name} 有 "
+                                  f"{counts[name]} 行）：{_REBUILD}")
+                tables[name] = to_arrow(name, [])
+                continue
+            tables[name] = _read_table(path, file, name)
+            if tables[name].num_rows != counts[name]:
+                raise KbError(f"知识库版本 {path} 的表文件 {file.name} 有 {tables[name].num_rows} 行，"
+                              f"{MANIFEST_FILE} 记录 {counts[name]} 行：文件被改动过，{_REBUILD}")
+        actual = content_hash({name: tables[name] for name in counts})
+        if actual != manifest["content_hash"]:
+            raise KbError(f"知识库版本 {path} 的内容与 {MANIFEST_FILE} 记录的 content_hash 不符"
+                          f"（记录 {manifest['content_hash'][:12]}…，实际 {actual[:12]}…）：文件被改动过，{_REBUILD}")
         return cls(path, manifest, tables)
 
     @property
