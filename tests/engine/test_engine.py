@@ -178,6 +178,9 @@ def test_fee_lines_read_in_place_and_a_file_changed_mid_run_writes_nothing(datas
 
 def test_run_id_depends_on_inputs():
     assert compute_run_id({"a": "1"}, "k", {"A01": "v"}) != compute_run_id({"a": "2"}, "k", {"A01": "v"})
+    # a manifest flag that decides whether a rule runs is part of the run, though not of the content hash
+    assert compute_run_id({"a": "1"}, "k", {"A08": "v"}, {"hilist_complete": True}) != compute_run_id(
+        {"a": "1"}, "k", {"A08": "v"}, {"hilist_complete": False})
 
 
 # --- the output folder: checked before any work, replaced as a pair --------------------------------------

@@ -114,9 +114,20 @@ def bind_all(rules: list[Rule], overrides: dict[str, dict[str, Any]], registry: 
     return {r.id: r.bind_params(overrides.get(r.id)) for r in rules}
 
 
-def compute_run_id(input_hashes: dict[str, str], kb_hash: str, versions: dict[str, str]) -> str:
-    payload = json.dumps({"inputs": input_hashes, "kb": kb_hash, "rules": versions}, sort_keys=True)
-    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+def compute_run_id(
+    input_hashes: dict[str, str], kb_hash: str, versions: dict[str, str], kb_flags: dict[str, bool] | None = None
+) -> str:
+    """Inputs, knowledge content, rule versions and the manifest flags that decide whether a rule runs
+    (`requires_kb_manifest`: not part of the content hash, yet they change the flags)."""
+    content: dict[str, Any] = {"inputs": input_hashes, "kb": kb_hash, "rules": versions}
+    if kb_flags:
+        content["kb_flags"] = kb_flags
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def kb_flags(rules: list[Rule], manifest: dict) -> dict[str, bool]:
+    """The knowledge manifest flags the selected rules depend on, as the run reads them."""
+    return {m: manifest.get(m) is True for r in rules for m in r.requires_kb_manifest}
 
 
 class Auditor:
@@ -238,7 +249,7 @@ def run_audit(
                                                        for n, t in report.tables.items()}))
         inputs = {n: t.sha256 or "" for n, t in sorted(report.tables.items())}
         versions = {r.id: rule_version(r, bound[r.id]) for r in selected}
-        run_id = compute_run_id(inputs, kb_hash, versions)
+        run_id = compute_run_id(inputs, kb_hash, versions, kb_flags(selected, edition.manifest))
         t0 = time.perf_counter()
         auditor.prepare(selected)
         result = auditor.run(selected, bound, run_id=run_id, progress=progress)

@@ -728,6 +728,7 @@ def run_audit_spark(
         Auditor,
         absent_inputs,
         compute_run_id,
+        kb_flags,
         select_and_bind,
         write_run,
     )
@@ -771,7 +772,7 @@ def run_audit_spark(
     auditor = Auditor(None, kb_hash=kb_hash, kb_manifest=dict(edition.manifest), backend=backend, absent_inputs=absent)
     inputs = {n: v["sha256"] or "" for n, v in sorted(tables.items())}
     versions = {r.id: rule_version(r, bound[r.id]) for r in selected}
-    run_id = compute_run_id(inputs, kb_hash, versions)
+    run_id = compute_run_id(inputs, kb_hash, versions, kb_flags(selected, edition.manifest))
     try:
         t0 = time.perf_counter()
         auditor.prepare(selected)
