@@ -293,3 +293,18 @@ def test_requires_inputs_lists_only_optional_contract_inputs(bad_rules_root):
     a01.write_text(text.replace("\nkind:", "\nrequires_inputs: [feedetl]\nkind:", 1), encoding="utf-8")
     with pytest.raises(RuleFileError, match="requires_inputs"):
         load_registry(bad_rules_root)
+
+
+def test_encounters_without_any_fee_line_are_warned_about(dataset, tmp_path, library):
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    empty = tmp_path / "empty_fees"
+    shutil.copytree(dataset, empty)
+    fees = pq.read_table(empty / "feedetl.parquet")
+    pq.write_table(fees.slice(0, 0), empty / "feedetl.parquet")
+    run = run_audit(empty, tmp_path / "o1", rules=["B06"], registry=library)
+    assert len(run["warnings"]) == 1 and "feedetl" in run["warnings"][0]
+    assert json.loads((tmp_path / "o1" / "run.json").read_text(encoding="utf-8"))["warnings"] == run["warnings"]
+    assert run_audit(dataset, tmp_path / "o2", rules=["B06"], registry=library)["warnings"] == []

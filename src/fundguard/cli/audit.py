@@ -74,6 +74,8 @@ def audit(
     for r in run["rules"]:
         if r["status"] == "skipped":
             err_console.print(f"  跳过 {r['id']}: {r['reason']}", markup=False)
+    for warning in run.get("warnings", []):
+        err_console.print(f"  注意: {warning}", markup=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -262,6 +262,7 @@ def run_audit(
             run_id=run_id,
             started=started,
             engine=engine,
+            extra={"warnings": dataset_warnings({n: t.rows for n, t in report.tables.items()})},
             dataset={
                 "path": str(dataset),
                 "tables": {n: {"rows": t.rows, "sha256": t.sha256, "file": t.file} for n, t in sorted(report.tables.items())},
@@ -272,6 +273,17 @@ def run_audit(
         )
     finally:
         con.close()
+
+
+def dataset_warnings(rows: dict[str, int]) -> list[str]:
+    """What looks wrong with a dataset that passed the contract: recorded in run.json, printed by the CLI."""
+    warnings = []
+    if rows.get("mdtrt", 0) > 0 and rows.get("feedetl", 0) == 0:
+        warnings.append(
+            f"费用明细 feedetl 没有数据行, 而有 {rows['mdtrt']:,} 条就诊: 数据可能抽取不全; "
+            "依据费用明细的规则 (如 D06 挂床住院把没有收费的住院日计为空床日) 的结果不可信"
+        )
+    return warnings
 
 
 def absent_inputs(files: dict[str, Any], columns_of: Callable[[Any], list[str]] | None = None) -> set[str]:
