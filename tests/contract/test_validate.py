@@ -381,3 +381,309 @@ def test_contract_docs_are_current():
 
     committed = Path(__file__).resolve().parents[2] / "docs" / "data-contract.md"
     assert committed.read_text(encoding="utf-8") == render_markdown(), "run `fundguard docs build`"
+
+
+# --- unreadable files, ambiguous or malformed input, silent value changes, CLI paths -------------------
+
+
+def _corrupt_pages(path: Path) -> None:
+    """Keep the Parquet footer (schema, row counts) but overwrite every data page with garbage."""
+    import pyarrow.parquet as pq
+
+    pq.write_table(pq.read_table(path), path, compression="none", use_dictionary=False, write_statistics=False)
+    data = bytearray(path.read_bytes())
+    footer = int.from_bytes(data[-8:-4], "little") + 8
+    data[4 : len(data) - footer] = b"\xff" * (len(data) - footer - 4)
+    path.write_bytes(bytes(data))
+
+
+CORRUPT_PARQUET = {
+    "truncated": lambda p: p.write_bytes(p.read_bytes()[: p.stat().st_size // 2]),
+    "garbage": lambda p: p.write_bytes(b"not a parquet file at all" * 10),
+    "csv renamed .parquet": lambda p: p.write_text("mdtrt_id,setl_id\nM1,S1\n", encoding="utf-8"),
+    "garbage data pages": _corrupt_pages,
+}
+
+
+@pytest.mark.parametrize("corrupt", CORRUPT_PARQUET.values(), ids=CORRUPT_PARQUET.keys())
+def test_corrupt_parquet_is_the_only_file_blamed(tmp_path, corrupt):
+    directory = _typed_parquet(tmp_path, lambda t: None)
+    corrupt(directory / "mdtrt.parquet")
+    con = duckdb.connect()
+    with pytest.raises(ContractError) as info:
+        load_dataset(directory, con)
+    issues = info.value.issues
+    assert [(i.file, i.row, i.column) for i in issues] == [("mdtrt.parquet", None, None)], [str(i) for i in issues]
+    message = issues[0].message
+    assert message.startswith("文件损坏或不是 Parquet 文件 (") and "\n" not in message
+    for leaked in ("SELECT", "LINE", "Transaction", str(directory)):
+        assert leaked not in message
+    assert con.execute("SELECT count(*) FROM information_schema.tables").fetchone()[0] == 0
+
+
+def test_corrupt_parquet_beside_other_problems_reports_each_file_once(tmp_path):
+    import pyarrow.parquet as pq
+
+    directory = _typed_parquet(tmp_path, lambda t: None)
+    previous = tmp_path / "previous.duckdb"
+    con = duckdb.connect(str(previous))
+    load_dataset(directory, con)  # tables of an earlier load in the same database must survive
+    CORRUPT_PARQUET["truncated"](directory / "psn.parquet")
+    feedetl = pq.read_table(directory / "feedetl.parquet")
+    pq.write_table(feedetl.drop_columns(["hilist_code"]), directory / "feedetl.parquet")
+    with pytest.raises(ContractError) as info:
+        load_dataset(directory, con)
+    assert [(i.file, i.column) for i in info.value.issues] == [("feedetl.parquet", "hilist_code"), ("psn.parquet", None)]
+    assert "缺少必需列" in info.value.issues[0].message
+    assert "文件损坏" in info.value.issues[1].message
+    assert con.execute("SELECT count(*) FROM feedetl").fetchone()[0] == len(GIVEN["feedetl"])
+
+
+def test_corrupt_data_pages_of_a_table_read_in_place_are_reported(tmp_path):
+    directory = _typed_parquet(tmp_path, lambda t: None)
+    _corrupt_pages(directory / "feedetl.parquet")
+    con = duckdb.connect()
+    with pytest.raises(ContractError) as info:
+        load_dataset(directory, con, in_place=("feedetl",))
+    assert [(i.file, i.row, i.column) for i in info.value.issues] == [("feedetl.parquet", None, None)]
+    assert "文件损坏" in info.value.issues[0].message
+    assert con.execute("SELECT count(*) FROM information_schema.tables").fetchone()[0] == 0
+
+
+def test_a_table_given_as_both_csv_and_parquet_is_rejected(tmp_path):
+    directory = write_csv_dataset(tmp_path / "ds")
+    write_dataset({"psn": build_tables(GIVEN)["psn"]}, directory)
+    with pytest.raises(ContractError) as info:
+        load_dataset(directory, duckdb.connect())
+    issues = info.value.issues
+    assert [(i.file, i.row, i.column) for i in issues] == [("psn.parquet", None, None)]
+    assert "一张表只能有一个文件" in issues[0].message
+    assert "psn.parquet" in issues[0].message and "psn.csv" in issues[0].message
+
+
+@pytest.mark.parametrize("second", ["gend", "GEND"])
+def test_duplicate_header_column_is_rejected(tmp_path, second):
+    directory = write_csv_dataset(tmp_path / "ds")
+    path = directory / "psn.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    header = lines[0].split(",")
+    header[header.index('"death_date"')] = f'"{second}"'
+    path.write_text("\n".join([",".join(header), *lines[1:]]) + "\n", encoding="utf-8")
+    with pytest.raises(ContractError) as info:
+        load_dataset(directory, duckdb.connect())
+    issues = info.value.issues
+    assert [(i.file, i.row, i.column) for i in issues] == [("psn.csv", None, second)], [str(i) for i in issues]
+    assert "列名重复" in issues[0].message and "第 2 列" in issues[0].message and "第 6 列" in issues[0].message
+
+
+DECIMAL_CASES = [
+    ("integer with a fraction", "diag", 2, "diag_srt_no", "1.5", "应为整数"),
+    ("nullable integer with a fraction", "feedetl", 3, "prd_days", "2.7", "应为整数"),
+    ("money with 3 decimals", "feedetl", 1, "det_item_fee_sumamt", "25.004", "最多 2 位小数"),
+    ("settlement money with 3 decimals", "mdtrt", 1, "acct_pay", "0.005", "最多 2 位小数"),
+    ("quantity with 5 decimals", "feedetl", 2, "cnt", "1.00001", "最多 4 位小数"),
+]
+
+
+@pytest.mark.parametrize(
+    ("table", "row", "column", "value", "words"), [c[1:] for c in DECIMAL_CASES], ids=[c[0] for c in DECIMAL_CASES]
+)
+def test_csv_value_with_more_decimals_than_its_type_is_rejected_not_rounded(tmp_path, table, row, column, value, words):
+    directory = write_csv_dataset(tmp_path / "ds")
+    set_cell(directory, table, row, column, value)
+    con = duckdb.connect()
+    with pytest.raises(ContractError) as info:
+        load_dataset(directory, con)
+    issues = info.value.issues
+    assert [(i.file, i.row, i.column) for i in issues] == [(f"{table}.csv", row, column)], [str(i) for i in issues]
+    assert words in issues[0].message and f'"{value}"' in issues[0].message
+    assert con.execute("SELECT count(*) FROM information_schema.tables").fetchone()[0] == 0
+
+
+def test_csv_decimals_within_the_type_load_exactly(tmp_path):
+    directory = write_csv_dataset(tmp_path / "ds")
+    set_cell(directory, "diag", 2, "diag_srt_no", "2.0")  # trailing zeros change nothing
+    set_cell(directory, "feedetl", 1, "det_item_fee_sumamt", "25.000")
+    set_cell(directory, "feedetl", 2, "cnt", "1.0001")  # 4 decimals: what a quantity holds
+    set_cell(directory, "feedetl", 2, "det_item_fee_sumamt", "30.00")
+    con = duckdb.connect()
+    load_dataset(directory, con)
+    assert con.execute("SELECT diag_srt_no FROM diag WHERE mdtrt_id = 'M2'").fetchone()[0] == 2
+    assert con.execute("SELECT cnt FROM feedetl WHERE feedetl_sn = 'F2'").fetchone()[0] == Decimal("1.0001")
+
+
+def _retyped_feedetl(tmp_path: Path, column: str, sql_type: str, values: list) -> Path:
+    """GIVEN as Parquet, with feedetl's `column` stored as `sql_type` holding `values` (one per line)."""
+    directory = _typed_parquet(tmp_path, lambda t: None)
+    path = directory / "feedetl.parquet"
+    con = duckdb.connect()
+    con.execute(f"CREATE TABLE f AS SELECT * FROM read_parquet('{path}')")
+    con.execute(f"ALTER TABLE f ALTER {column} TYPE {sql_type}")
+    con.execute(f"UPDATE f SET {column} = (?::{sql_type}[])[CAST(substr(feedetl_sn, 2) AS INTEGER)]", [values])
+    con.execute(f"COPY f TO '{path}' (FORMAT parquet)")
+    return directory
+
+
+PARQUET_DECIMAL_CASES = [
+    ("double money with 3 decimals", "det_item_fee_sumamt", "DOUBLE", [25.0, 30.0, 15.005, 8.0], 3, "最多 2 位小数"),
+    ("decimal(18,3) money", "det_item_fee_sumamt", "DECIMAL(18,3)", ["25", "30", "15", "8.001"], 4, "最多 2 位小数"),
+    ("double integer with a fraction", "prd_days", "DOUBLE", [None, 2.7, None, None], 2, "应为整数"),
+    ("decimal(18,6) quantity", "cnt", "DECIMAL(18,6)", ["2", "1", "3.000001", "1"], 3, "最多 4 位小数"),
+]
+
+
+@pytest.mark.parametrize(
+    ("column", "sql_type", "values", "row", "words"),
+    [c[1:] for c in PARQUET_DECIMAL_CASES],
+    ids=[c[0] for c in PARQUET_DECIMAL_CASES],
+)
+def test_parquet_column_wider_than_its_type_is_checked_for_lost_decimals(tmp_path, column, sql_type, values, row, words):
+    directory = _retyped_feedetl(tmp_path, column, sql_type, values)
+    with pytest.raises(ContractError) as info:
+        load_dataset(directory, duckdb.connect())
+    issues = info.value.issues
+    assert [(i.file, i.row, i.column) for i in issues] == [("feedetl.parquet", row, column)], [str(i) for i in issues]
+    assert words in issues[0].message
+
+
+def test_double_money_that_stands_for_cents_loads_exactly(tmp_path):
+    noisy = 4.35 * 100 / 29  # 14.999999999999998: binary noise below the 15th digit, not a third decimal
+    assert noisy != 15.0
+    directory = _retyped_feedetl(tmp_path, "det_item_fee_sumamt", "DOUBLE", [25.0, 30.01 - 0.01, noisy, 8.0])
+    con = duckdb.connect()
+    load_dataset(directory, con)
+    totals = con.execute("SELECT list(det_item_fee_sumamt ORDER BY feedetl_sn) FROM feedetl").fetchone()[0]
+    assert totals == [Decimal("25.00"), Decimal("30.00"), Decimal("15.00"), Decimal("8.00")]
+
+
+@pytest.mark.parametrize(
+    ("change", "fields"),
+    [(lambda line: line + ",x", 7), (lambda line: line.rsplit(",", 2)[0], 4)],
+    ids=["too many", "too few"],
+)
+def test_csv_row_with_the_wrong_field_count_names_its_row(tmp_path, change, fields):
+    directory = write_csv_dataset(tmp_path / "ds")
+    path = directory / "psn.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines[2] = change(lines[2])  # data row 2
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(ContractError) as info:
+        load_dataset(directory, duckdb.connect())
+    issues = info.value.issues
+    assert [(i.file, i.row, i.column) for i in issues] == [("psn.csv", 2, None)], [str(i) for i in issues]
+    assert f"表头有 6 列，这一行有 {fields} 个字段" in issues[0].message
+    assert "Expected" not in issues[0].message and "第2行" in str(issues[0])
+
+
+def test_every_csv_row_with_the_wrong_field_count_is_listed_with_its_row(tmp_path):
+    directory = write_csv_dataset(tmp_path / "ds")
+    path = directory / "feedetl.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines[1] += ",x"
+    lines[4] += ",x,y"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(ContractError) as info:
+        load_dataset(directory, duckdb.connect())
+    assert [(i.file, i.row) for i in info.value.issues] == [("feedetl.csv", 1), ("feedetl.csv", 4)]
+    assert "这一行有 19 个字段" in info.value.issues[1].message
+
+
+@pytest.mark.parametrize(("delimiter", "word"), [(";", "分号"), ("\t", "制表符")], ids=["semicolon", "tab"])
+def test_csv_with_another_delimiter_gets_a_hint(tmp_path, delimiter, word):
+    directory = write_csv_dataset(tmp_path / "ds")
+    rows = read_rows(directory / "fixmedins.csv")
+    with (directory / "fixmedins.csv").open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]), delimiter=delimiter)
+        writer.writeheader()
+        writer.writerows(rows)
+    with pytest.raises(ContractError) as info:
+        load_dataset(directory, duckdb.connect())
+    issues = info.value.issues
+    assert sorted(i.column for i in issues) == sorted(c for c in rows[0])
+    for issue in issues:
+        assert issue.message.startswith("缺少必需列 (分隔符应为逗号") and word in issue.message, str(issue)
+        assert "fixmedins_code" in issue.message  # the name it saw
+
+
+def test_uppercase_csv_header_gets_a_hint_with_the_name_seen(tmp_path):
+    directory = write_csv_dataset(tmp_path / "ds")
+    path = directory / "psn.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    path.write_text("\n".join([lines[0].upper(), *lines[1:]]) + "\n", encoding="utf-8")
+    with pytest.raises(ContractError) as info:
+        load_dataset(directory, duckdb.connect())
+    messages = {i.column: i.message for i in info.value.issues}
+    assert set(messages) == {"psn_no", "gend", "brdy", "insutype", "insu_admdvs"}
+    assert messages["psn_no"] == '缺少必需列 (列名应为小写: 文件中为 "PSN_NO")'
+
+
+def test_header_only_required_table_is_reported_first_and_the_rest_stays_bounded(tmp_path):
+    from fundguard.contract.load import MAX_REPORTED_ISSUES
+
+    lines = [{"feedetl_sn": f"F{i}", "mdtrt_id": "M1", "cnt": 1, "pric": 1} for i in range(1, 251)]
+    tables = build_tables({**GIVEN, "feedetl": lines})
+    directory = tmp_path / "ds"
+    directory.mkdir()
+    for name, rows in tables.items():
+        if rows:
+            pacsv.write_csv(to_arrow(name, rows), directory / f"{name}.csv")
+    header = (directory / "psn.csv").read_text(encoding="utf-8").splitlines()[0]
+    (directory / "psn.csv").write_text(header + "\n", encoding="utf-8")
+    with pytest.raises(ContractError) as info:
+        load_dataset(directory, duckdb.connect())
+    issues = info.value.issues
+    assert (issues[0].file, issues[0].row, issues[0].column) == ("psn.csv", None, None)
+    assert "没有数据行" in issues[0].message
+    # then the encounters that name a missing person, before the fee lines that do
+    assert [(i.file, i.row, i.column) for i in issues[1:3]] == [("mdtrt.csv", 1, "psn_no"), ("mdtrt.csv", 2, "psn_no")]
+    assert len(issues) == MAX_REPORTED_ISSUES
+    assert info.value.total == 1 + 2 + 250
+
+
+def test_cli_rejects_path_that_cannot_be_written_is_a_usage_error_before_loading(tmp_path):
+    runner = CliRunner()
+    afile = tmp_path / "afile"
+    afile.write_text("x", encoding="utf-8")
+    missing_dataset = tmp_path / "no-such-dataset"  # the output path is checked first: exit 2, not 1
+    for target in (afile / "rj.csv", afile / "sub" / "rj.csv", tmp_path):
+        result = runner.invoke(app, ["validate", str(missing_dataset), "--lenient", "--rejects", str(target)])
+        assert result.exit_code == 2, (target, result.output)
+        assert isinstance(result.exception, SystemExit), result.exception
+        assert "rejects 文件" in result.output and "Traceback" not in result.output
+    result = runner.invoke(app, ["validate", str(missing_dataset), "--lenient", "--rejects", str(afile / "rj.csv")])
+    assert "不是目录" in result.output
+
+
+@pytest.mark.skipif(not Path("/proc/self").exists(), reason="needs Linux /proc (a folder nobody can write)")
+def test_cli_output_paths_under_proc_are_usage_errors(tmp_path):
+    runner = CliRunner()
+    good = write_csv_dataset(tmp_path / "good")
+    for args in (["--lenient", "--rejects", "/proc/x/rj.csv"], ["--db", "/proc/x.duckdb"]):
+        result = runner.invoke(app, ["validate", str(good), *args])
+        assert result.exit_code == 2, (args, result.output)
+        assert isinstance(result.exception, SystemExit), result.exception
+        assert "无法创建" in result.output and "/proc" in result.output
+
+
+def test_cli_db_path_problems_are_usage_errors(tmp_path):
+    runner = CliRunner()
+    good = write_csv_dataset(tmp_path / "good")
+    not_a_db = tmp_path / "notes.txt"
+    not_a_db.write_text("not a database", encoding="utf-8")
+    for db, words in ((tmp_path / "missing" / "x.duckdb", "不存在"), (not_a_db, "无法打开"), (tmp_path, "是一个目录")):
+        result = runner.invoke(app, ["validate", str(good), "--db", str(db)])
+        assert result.exit_code == 2, (db, result.output)
+        assert isinstance(result.exception, SystemExit), result.exception
+        assert "数据库文件" in result.output and words in result.output
+    assert not (tmp_path / "missing").exists()
+    result = runner.invoke(app, ["validate", str(good), "--db", str(tmp_path / "ok.duckdb")])
+    assert result.exit_code == 0, result.output
+
+
+def test_cli_dataset_path_that_is_a_file_is_not_called_missing(tmp_path):
+    afile = tmp_path / "afile"
+    afile.write_text("x", encoding="utf-8")
+    result = CliRunner().invoke(app, ["validate", str(afile), "--db", str(tmp_path / "db.duckdb")])
+    assert result.exit_code == 1
+    assert "不是目录" in result.output and "不存在" not in result.output
+    assert not (tmp_path / "db.duckdb").exists(), "nothing is created for a dataset that cannot load"

@@ -2,18 +2,56 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import tempfile
 from pathlib import Path
 from typing import Annotated
 
 import duckdb
 import typer
 
-from fundguard.cli._common import EXIT_BAD_INPUT, err_console, out_console
+from fundguard.cli._common import EXIT_BAD_INPUT, EXIT_USAGE, err_console, out_console
 from fundguard.contract import ContractError, load_dataset
 from fundguard.contract.docs import render_markdown
+from fundguard.contract.load import dataset_dir_issue, short_reason
 
 docs_app = typer.Typer(help="生成文档 Generated documentation.", no_args_is_help=True)
+
+
+_ERRNO_WORDS = {
+    errno.EACCES: "没有写入权限",
+    errno.EPERM: "没有写入权限",
+    errno.EROFS: "只读文件系统",
+    errno.ENOSPC: "磁盘空间不足",
+    errno.ENOENT: "此处不能创建文件",
+}
+
+
+def _output_path_problem(path: Path, what: str, *, create_parents: bool) -> str | None:
+    """Why the file `path` cannot be written (before any load work starts), or None. `create_parents`:
+    missing folders are created on write (the rejects file); otherwise the folder must exist (DuckDB)."""
+    if path.is_dir():
+        return f"{what} {path} 是一个目录，应为文件路径"
+    folder = path.absolute().parent
+    if not create_parents and not folder.exists():
+        return f"{what} {path} 无法创建: 目录 {folder} 不存在"
+    while not folder.exists():
+        folder = folder.parent
+    if not folder.is_dir():
+        return f"{what} {path} 无法创建: {folder} 是文件，不是目录"
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        reason = _ERRNO_WORDS.get(exc.errno or 0, exc.strerror or str(exc))
+        return f"{what} {path} 无法创建: 不能写入目录 {folder} ({reason})"
+    return None
+
+
+def _usage_error(message: str) -> typer.Exit:
+    err_console.print(message, style="bold red", markup=False, highlight=False)
+    return typer.Exit(EXIT_USAGE)
 
 
 def validate(
@@ -26,7 +64,23 @@ def validate(
     as_json: Annotated[bool, typer.Option("--json", help="print the load report as JSON")] = False,
 ) -> None:
     """校验数据集是否符合数据契约 Check a dataset against the data contract (all-or-nothing load)."""
-    con = duckdb.connect(str(db) if db else ":memory:")
+    # output paths first: a path that cannot be written is a usage error, found before any load work
+    if lenient:
+        problem = _output_path_problem(rejects or Path.cwd() / "rejects.csv", "rejects 文件", create_parents=True)
+        if problem:
+            raise _usage_error(problem)
+    if db is not None:
+        problem = _output_path_problem(db, "数据库文件", create_parents=False)
+        if problem:
+            raise _usage_error(problem)
+    bad_dir = dataset_dir_issue(directory)
+    if bad_dir is not None:
+        err_console.print(str(bad_dir), markup=False, highlight=False)
+        raise typer.Exit(EXIT_BAD_INPUT)
+    try:
+        con = duckdb.connect(str(db) if db else ":memory:")
+    except duckdb.Error as exc:
+        raise _usage_error(f"数据库文件 {db} 无法打开 ({short_reason(exc)})") from None
     con.execute("SET enable_progress_bar = false")  # quiet in pipes; the command reports the result
     try:
         report = load_dataset(directory, con, lenient=lenient, rejects_path=rejects)

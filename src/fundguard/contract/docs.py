@@ -26,9 +26,13 @@ def render_markdown() -> str:
         "<!-- Generated from src/fundguard/contract/tables.py by `fundguard docs build`; do not edit. -->",
         "",
         "A dataset is a folder with one file per table, `<table>.parquet` (preferred) or `<table>.csv`",
-        "(UTF-8, header row). Dates are `YYYY-MM-DD`, times `YYYY-MM-DD HH:MM:SS`; money is yuan,",
-        "DECIMAL(16,2). `fundguard validate DIR` checks a dataset; loading is all-or-nothing and every error",
-        "names the file, the 1-based data row and the column. Unknown extra columns are kept and ignored.",
+        "(UTF-8, comma-separated, a header row of lowercase column names, each named once), never both",
+        "for one table. Dates are `YYYY-MM-DD`, times `YYYY-MM-DD HH:MM:SS`; money is yuan, DECIMAL(16,2);",
+        "quantities and unit prices DECIMAL(16,4). A number with more decimals than its column's type holds",
+        "(10.005 as money, 1.5 as an integer) is an error, never rounded; a DOUBLE column counts as its",
+        "value to 15 significant digits. `fundguard validate DIR` checks a dataset; loading is",
+        "all-or-nothing and every error names the file, the 1-based data row and the column. Unknown extra",
+        "columns are kept and ignored.",
         "",
     ]
     for table in TABLES:
