@@ -91,8 +91,17 @@ def test_altered_rows_with_the_same_count_fail_the_hash(copy):
     table = pq.read_table(file)
     flipped = pc.if_else(pc.equal(table["gend"], "1"), "2", "1")
     pq.write_table(table.set_column(table.schema.get_field_index("gend"), "gend", flipped), file)
-    with pytest.raises(KbError, match="的内容与 manifest.json 记录的 content_hash 不符"):
+    with pytest.raises(KbError, match="的内容与 manifest.json 记录的 content_hash 不符") as info:
         Edition.open(copy)
+    # the manifest's per-table hashes name the altered table, and only it
+    assert "被改动的表：kb_item_gender.parquet；" in str(info.value)
+
+
+def test_table_hashes_recorded_at_build_are_each_tables_own_hash(edition):
+    hashes = edition.manifest["table_hashes"]
+    assert set(hashes) == set(edition.manifest["row_counts"])
+    assert hashes["kb_item_gender"] == row_wise_hash({"kb_item_gender": edition.tables["kb_item_gender"]})
+    assert hashes["kb_item_gender"] != hashes["kb_item_age"]
 
 
 def test_table_the_manifest_records_as_empty_or_absent_opens_empty(edition, copy):

@@ -55,6 +55,8 @@ class Manifest:
     unparsed_count: int = 0
     unparsed_by_reason: dict[str, int] = field(default_factory=dict)
     loader_version: str = LOADER_VERSION
+    #: each table's own content hash: when the edition's hash no longer matches, opening names the tables
+    table_hashes: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -269,6 +271,7 @@ def build_edition(out_dir: str | os.PathLike, *, name: str = "default",
         built_at=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         row_counts={t: tables[t].num_rows for t in sorted(tables)},
         content_hash=content_hash(tables),
+        table_hashes={t: content_hash({t: tables[t]}) for t in sorted(tables)},
         hilist_complete=hilist_complete,
         layers=[{"name": layer.name, "kind": layer.kind,
                  "row_counts": {t: len(r) for t, r in sorted(layer.tables.items())}} for layer in layers],
@@ -428,8 +431,12 @@ class Edition:
                               f"{MANIFEST_FILE} 记录 {counts[name]} 行：文件被改动过，{_REBUILD}")
         actual = content_hash({name: tables[name] for name in counts})
         if actual != manifest["content_hash"]:
+            recorded = manifest.get("table_hashes") if isinstance(manifest.get("table_hashes"), dict) else {}
+            changed = [f"{name}.parquet" for name in sorted(recorded)
+                       if name in counts and content_hash({name: tables[name]}) != recorded[name]]
+            which = f"被改动的表：{'、'.join(changed)}；" if changed else ""
             raise KbError(f"知识库版本 {path} 的内容与 {MANIFEST_FILE} 记录的 content_hash 不符"
-                          f"（记录 {manifest['content_hash'][:12]}…，实际 {actual[:12]}…）：文件被改动过，{_REBUILD}")
+                          f"（记录 {manifest['content_hash'][:12]}…，实际 {actual[:12]}…）：{which}文件被改动过，{_REBUILD}")
         return cls(path, manifest, tables)
 
     @property
