@@ -201,3 +201,34 @@ def test_missing_knowledge_skips_rules_cleanly(tmp_path):
     assert {"E01", "E02", "E03", "E04"} <= set(report.skipped)
     assert "E01" not in report.labels and "A01" in report.labels
     load_dataset(tmp_path, duckdb.connect())
+
+
+def _label_shapes(out: Path) -> tuple[Counter, Counter]:
+    """(rule, amount) of the labels with an amount, and (rule, fee date) of the line labels."""
+    labels = pq.read_table(out / "labels.parquet").to_pylist()
+    fee = pq.read_table(out / "feedetl.parquet", columns=["feedetl_sn", "fee_ocur_time"]).to_pylist()
+    day = {r["feedetl_sn"]: r["fee_ocur_time"].date() for r in fee}
+    amounts = Counter((r["rule_id"], r["vola_amt"]) for r in labels if r["vola_amt"] != 0)
+    dates = Counter((r["rule_id"], day[r["flag_key"]]) for r in labels if r["granularity"] == "line")
+    return amounts, dates
+
+
+def test_injected_cases_vary_with_the_seed(tmp_path):
+    """Two seeds inject different shapes: amounts, days, quantities and prices are drawn per case.
+
+    About 100 cases per seed. A generator whose cases do not depend on the seed makes every (rule,
+    amount) pair coincide (it did: 200 of 200 at 20k persons); drawn cases coincide on about 10% of the
+    labels with an amount (the few that stay alike: catalog prices, one bed-day, the 0.01 minimum) and on
+    about 2% of (rule, fee day) pairs, so 25% and 10% leave room for chance while catching a regression
+    to fixed shapes. Within one seed the line labels must fall on many different days (measured: ~48 of
+    ~60), not around one anchor day.
+    """
+    shapes = []
+    for seed in (1, 2):
+        generate(tmp_path / str(seed), persons=2000, seed=seed, months=12, violation_rate=0.05)
+        shapes.append(_label_shapes(tmp_path / str(seed)))
+    (amounts_a, dates_a), (amounts_b, dates_b) = shapes
+    assert sum(amounts_a.values()) >= 60 and sum(dates_a.values()) >= 40
+    assert sum((amounts_a & amounts_b).values()) <= 0.25 * sum(amounts_a.values())
+    assert sum((dates_a & dates_b).values()) <= 0.10 * sum(dates_a.values())
+    assert len({d for _, d in dates_a}) >= 0.5 * sum(dates_a.values())
