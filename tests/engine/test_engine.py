@@ -267,22 +267,24 @@ def test_rule_skipped_when_its_optional_column_is_absent_csv_and_parquet(dataset
     import duckdb
     import pyarrow.parquet as pq
 
-    from fundguard.engine.run import absent_inputs
-
     no_death = tmp_path / "no_death"
     shutil.copytree(dataset, no_death)
     psn = pq.read_table(no_death / "psn.parquet")
     pq.write_table(psn.drop(["death_date"]), no_death / "psn.parquet")
-    run = run_audit(no_death, tmp_path / "o1", rules=["D04"])
-    assert run["rules"][0]["status"] == "skipped" and "psn.death_date" in run["rules"][0]["reason"]
+    run = run_audit(no_death, tmp_path / "o1", rules=["D04", "E01"])
+    status = {r["id"]: r for r in run["rules"]}
+    assert status["D04"]["status"] == "skipped" and "psn.death_date" in status["D04"]["reason"]
+    assert status["E01"]["status"] == "ran"  # mdtrt.drg_code is there
     assert run_audit(dataset, tmp_path / "o2", rules=["D04"])["rules"][0]["status"] == "ran"
 
-    csv = tmp_path / "psn.csv"
-    duckdb.sql(f"COPY (SELECT * FROM read_parquet('{no_death / 'psn.parquet'}')) TO '{csv}' (HEADER)")  # noqa: S608
-    found = absent_inputs({"psn": csv, "mdtrt": dataset / "mdtrt.parquet", "feedetl": dataset / "feedetl.parquet",
-                           "practitioner": None})
-    assert "psn.death_date" in found and "practitioner" in found
-    assert "mdtrt.drg_code" not in found
+    as_csv = tmp_path / "csv_psn"
+    shutil.copytree(no_death, as_csv)
+    duckdb.sql(f"COPY (SELECT * FROM read_parquet('{as_csv / 'psn.parquet'}')) TO '{as_csv / 'psn.csv'}' (HEADER)")  # noqa: S608
+    (as_csv / "psn.parquet").unlink()
+    run = run_audit(as_csv, tmp_path / "o3", rules=["D04", "A09"])
+    status = {r["id"]: r for r in run["rules"]}
+    assert status["D04"]["status"] == "skipped" and "psn.death_date" in status["D04"]["reason"]
+    assert status["A09"]["status"] == "skipped" and "practitioner" in status["A09"]["reason"]
 
 
 def test_requires_inputs_lists_only_optional_contract_inputs(bad_rules_root):

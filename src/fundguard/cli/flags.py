@@ -26,6 +26,8 @@ def summary(
     import duckdb
     from rich.table import Table
 
+    from fundguard.contract.load import short_reason
+
     path = out / "flags.parquet" if out.is_dir() else out
     if not path.exists():
         err_console.print(f"找不到 {path}", markup=False)
@@ -39,7 +41,7 @@ def summary(
         con.execute("CREATE TEMP TABLE f AS SELECT * FROM read_parquet(?)", [str(path)])
         names = {r[0] for r in con.execute("DESCRIBE f").fetchall()}
     except duckdb.Error as exc:
-        err_console.print(f"{path}: 文件损坏或不是 Parquet 文件 ({str(exc).splitlines()[0][:200]})", markup=False)
+        err_console.print(f"{path}: 文件损坏或不是 Parquet 文件 ({short_reason(exc, path)})", markup=False)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     lacking = sorted({*_GROUPS.values(), "vola_amt"} - names)
     if lacking:

@@ -90,6 +90,9 @@ class TableReport:
     hashed_columns: list[str] = field(default_factory=list)
     #: read in place: the table is a view over the (checked) Parquet file, not a copy in memory
     in_place: bool = False
+    #: the columns the file has (empty when there is no file): an optional contract column not among
+    #: them was filled with NULL
+    columns: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -338,6 +341,13 @@ class _Loader:
 
     # staging -----------------------------------------------------------------------------------
     def stage(self, table: Table) -> bool:
+        staged = self._stage(table)
+        report = self.reports[table.name]
+        if staged and report.file:
+            report.columns = list(self.present[table.name])
+        return staged
+
+    def _stage(self, table: Table) -> bool:
         files = table_files(self.dir, table)
         path = files[0] if files else None
         report = TableReport(table.name, path.name if path else None)

@@ -219,10 +219,9 @@ def run_audit(
     """
     from fundguard.contract import load_dataset
 
+    check_out(out)
     if engine == "spark":
         from fundguard.engine.backends.spark import run_audit_spark
-
-        check_out(out)
 
         return run_audit_spark(
             dataset, out, kb=kb, rules=rules, params=params, params_file=params_file,
@@ -230,7 +229,6 @@ def run_audit(
         )
     if engine != "duckdb":
         raise AuditError(f"引擎 {engine!r} 尚未实现 (可用: duckdb, spark)")
-    check_out(out)
     started = dt.datetime.now(dt.UTC)
     selected, bound = select_and_bind(registry or load_registry(), rules, params, params_file)
 
@@ -245,8 +243,7 @@ def run_audit(
         edition.register(con)
         kb_hash = edition.content_hash
         auditor = Auditor(con, kb_hash=kb_hash, kb_manifest=dict(edition.manifest),
-                          absent_inputs=absent_inputs({n: (Path(dataset) / t.file if t.file else None)
-                                                       for n, t in report.tables.items()}))
+                          absent_inputs=absent_inputs({n: (t.columns if t.file else None) for n, t in report.tables.items()}))
         inputs = {n: t.sha256 or "" for n, t in sorted(report.tables.items())}
         versions = {r.id: rule_version(r, bound[r.id]) for r in selected}
         run_id = compute_run_id(inputs, kb_hash, versions, kb_flags(selected, edition.manifest))
@@ -286,36 +283,21 @@ def dataset_warnings(rows: dict[str, int]) -> list[str]:
     return warnings
 
 
-def absent_inputs(files: dict[str, Any], columns_of: Callable[[Any], list[str]] | None = None) -> set[str]:
-    """The optional contract inputs a dataset lacks: `table` when its file is missing (`files[name]`
-    None), `table.column` when the file lacks an optional column (the loader then fills it with NULL,
-    which would read as "no death date", "no DRG group"). `columns_of(file)` lists a file's columns."""
+def absent_inputs(columns: dict[str, list[str] | None]) -> set[str]:
+    """The optional contract inputs a dataset lacks, from the columns each table's file has (None: no
+    file): `table` for a missing optional table, `table.column` for a missing optional column (filled
+    with NULL on reading, which would read as "no death date", "no DRG group")."""
     from fundguard.contract.tables import TABLES
 
-    columns_of = columns_of or _file_columns
     out: set[str] = set()
     for t in TABLES:
-        file = files.get(t.name)
-        if file is None:
+        present = columns.get(t.name)
+        if present is None:
             if t.optional:
                 out.add(t.name)
             continue
-        optional = [c.name for c in t.columns if c.optional]
-        if optional:
-            present = set(columns_of(file))
-            out |= {f"{t.name}.{c}" for c in optional if c not in present}
+        out |= {f"{t.name}.{c.name}" for c in t.columns if c.optional and c.name not in present}
     return out
-
-
-def _file_columns(path: Path) -> list[str]:
-    """Column names of a local Parquet file (its schema) or CSV file (its header line)."""
-    if path.suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        return pq.read_schema(path).names
-    with open(path, "rb") as fh:
-        header = fh.readline().decode("utf-8-sig", errors="replace")
-    return [c.strip().strip('"') for c in header.rstrip("\r\n").split(",")]
 
 
 #: contract tables the DuckDB audit reads in place (see `load_dataset`)
@@ -408,7 +390,6 @@ def write_run(
     """Write `flags.parquet` (from the backend) and `run.json` into a temporary folder beside `out`, then
     move them into `out`: a reader never sees one without the other. Returns the run.json content."""
     out_path = Path(out)
-    check_out(out_path)
     try:
         out_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out_path.name}.", dir=out_path.parent))

@@ -38,6 +38,8 @@ from fundguard.engine.rule import ParamValue, Rule
 if TYPE_CHECKING:  # pyspark is the optional `spark` extra
     from pyspark.sql import DataFrame, SparkSession
 
+    from fundguard.contract.load import LoadReport
+
 NAME = "spark"
 
 #: session settings: results must not depend on the machine's time zone; legacy (non-ANSI) arithmetic
@@ -357,28 +359,30 @@ class DatasetError(RuntimeError):
     """A table the contract requires is missing from the dataset (Spark input)."""
 
 
-def read_contract_tables(spark: SparkSession, uri: str) -> dict[str, int | None]:
-    """Read `<uri>/<table>.parquet` for every contract table into temp views; returns row counts.
+def read_contract_tables(spark: SparkSession, uri: str) -> dict[str, list[str] | None]:
+    """Read `<uri>/<table>.parquet` for every contract table into temp views; returns the columns each
+    file has (None: no file).
 
     A missing optional table becomes an empty view; a missing required one raises DatasetError.
     """
     from fundguard.contract.tables import TABLES
 
     base = uri.rstrip("/")
-    rows: dict[str, int | None] = {}
+    found: dict[str, list[str] | None] = {}
     for table in TABLES:
         path = f"{base}/{table.name}.parquet"
         columns = contract_columns(table.name)
         if _path_exists(spark, path):
-            df = _typed(spark.read.parquet(path), columns)
-            rows[table.name] = None
+            raw = spark.read.parquet(path)
+            found[table.name] = raw.columns
+            df = _typed(raw, columns)
         elif table.optional:
             df = _empty(spark, columns)
-            rows[table.name] = 0
+            found[table.name] = None
         else:
             raise DatasetError(f"{path}: 缺少必需的表文件 (Spark 引擎读取 Parquet)")
         df.createOrReplaceTempView(table.name)
-    return rows
+    return found
 
 
 def _path_exists(spark: SparkSession, path: str) -> bool:
@@ -651,10 +655,8 @@ def _local_sha256(uri: str) -> str | None:
     """The sha256 of a local Parquet file (as the DuckDB loader records it); None for folders and URIs."""
     from fundguard.contract.load import file_sha256
 
-    path = Path(uri[len("file://") :] if uri.startswith("file://") else uri)
-    if "://" in uri and not uri.startswith("file://") or not path.is_file():
-        return None
-    return file_sha256(path)
+    path = _local_dir(uri)
+    return file_sha256(path) if path is not None and path.is_file() else None
 
 
 #: the master URLs Spark accepts (SparkSubmit: yarn, or spark://, k8s://, local…)
@@ -668,11 +670,11 @@ def _local_dir(uri: str) -> Path | None:
     return None if "://" in uri else Path(uri)
 
 
-def check_local_dataset(directory: Path) -> None:
+def check_local_dataset(directory: Path) -> LoadReport | None:
     """A local dataset passes the contract loader's checks (all or nothing, file/row/column errors)
-    before Spark starts, as on the DuckDB engine. Not for part folders (`feedetl.parquet/part-*`),
-    which the loader does not read, nor for cluster URIs: there `fundguard validate` is the data
-    pipeline's last step."""
+    before Spark starts, as on the DuckDB engine; returns the loader's report (rows and file hashes).
+    None for part folders (`feedetl.parquet/part-*`), which the loader does not read; cluster URIs are
+    not checked either: there `fundguard validate` is the data pipeline's last step."""
     import duckdb
 
     from fundguard.contract import load_dataset
@@ -687,11 +689,11 @@ def check_local_dataset(directory: Path) -> None:
             "(列名与类型按数据契约), 或用 DuckDB 引擎直接审核 CSV"
         )
     if any((directory / f"{t.name}.parquet").is_dir() for t in TABLES):
-        return
+        return None
     con = duckdb.connect(config=_duckdb_config())
     try:
         con.execute("SET enable_progress_bar = false")
-        load_dataset(directory, con, in_place=IN_PLACE_TABLES)
+        return load_dataset(directory, con, in_place=IN_PLACE_TABLES)
     finally:
         con.close()
 
@@ -740,8 +742,7 @@ def run_audit_spark(
     edition = kb_pkg.Edition.open(kb_path)
     uri = str(dataset)
     local = _local_dir(uri)
-    if local is not None:
-        check_local_dataset(local)
+    report = check_local_dataset(local) if local is not None else None
 
     if spark is None and spark_master is not None and not _MASTER.match(spark_master):
         raise AuditError(
@@ -753,24 +754,23 @@ def run_audit_spark(
         first = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
         raise AuditError(f"无法启动 Spark (master {spark_master or 'local[2]'}): {first[:300]}") from None
     try:
-        read_contract_tables(session, uri)
+        columns = read_contract_tables(session, uri)
     except DatasetError as exc:
         raise AuditError(str(exc)) from exc
     register_kb_tables(session, edition.tables)
     tables: dict[str, dict[str, Any]] = {}
     for t in TABLES:
-        file_uri = f"{uri.rstrip('/')}/{t.name}.parquet"
-        exists = _path_exists(session, file_uri)
+        exists = columns[t.name] is not None
+        checked = report.tables[t.name] if report is not None else None  # the loader counted and hashed it
         tables[t.name] = {
-            "rows": session.table(t.name).count() if exists else 0,
-            "sha256": _local_sha256(file_uri) if exists else None,
+            "rows": (checked.rows if checked else session.table(t.name).count()) if exists else 0,
+            "sha256": (checked.sha256 if checked else _local_sha256(f"{uri.rstrip('/')}/{t.name}.parquet")) if exists else None,
             "file": f"{t.name}.parquet" if exists else None,
         }
     kb_hash = edition.content_hash
     backend = SparkBackend(session, edition=edition)
-    files = {n: (f"{uri.rstrip('/')}/{v['file']}" if v["file"] else None) for n, v in tables.items()}
-    absent = absent_inputs(files, lambda file_uri: session.read.parquet(file_uri).columns)
-    auditor = Auditor(None, kb_hash=kb_hash, kb_manifest=dict(edition.manifest), backend=backend, absent_inputs=absent)
+    auditor = Auditor(None, kb_hash=kb_hash, kb_manifest=dict(edition.manifest), backend=backend,
+                      absent_inputs=absent_inputs(columns))
     inputs = {n: v["sha256"] or "" for n, v in sorted(tables.items())}
     versions = {r.id: rule_version(r, bound[r.id]) for r in selected}
     run_id = compute_run_id(inputs, kb_hash, versions, kb_flags(selected, edition.manifest))
