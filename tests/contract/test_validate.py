@@ -4,6 +4,7 @@ nothing is loaded; lenient loads write rejects and load the rest; identity numbe
 from __future__ import annotations
 
 import csv
+import json
 from decimal import Decimal
 from pathlib import Path
 
@@ -687,3 +688,66 @@ def test_cli_dataset_path_that_is_a_file_is_not_called_missing(tmp_path):
     assert result.exit_code == 1
     assert "不是目录" in result.output and "不存在" not in result.output
     assert not (tmp_path / "db.duckdb").exists(), "nothing is created for a dataset that cannot load"
+
+
+def test_lenient_load_rejects_rows_with_the_wrong_field_count_and_loads_the_rest(tmp_path):
+    directory = write_csv_dataset(tmp_path / "ds")
+    path = directory / "feedetl.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines[2] += ",x"  # data row 2 (F2): one field too many
+    lines[3] = lines[3].rsplit(",", 3)[0]  # data row 3 (F3): three fields too few
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    rejects = tmp_path / "rejects.csv"
+    con = duckdb.connect()
+    report = load_dataset(directory, con, lenient=True, rejects_path=rejects)
+    assert con.execute("SELECT list(feedetl_sn ORDER BY feedetl_sn) FROM feedetl").fetchone()[0] == ["F1", "F4"]
+    assert report.rejected == 2 and report.tables["feedetl"].rows == 2
+    rows = read_rows(rejects)
+    assert [(r["table"], r["file"], r["row"], r["column"]) for r in rows] == [
+        ("feedetl", "feedetl.csv", "2", ""),
+        ("feedetl", "feedetl.csv", "3", ""),
+    ]
+    n = len(lines[0].split(","))
+    assert f"表头有 {n} 列，这一行有 {n + 1} 个字段" in rows[0]["reason"]
+    assert f"这一行有 {n - 3} 个字段" in rows[1]["reason"]
+    assert json.loads(rows[0]["raw"]) == {"line": lines[2]}
+    # the rows kept keep their own row numbers: a later problem in F4 (data row 4) is still row 4
+    header = next(csv.reader([lines[0]]))
+    fields = next(csv.reader([lines[4]]))
+    fields[header.index("cnt")] = "abc"
+    lines[4] = ",".join(fields)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    load_dataset(directory, duckdb.connect(), lenient=True, rejects_path=rejects)
+    assert [(r["row"], r["column"]) for r in read_rows(rejects)] == [("2", ""), ("3", ""), ("4", "cnt")]
+
+
+def test_lenient_rejected_line_cascades_to_the_rows_that_refer_to_it(tmp_path):
+    directory = write_csv_dataset(tmp_path / "ds")
+    path = directory / "mdtrt.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines[2] += ",x"  # M2 cannot be read: its diagnosis and fee lines have no encounter
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    con = duckdb.connect()
+    report = load_dataset(directory, con, lenient=True, rejects_path=tmp_path / "rejects.csv")
+    assert con.execute("SELECT list(mdtrt_id) FROM mdtrt").fetchone()[0] == ["M1"]
+    assert con.execute("SELECT list(feedetl_sn ORDER BY feedetl_sn) FROM feedetl").fetchone()[0] == ["F1", "F2"]
+    assert report.rejected == 4  # M2, its diag row, F3, F4
+
+
+@pytest.mark.parametrize("second", ["gend", "GEND"])
+def test_parquet_with_a_duplicate_column_name_is_refused(tmp_path, second):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    directory = _typed_parquet(tmp_path, lambda t: None)
+    path = directory / "psn.parquet"
+    psn = pq.read_table(path)
+    # a second gend column with other values: DuckDB alone would read it as gend_1 and use the first
+    pq.write_table(psn.append_column(pa.field(second, pa.string()), pa.array(["2"] * psn.num_rows)), path)
+    con = duckdb.connect()
+    with pytest.raises(ContractError) as info:
+        load_dataset(directory, con)
+    issues = info.value.issues
+    assert [(i.file, i.row, i.column) for i in issues] == [("psn.parquet", None, second)], [str(i) for i in issues]
+    assert "文件中列名重复" in issues[0].message
+    assert con.execute("SELECT count(*) FROM information_schema.tables").fetchone()[0] == 0

@@ -23,8 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 
 from fundguard.contract.tables import (
     IDENTITY_COLUMNS_DROPPED,
@@ -187,23 +189,34 @@ def _check_utf8(path: Path) -> Issue | None:
     return None
 
 
-def _header_issues(path: Path, header: list[str]) -> list[Issue]:
-    """A header must name each column once (DuckDB's names ignore case, so neither may the header)."""
+def _header_issues(path: Path, header: list[str], where: str = "表头中") -> list[Issue]:
+    """A header (or a Parquet schema) must name each column once (DuckDB's names ignore case, so neither
+    may the header; DuckDB would quietly rename the second `x` to `x_1`)."""
     issues: list[Issue] = []
     first: dict[str, int] = {}
     for i, name in enumerate(header, start=1):
         j = first.setdefault(name.lower(), i)
         if j != i:
-            issues.append(Issue(path.name, None, name, f'表头中列名重复: 第 {j} 列 "{header[j - 1]}" 与第 {i} 列 "{name}"'))
+            issues.append(Issue(path.name, None, name, f'{where}列名重复: 第 {j} 列 "{header[j - 1]}" 与第 {i} 列 "{name}"'))
     return issues
 
 
-def _parse_csv(path: Path, header: list[str], use_threads: bool, bad_rows: list) -> pa.Table:
+def _parquet_name_issues(path: Path) -> list[Issue]:
+    """Duplicate column names in a Parquet file's schema (from its footer). A file whose footer cannot be
+    read gives none here: DuckDB's read reports it as corrupt."""
+    try:
+        names = pq.read_schema(path).names
+    except (pa.ArrowException, OSError):
+        return []
+    return _header_issues(path, names, "文件中")
+
+
+def _parse_csv(path: Path, header: list[str], use_threads: bool, bad_rows: list, *, cap: bool = True) -> pa.Table:
     def invalid_row(row) -> str:
         # called by the parser only for a row whose field count differs from the header's: skip it and
-        # keep going, up to a bounded number of rows to report
+        # keep going (when `cap`, up to a bounded number of rows to report)
         bad_rows.append(row)
-        return "error" if len(bad_rows) >= MAX_REPORTED_ISSUES else "skip"
+        return "error" if cap and len(bad_rows) >= MAX_REPORTED_ISSUES else "skip"
 
     return pacsv.read_csv(
         path,
@@ -217,40 +230,58 @@ def _parse_csv(path: Path, header: list[str], use_threads: bool, bad_rows: list)
     )
 
 
-def _read_csv(path: Path) -> tuple[pa.Table | None, list[Issue]]:
-    """The CSV's data rows as strings, or the issues that stop it being read (header, field counts)."""
+def _field_count_message(row) -> str:
+    return f"字段个数不对: 表头有 {row.expected_columns} 列，这一行有 {row.actual_columns} 个字段 (内容: {row.text[:60]})"
+
+
+@dataclass
+class _CsvRead:
+    """A CSV's data rows as strings with their 1-based data row numbers (`_row`), or the issues that
+    stop it being read; `bad_rows`: (row, line text, reason) of the rows skipped for their field count
+    (lenient loads only: they become rejects)."""
+
+    arrow: pa.Table | None
+    issues: list[Issue]
+    bad_rows: list[tuple[int, str, str]] = field(default_factory=list)
+
+
+def _read_csv(path: Path, lenient: bool = False) -> _CsvRead:
     with path.open("r", encoding="utf-8-sig", newline="") as fh:
         header = next(csv.reader(fh), None)
     if not header:
-        return None, [Issue(path.name, None, None, "第一行应为表头 (列名)，但它是空的")]
+        return _CsvRead(None, [Issue(path.name, None, None, "第一行应为表头 (列名)，但它是空的")])
     issues = _header_issues(path, header)
     if issues:
-        return None, issues
+        return _CsvRead(None, issues)
     bad_rows: list = []
     try:
         arrow = _parse_csv(path, header, True, bad_rows)
     except pa.ArrowInvalid as exc:
         if not bad_rows:
-            return None, [Issue(path.name, None, None, f"无法解析 CSV ({short_reason(exc, path)})")]
+            return _CsvRead(None, [Issue(path.name, None, None, f"无法解析 CSV ({short_reason(exc, path)})")])
         arrow = None
     if not bad_rows:
-        return arrow, []
+        return _CsvRead(_numbered(arrow, np.arange(1, arrow.num_rows + 1)), [])
     # the threaded reader does not know a bad row's line; the error path re-reads in one thread, which does
     # (its line counts the header line: data row = line - 1)
     numbered: list = []
+    kept = None
     try:
-        _parse_csv(path, header, False, numbered)
+        kept = _parse_csv(path, header, False, numbered, cap=not lenient)
     except pa.ArrowInvalid:
         pass
-    return None, [
-        Issue(
-            path.name,
-            r.number - 1 if r.number else None,
-            None,
-            f"字段个数不对: 表头有 {r.expected_columns} 列，这一行有 {r.actual_columns} 个字段 (内容: {r.text[:60]})",
-        )
-        for r in numbered or bad_rows
-    ]
+    if lenient and kept is not None and all(r.number for r in numbered):
+        bad = [(r.number - 1, r.text, _field_count_message(r)) for r in numbered]
+        rows = np.setdiff1d(np.arange(1, kept.num_rows + len(bad) + 1), [b[0] for b in bad])
+        return _CsvRead(_numbered(kept, rows), [], bad)
+    return _CsvRead(
+        None,
+        [Issue(path.name, r.number - 1 if r.number else None, None, _field_count_message(r)) for r in numbered or bad_rows],
+    )
+
+
+def _numbered(arrow: pa.Table, rows) -> pa.Table:
+    return arrow.append_column("_row", pa.array(rows, pa.int64()))
 
 
 def _reference_sql(ref: Reference, parent: str) -> tuple[str, str, str]:
@@ -376,21 +407,27 @@ class _Loader:
                 if bad is not None:
                     self.issues.append(bad)
                     return False
-                arrow, issues = _read_csv(path)
+                read = _read_csv(path, self.lenient)
         except OSError as exc:
             self.issues.append(Issue(path.name, None, None, f"无法读取文件 ({exc.strerror or exc})"))
             return False
         if path.suffix == ".csv":
-            if arrow is None:
-                self.issues.extend(issues)
+            if read.arrow is None:
+                self.issues.extend(read.issues)
                 return False
-            arrow = arrow.append_column("_row", pa.array(range(1, arrow.num_rows + 1), pa.int64()))
+            for row, text, reason in read.bad_rows:  # lenient: a row that cannot be split is a reject
+                self.con.execute("INSERT INTO _rejects VALUES (?, ?, NULL, ?)", [table.name, row, reason])
+                self.con.execute("INSERT INTO _bad_lines VALUES (?, ?, ?)", [table.name, row, text])
             view = f"_arrow_{table.name}"
-            self.con.register(view, arrow)
+            self.con.register(view, read.arrow)
             self._registered.append(view)
             source = f"SELECT * FROM {view}"
             params: list = []
         else:
+            duplicated = _parquet_name_issues(path)
+            if duplicated:
+                self.issues.extend(duplicated)
+                return False
             try:
                 # the footer alone: a file that is not Parquet (or lost its end) fails here, in milliseconds
                 described = self.con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(path)]).fetchall()
@@ -784,6 +821,12 @@ class _Loader:
                     FROM _rejects r JOIN _stg_{table.name} s ON s._row = r._row AND r.tbl = ?"""
             )
             params.extend([self.reports[table.name].file or f"{table.name}.parquet", table.name])
+        # rows the CSV reader could not split into the header's columns: their raw text as it was
+        sqls.append(
+            """SELECT r.tbl AS "table", r.tbl || '.csv' AS file, r._row AS "row", r.col AS "column", r.reason,
+                   CAST(to_json(struct_pack(line := b.line)) AS VARCHAR) AS raw
+                FROM _rejects r JOIN _bad_lines b ON b.tbl = r.tbl AND b._row = r._row"""
+        )
         rejects_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = rejects_path.with_name(rejects_path.name + ".tmp")
         query = " UNION ALL ".join(sqls) + ' ORDER BY "table", "row", "column"'
@@ -854,6 +897,7 @@ def _prepare(con: duckdb.DuckDBPyConnection) -> None:
     """Start of the load's transaction: empty work tables, and no contract table left from an earlier load."""
     con.execute("CREATE OR REPLACE TEMP TABLE _rejects (tbl VARCHAR, _row BIGINT, col VARCHAR, reason VARCHAR)")
     con.execute("CREATE OR REPLACE TEMP TABLE _codes (code_set VARCHAR, code VARCHAR)")
+    con.execute("CREATE OR REPLACE TEMP TABLE _bad_lines (tbl VARCHAR, _row BIGINT, line VARCHAR)")
     for t in TABLES:
         _drop_stage(con, t.name)
         drop_relation(con, t.name)
