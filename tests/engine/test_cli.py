@@ -104,3 +104,66 @@ def test_flags_summary_of_a_corrupt_or_foreign_file(dataset, tmp_path):
     shutil.copy(dataset / "psn.parquet", foreign / "flags.parquet")
     result = runner.invoke(app, ["flags", "summary", str(foreign)])
     assert result.exit_code == 1 and "缺少列" in result.output, result.output
+
+
+def test_a_bureau_copy_of_the_library_runs_with_rules_dir(dataset, tmp_path):
+    import pyarrow.parquet as pq
+
+    library = tmp_path / "library"
+    result = runner.invoke(app, ["rules", "export", str(library)])
+    assert result.exit_code == 0, result.output
+    builtin = json.loads(runner.invoke(app, ["rules", "list", "--json"]).stdout)
+    copied = json.loads(runner.invoke(app, ["rules", "list", "--json", "--rules-dir", str(library)]).stdout)
+    assert copied == builtin
+    # the bureau edits one rule: B06 becomes severity 2 with its own wording
+    (b06,) = library.glob("*/B06_*.yaml")
+    text = b06.read_text(encoding="utf-8")
+    assert "\nseverity: 1\n" in text and "message: \"住院 " in text
+    b06.write_text(text.replace("\nseverity: 1\n", "\nseverity: 2\n").replace('message: "住院 ', 'message: "本局口径: 住院 '), encoding="utf-8")
+    runs = {}
+    for name, extra in (("builtin", []), ("bureau", ["--rules-dir", str(library)])):
+        out = tmp_path / name
+        result = runner.invoke(app, ["audit", str(dataset), "--out", str(out), "--rules", "B06", *extra])
+        assert result.exit_code == 0, result.output
+        runs[name] = (pq.read_table(out / "flags.parquet").to_pylist(), json.loads((out / "run.json").read_text()))
+    (builtin_flag,), builtin_run = runs["builtin"]
+    (bureau_flag,), bureau_run = runs["bureau"]
+    assert (builtin_flag["sev_deg"], bureau_flag["sev_deg"]) == (1, 2)
+    assert bureau_flag["message"] == "本局口径: " + builtin_flag["message"]
+    assert bureau_flag["rule_version"] != builtin_flag["rule_version"] and bureau_run["run_id"] != builtin_run["run_id"]
+    assert bureau_run["rule_library"] == str(library.resolve())
+    # the environment variable does the same as the option
+    result = runner.invoke(app, ["rules", "show", "B06"], env={"FUNDGUARD_RULES_DIR": str(library)})
+    assert result.exit_code == 0 and "本局口径" in result.stdout
+
+
+def test_rules_test_with_rules_dir_fails_on_an_edited_example(tmp_path):
+    library = tmp_path / "library"
+    assert runner.invoke(app, ["rules", "export", str(library)]).exit_code == 0
+    (b06,) = library.glob("*/B06_*.yaml")
+    assert runner.invoke(app, ["rules", "test", "B06", "--rules-dir", str(library)]).exit_code == 0
+    # a flat folder (no category subfolders) works too; a broken example fails the test command
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for path in library.glob("*/*"):
+        (flat / path.name).write_bytes(path.read_bytes())
+    text = (flat / b06.name).read_text(encoding="utf-8")
+    assert "vola_amt: 100.00" in text
+    (flat / b06.name).write_text(text.replace("vola_amt: 100.00", "vola_amt: 99.00", 1), encoding="utf-8")
+    result = runner.invoke(app, ["rules", "test", "B06", "--rules-dir", str(flat)])
+    assert result.exit_code == 1 and "1 失败" in result.stdout, result.output
+
+
+def test_rules_dir_that_is_missing_or_empty_or_bad_is_named(dataset, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "A01_x.yaml").write_text("id: A01\n", encoding="utf-8")
+    for folder, words in ((tmp_path / "nope", "规则库目录不存在"), (empty, "没有规则文件"), (bad, "A01_x.yaml")):
+        for args in (["rules", "list"], ["audit", str(dataset), "--out", str(tmp_path / "out")]):
+            result = runner.invoke(app, [*args, "--rules-dir", str(folder)])
+            assert result.exit_code == 1, (args, result.output)
+            assert words in result.output and str(folder) in result.output, result.output
+    assert not (tmp_path / "out").exists()
+    assert runner.invoke(app, ["rules", "export", str(bad)]).exit_code == 2  # not empty: never overwritten

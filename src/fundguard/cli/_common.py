@@ -5,7 +5,10 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
 
+import typer
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -17,8 +20,9 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-err_console = Console(stderr=True)
-out_console = Console()
+#: soft wrap: a long path in an error stays on one line (rich would break it at 80 columns in a pipe or log)
+err_console = Console(stderr=True, soft_wrap=True)
+out_console = Console(soft_wrap=True)
 
 
 def is_interactive() -> bool:
@@ -47,3 +51,14 @@ EXIT_BAD_INPUT = 1
 EXIT_USAGE = 2
 #: stopped by Ctrl-C (128 + SIGINT, as shells report it)
 EXIT_INTERRUPTED = 130
+
+#: `--rules-dir`: a rule library folder instead of the built-in one (`fundguard rules export` copies it)
+RulesDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--rules-dir",
+        envvar="FUNDGUARD_RULES_DIR",
+        help="规则库目录 (默认: 内置规则库; 用 `fundguard rules export DIR` 复制后修改)",
+        show_default=False,
+    ),
+]

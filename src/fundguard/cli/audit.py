@@ -11,6 +11,7 @@ from fundguard.cli._common import (
     EXIT_BAD_INPUT,
     EXIT_INTERRUPTED,
     EXIT_USAGE,
+    RulesDirOption,
     err_console,
     out_console,
     progress_bar,
@@ -27,12 +28,20 @@ def audit(
     spark_master: Annotated[
         str | None, typer.Option("--spark-master", help="Spark master (--engine spark): local[4], yarn, spark://host:7077")
     ] = None,
+    rules_dir: RulesDirOption = None,
 ) -> None:
     """事后审核 Audit a dataset: writes OUT/flags.parquet and OUT/run.json (nothing unless the run completes)."""
     import duckdb
 
     from fundguard.contract import ContractError
-    from fundguard.engine import AuditError, ParamError, RuleFileError, UnknownRuleError, run_audit
+    from fundguard.engine import (
+        AuditError,
+        ParamError,
+        RuleFileError,
+        UnknownRuleError,
+        load_registry,
+        run_audit,
+    )
     from fundguard.engine.run import InputChangedError
     from fundguard.kb import KbError
 
@@ -49,9 +58,10 @@ def audit(
             bar.update(task, total=total, completed=done, description=f"规则 {rule_id}")
 
         try:
+            registry = load_registry(rules_dir) if rules_dir is not None else None
             run = run_audit(
                 directory, out, kb=kb, rules=ids, params_file=params, engine=engine, progress=on_rule,
-                spark_master=spark_master,
+                spark_master=spark_master, registry=registry,
             )
         except (ContractError, InputChangedError, KbError, RuleFileError) as exc:
             err_console.print(str(exc), markup=False)

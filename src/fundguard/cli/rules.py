@@ -8,35 +8,46 @@ from typing import Annotated
 
 import typer
 
-from fundguard.cli._common import EXIT_BAD_INPUT, EXIT_USAGE, err_console, out_console, progress_bar
+from fundguard.cli._common import (
+    EXIT_BAD_INPUT,
+    EXIT_USAGE,
+    RulesDirOption,
+    err_console,
+    out_console,
+    progress_bar,
+)
 
 rules_app = typer.Typer(help="规则库 The rule library.", no_args_is_help=True)
 
 
-def _registry():
+def _registry(rules_dir: Path | None = None):
     from fundguard.engine import RuleFileError, load_registry
 
     try:
-        return load_registry()
+        return load_registry(rules_dir)
     except RuleFileError as exc:
         err_console.print(str(exc), markup=False)
         raise typer.Exit(EXIT_BAD_INPUT) from None
 
 
-def _get(rule_id: str):
+def _get(rule_id: str, rules_dir: Path | None = None):
     from fundguard.engine import UnknownRuleError
 
+    registry = _registry(rules_dir)
     try:
-        return _registry().get(rule_id.upper())
+        return registry.get(rule_id.upper())
     except UnknownRuleError as exc:
         err_console.print(str(exc), markup=False)
         raise typer.Exit(EXIT_USAGE) from None
 
 
 @rules_app.command("list")
-def list_rules(as_json: Annotated[bool, typer.Option("--json", help="JSON, each rule with its examples")] = False) -> None:
+def list_rules(
+    as_json: Annotated[bool, typer.Option("--json", help="JSON, each rule with its examples")] = False,
+    rules_dir: RulesDirOption = None,
+) -> None:
     """列出所有规则 List every rule."""
-    registry = _registry()
+    registry = _registry(rules_dir)
     if as_json:
         data = [
             r.model_dump(mode="json", by_alias=True, exclude={"sql", "path", "source_digest"}) | {"runs_in_batch": r.runs_in_batch}
@@ -55,13 +66,13 @@ def list_rules(as_json: Annotated[bool, typer.Option("--json", help="JSON, each 
 
 
 @rules_app.command("show")
-def show(rule_id: Annotated[str, typer.Argument(help="规则编号, 如 A01")]) -> None:
+def show(rule_id: Annotated[str, typer.Argument(help="规则编号, 如 A01")], rules_dir: RulesDirOption = None) -> None:
     """显示规则文档、示例与执行的 SQL Show a rule's documentation, examples and the SQL it runs."""
     from rich.markdown import Markdown
 
     from fundguard.engine.docs import render_rule
 
-    text = render_rule(_get(rule_id))
+    text = render_rule(_get(rule_id, rules_dir))
     if out_console.is_terminal:
         out_console.print(Markdown(text))
     else:
@@ -69,12 +80,15 @@ def show(rule_id: Annotated[str, typer.Argument(help="规则编号, 如 A01")]) 
 
 
 @rules_app.command("test")
-def test(rule_id: Annotated[str | None, typer.Argument(help="规则编号; 省略则运行全部")] = None) -> None:
+def test(
+    rule_id: Annotated[str | None, typer.Argument(help="规则编号; 省略则运行全部")] = None,
+    rules_dir: RulesDirOption = None,
+) -> None:
     """运行规则示例并检查 SQL 可移植性 Run the rules' examples (exact match of flags and amounts) and lint their SQL."""
     from fundguard.engine.examples import run_example
     from fundguard.engine.sql_lint import lint_rule
 
-    rules = [_get(rule_id)] if rule_id else list(_registry())
+    rules = [_get(rule_id, rules_dir)] if rule_id else list(_registry(rules_dir))
     # the portable subset first: SQL outside it would give different flags on Spark (docs/spark.md)
     lint_issues = [issue for r in rules for issue in lint_rule(r)]
     for issue in lint_issues:
@@ -111,12 +125,43 @@ def test(rule_id: Annotated[str | None, typer.Argument(help="规则编号; 省�
 
 
 @rules_app.command("docs")
-def docs(out: Annotated[Path, typer.Option("--out", help="输出目录")] = Path("docs/rules")) -> None:
+def docs(
+    out: Annotated[Path, typer.Option("--out", help="输出目录")] = Path("docs/rules"),
+    rules_dir: RulesDirOption = None,
+) -> None:
     """由规则文件生成规则文档 Regenerate docs/rules/ from the rule files."""
     from fundguard.engine.docs import write_docs
 
-    names = write_docs(_registry(), out)
+    names = write_docs(_registry(rules_dir), out)
     out_console.print(f"已生成 {len(names)} 个文件 → {out}", markup=False)
+
+
+@rules_app.command("export")
+def export(target: Annotated[Path, typer.Argument(help="目标目录 (不存在或为空)")]) -> None:
+    """复制内置规则库到一个目录, 供修改后用 --rules-dir 运行 Copy the built-in rule library to a folder."""
+    import shutil
+
+    from fundguard.engine.registry import rules_root
+
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        err_console.print(f"{target}: 目标应为不存在或为空的目录", markup=False)
+        raise typer.Exit(EXIT_USAGE)
+    root = rules_root()
+    files = sorted(p for suffix in ("yaml", "sql") for p in root.glob(f"*/*.{suffix}"))
+    try:
+        for path in files:
+            dest = target / path.relative_to(root)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, dest)
+    except OSError as exc:
+        err_console.print(f"{target}: 无法写入 ({exc.strerror or exc})", markup=False)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    rules = sum(1 for p in files if p.suffix == ".yaml")
+    out_console.print(
+        f"已复制 {rules} 条规则 → {target}\n修改后: fundguard rules test --rules-dir {target}; "
+        f"fundguard audit DATA --out OUT --rules-dir {target}",
+        markup=False,
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -161,17 +161,36 @@ class Registry:
         return [self.rules[i] for i in sorted(set(wanted))]
 
 
-def load_registry(root: Path | None = None) -> Registry:
-    """Every rule file under `root` (default: the packaged library), sorted by id."""
-    return _load_registry(Path(root) if root else rules_root())
+def load_registry(root: Path | str | None = None) -> Registry:
+    """Every rule file under `root` (default: the packaged library), sorted by id.
+
+    A library folder holds `<ID>_<slug>.yaml` (and `.sql`) files, in category subfolders as the packaged
+    one does (`fundguard rules export` copies it) or directly in the folder."""
+    if root is None:
+        path = rules_root()
+    else:
+        path = Path(root).expanduser().resolve()
+        if not path.is_dir():
+            raise RuleFileError(root, ["规则库目录不存在" if not path.exists() else "应为规则库目录, 而不是文件"])
+    # the cache is keyed by the files' sizes and times too: a rule edited in a long-running process
+    # (the web app, a notebook) is read again
+    stamp = tuple((str(f), st.st_mtime_ns, st.st_size) for f in _rule_files(path, ".yaml", ".sql") for st in (f.stat(),))
+    return _load_registry(path, stamp)
+
+
+def _rule_files(root: Path, *suffixes: str) -> list[Path]:
+    return sorted(f for suffix in suffixes for pattern in (f"*{suffix}", f"*/*{suffix}") for f in root.glob(pattern))
 
 
 @lru_cache(maxsize=8)
-def _load_registry(root: Path) -> Registry:
+def _load_registry(root: Path, _stamp: tuple) -> Registry:
     found: dict[str, Rule] = {}
     paths: dict[str, Path] = {}
     errors: list[RuleFileError] = []
-    for path in sorted(root.glob("*/*.yaml")):
+    files = _rule_files(root, ".yaml")
+    if not files:
+        raise RuleFileError(root, ["目录中没有规则文件 (<ID>_<slug>.yaml, 可在类别子目录中; 用 `fundguard rules export DIR` 复制内置规则库)"])
+    for path in files:
         try:
             rule = load_rule_file(path)
         except RuleFileError as exc:
@@ -182,7 +201,7 @@ def _load_registry(root: Path) -> Registry:
             continue
         found[rule.id] = rule
         paths[rule.id] = path
-    for sql in sorted(root.glob("*/*.sql")):
+    for sql in _rule_files(root, ".sql"):
         if not sql.with_suffix(".yaml").exists():
             errors.append(RuleFileError(sql, ["SQL 文件没有对应的 YAML 规则文件"]))
     if errors:

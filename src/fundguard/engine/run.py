@@ -230,7 +230,8 @@ def run_audit(
     if engine != "duckdb":
         raise AuditError(f"引擎 {engine!r} 尚未实现 (可用: duckdb, spark)")
     started = dt.datetime.now(dt.UTC)
-    selected, bound = select_and_bind(registry or load_registry(), rules, params, params_file)
+    registry = registry or load_registry()
+    selected, bound = select_and_bind(registry, rules, params, params_file)
 
     kb_path, edition = _open_edition(kb)
     con = duckdb.connect(config=_duckdb_config())
@@ -259,7 +260,7 @@ def run_audit(
             run_id=run_id,
             started=started,
             engine=engine,
-            extra={"warnings": dataset_warnings({n: t.rows for n, t in report.tables.items()})},
+            extra={"rule_library": str(registry.root), "warnings": dataset_warnings({n: t.rows for n, t in report.tables.items()})},
             dataset={
                 "path": str(dataset),
                 "tables": {n: {"rows": t.rows, "sha256": t.sha256, "file": t.file} for n, t in sorted(report.tables.items())},

@@ -737,7 +737,8 @@ def run_audit_spark(
     )
 
     started = _dt.datetime.now(_dt.UTC)
-    selected, bound = select_and_bind(registry or load_registry(), rules, params, params_file)
+    registry = registry or load_registry()
+    selected, bound = select_and_bind(registry, rules, params, params_file)
     kb_path = Path(kb) if kb else kb_pkg.default_edition_path()
     edition = kb_pkg.Edition.open(kb_path)
     uri = str(dataset)
@@ -786,7 +787,7 @@ def run_audit_spark(
             run_id=run_id,
             started=started,
             engine=NAME,
-            extra={"spark": {"master": session.sparkContext.master, "version": session.version},
+            extra={"rule_library": str(registry.root), "spark": {"master": session.sparkContext.master, "version": session.version},
                    "warnings": dataset_warnings({n: v["rows"] for n, v in tables.items()})},
             dataset={"path": uri, "tables": dict(sorted(tables.items()))},
             kb={"path": str(kb_path), "content_hash": kb_hash, "manifest": edition.manifest},
