@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from fundguard.cli import app
@@ -167,3 +168,62 @@ def test_rules_dir_that_is_missing_or_empty_or_bad_is_named(dataset, tmp_path):
             assert words in result.output and str(folder) in result.output, result.output
     assert not (tmp_path / "out").exists()
     assert runner.invoke(app, ["rules", "export", str(bad)]).exit_code == 2  # not empty: never overwritten
+
+
+def _library_with_d04_sql(tmp_path, sql: str):
+    library = tmp_path / "library"
+    assert runner.invoke(app, ["rules", "export", str(library)]).exit_code == 0
+    (d04,) = library.glob("*/D04_*.sql")
+    d04.write_text(sql, encoding="utf-8")
+    return library, d04
+
+
+def test_a_library_rule_that_reads_a_file_is_refused_when_read(dataset, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("salt=do-not-leak", encoding="utf-8")
+    library, d04 = _library_with_d04_sql(
+        tmp_path,
+        f"SELECT m.mdtrt_id, 0 AS vola_amt, t.content AS ev_death_date, '' AS ev_begn_date, 0 AS ev_days_after_death,\n"
+        f"       '' AS ev_med_type, 0 AS ev_hifp_pay FROM mdtrt_ctx m, read_text('{secret}') t",
+    )
+    out = tmp_path / "out"
+    for args in (["rules", "list"], ["audit", str(dataset), "--out", str(out)]):
+        result = runner.invoke(app, [*args, "--rules-dir", str(library)])
+        assert result.exit_code == 1, result.output
+        assert str(d04.with_suffix(".yaml")) in result.output and "不得调用表函数或读取文件" in result.output, result.output
+        assert "do-not-leak" not in result.output
+    assert not out.exists()
+
+
+def test_the_engine_confines_rule_sql_to_the_dataset_and_the_output_folder(dataset, tmp_path):
+    # the registry's lint aside (a rule loaded on its own is not linted), the audit's DuckDB connection
+    # itself refuses to read a file outside the dataset
+    from fundguard.engine import run_audit
+    from fundguard.engine.backends.duckdb import RuleRuntimeError
+    from fundguard.engine.registry import Registry, load_rule_file
+
+    secret = tmp_path / "elsewhere" / "secret.txt"
+    secret.parent.mkdir()
+    secret.write_text("salt=do-not-leak", encoding="utf-8")
+    library, d04 = _library_with_d04_sql(
+        tmp_path,
+        f"SELECT m.mdtrt_id, 0 AS vola_amt, t.content AS ev_death_date FROM mdtrt_ctx m, read_text('{secret}') t",
+    )
+    rule = load_rule_file(d04.with_suffix(".yaml"))
+    out = tmp_path / "o" / "out"
+    with pytest.raises(RuleRuntimeError) as info:
+        run_audit(dataset, out, rules=["D04"], registry=Registry(library, {"D04": rule}))
+    assert "D04" in str(info.value) and "disabled by configuration" in str(info.value)
+    assert "do-not-leak" not in str(info.value)
+    assert not out.exists()
+    # the same SQL reading a file inside the dataset folder works (the fee lines are read in place there)
+    inside = dataset / "feedetl.parquet"
+    d04.write_text(
+        "SELECT m.mdtrt_id, 0 AS vola_amt, '' AS ev_death_date, '' AS ev_begn_date, 0 AS ev_days_after_death, "
+        "'' AS ev_med_type, 0 AS ev_hifp_pay "
+        f"FROM mdtrt_ctx m WHERE EXISTS (SELECT 1 FROM read_parquet('{inside}'))",
+        encoding="utf-8",
+    )
+    rule = load_rule_file(d04.with_suffix(".yaml"))
+    run = run_audit(dataset, out, rules=["D04"], registry=Registry(library, {"D04": rule}))
+    assert run["totals"]["flags"] == 2  # both encounters of the dataset

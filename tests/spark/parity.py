@@ -45,7 +45,7 @@ def run_both(spark, rule: Rule, index: int) -> Parity:
     manifest.update(example.kb_manifest)
     params = {rule.id: rule.bind_params(example.params)}
     with tempfile.TemporaryDirectory(prefix=f"fg-spark-{rule.id}-") as tmp:
-        con = build_example_connection(example, Path(tmp) / "data")
+        con = build_example_connection(example, Path(tmp) / "data", files_in=Path(tmp))
         try:
             auditor = Auditor(con, kb_hash=EXAMPLE_KB_HASH, kb_manifest=manifest)
             auditor.prepare()

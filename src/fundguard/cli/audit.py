@@ -42,6 +42,7 @@ def audit(
         load_registry,
         run_audit,
     )
+    from fundguard.engine.backends.duckdb import RuleRuntimeError
     from fundguard.engine.run import InputChangedError
     from fundguard.kb import KbError
 
@@ -63,7 +64,7 @@ def audit(
                 directory, out, kb=kb, rules=ids, params_file=params, engine=engine, progress=on_rule,
                 spark_master=spark_master, registry=registry,
             )
-        except (ContractError, InputChangedError, KbError, RuleFileError) as exc:
+        except (ContractError, InputChangedError, KbError, RuleFileError, RuleRuntimeError) as exc:
             err_console.print(str(exc), markup=False)
             raise typer.Exit(EXIT_BAD_INPUT) from None
         except (UnknownRuleError, ParamError, AuditError) as exc:

@@ -17,7 +17,7 @@ import duckdb
 import pyarrow as pa
 
 from fundguard.engine.rule import Example, Rule, Scene
-from fundguard.engine.run import Auditor
+from fundguard.engine.run import Auditor, confine
 from fundguard.kb.tables import KB_TABLES, arrow_schema
 
 EXAMPLE_KB_HASH = "example"
@@ -77,7 +77,9 @@ def _coerce(value, typ: pa.DataType):
     return value
 
 
-def build_example_connection(example: Example, work_dir: Path) -> duckdb.DuckDBPyConnection:
+def build_example_connection(example: Example, work_dir: Path, *, files_in: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """The example's contract and knowledge tables in an in-memory DuckDB, confined: the rule's SQL reads
+    no file (`files_in`: a folder the caller still writes to, e.g. its flags)."""
     from fundguard.contract import load_dataset
     from fundguard.contract.factories import build_tables, write_dataset
 
@@ -87,6 +89,7 @@ def build_example_connection(example: Example, work_dir: Path) -> duckdb.DuckDBP
     con = duckdb.connect()
     load_dataset(work_dir, con)
     register_kb_rows(con, {k: v for k, v in example.given.items() if k.startswith("kb_")})
+    confine(con, *([files_in] if files_in else []))
     return con
 
 

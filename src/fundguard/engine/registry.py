@@ -175,7 +175,8 @@ def load_registry(root: Path | str | None = None) -> Registry:
     # the cache is keyed by the files' sizes and times too: a rule edited in a long-running process
     # (the web app, a notebook) is read again
     stamp = tuple((str(f), st.st_mtime_ns, st.st_size) for f in _rule_files(path, ".yaml", ".sql") for st in (f.stat(),))
-    return _load_registry(path, stamp)
+    # the built-in library is linted by the test suite; another library when it is read
+    return _load_registry(path, stamp, lint=path != rules_root().resolve())
 
 
 def _rule_files(root: Path, *suffixes: str) -> list[Path]:
@@ -183,7 +184,7 @@ def _rule_files(root: Path, *suffixes: str) -> list[Path]:
 
 
 @lru_cache(maxsize=8)
-def _load_registry(root: Path, _stamp: tuple) -> Registry:
+def _load_registry(root: Path, _stamp: tuple, *, lint: bool = False) -> Registry:
     found: dict[str, Rule] = {}
     paths: dict[str, Path] = {}
     errors: list[RuleFileError] = []
@@ -193,6 +194,8 @@ def _load_registry(root: Path, _stamp: tuple) -> Registry:
     for path in files:
         try:
             rule = load_rule_file(path)
+            if lint:
+                _lint(rule, path)
         except RuleFileError as exc:
             errors.append(exc)
             continue
@@ -209,6 +212,16 @@ def _load_registry(root: Path, _stamp: tuple) -> Registry:
             raise errors[0]
         raise RuleFileError(root, [str(e) for e in errors])
     return Registry(root, {k: found[k] for k in sorted(found)})
+
+
+def _lint(rule: Rule, path: Path) -> None:
+    """A library other than the built-in one is held to the portable subset when it is read: its SQL
+    then gives the same flags on both engines and reads only the contract, knowledge and view tables."""
+    from fundguard.engine.sql_lint import lint_rule
+
+    issues = lint_rule(rule)
+    if issues:
+        raise RuleFileError(path, [f"SQL: {i.construct} — {i.hint}" for i in issues])
 
 
 def message_placeholders(rule: Rule) -> list[str]:

@@ -242,6 +242,7 @@ def run_audit(
         # fee_lines holds the copy the rules read, so a second copy in memory would only crowd them
         report = load_dataset(Path(dataset), con, in_place=IN_PLACE_TABLES)
         edition.register(con)
+        confine(con, Path(dataset), Path(out).absolute().parent)
         kb_hash = edition.content_hash
         auditor = Auditor(con, kb_hash=kb_hash, kb_manifest=dict(edition.manifest),
                           absent_inputs=absent_inputs({n: (t.columns if t.file else None) for n, t in report.tables.items()}))
@@ -303,6 +304,18 @@ def absent_inputs(columns: dict[str, list[str] | None]) -> set[str]:
 
 #: contract tables the DuckDB audit reads in place (see `load_dataset`)
 IN_PLACE_TABLES = ("feedetl",)
+
+
+def confine(con: duckdb.DuckDBPyConnection, *folders: Path) -> None:
+    """From here on the connection touches files only in `folders` (the dataset, read in place; the folder
+    that receives OUT) and its own spill files: rule SQL, a bureau's edited library included, cannot read
+    or write anything else (`read_text('/etc/…')` fails with a permission error). Locked: no statement
+    can lift it."""
+    if folders:
+        allowed = ", ".join("'" + (str(f.resolve()).rstrip("/") + "/").replace("'", "''") + "'" for f in folders)
+        con.execute(f"SET allowed_directories = [{allowed}]")
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
 
 
 def _check_unchanged(directory: Path, report: LoadReport) -> None:

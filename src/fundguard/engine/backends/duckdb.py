@@ -102,6 +102,8 @@ class DuckDBBackend:
                 f"(CAST(ROUND(vola_amt, 2) AS DECIMAL(16,2)) AS vola_amt) FROM ({sql}) _rule",  # noqa: S608
                 {p: params[p] for p in used},
             )
+        except duckdb.InterruptException:
+            raise  # Ctrl-C: the run stops, it is not the rule's fault
         except duckdb.Error as exc:
             raise RuleRuntimeError(f"规则 {rule.id} 的 SQL 执行失败: {exc}") from exc
         described = self.con.execute("DESCRIBE _r").fetchall()
@@ -186,5 +188,5 @@ FROM r {ctx.joins}
         ).fetchall()
 
     def write_flags(self, path: Path) -> None:
-        target = str(path).replace("'", "''")
+        target = str(Path(path).resolve()).replace("'", "''")
         self.con.execute(f"COPY (SELECT * FROM _flags ORDER BY flag_id) TO '{target}' (FORMAT parquet)")

@@ -50,6 +50,8 @@ SESSION_CONF: dict[str, str] = {
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
     "spark.sql.parquet.inferTimestampNTZ.enabled": "true",
+    # rule SQL reads the registered tables only: no `SELECT … FROM text.`/etc/…`` on files
+    "spark.sql.runSQLOnFiles": "false",
 }
 #: extra settings for local mode (one machine): the driver is the executor, so it holds the cached
 #: views; 2g ran out of heap on a 1M-line audit
