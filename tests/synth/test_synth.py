@@ -232,3 +232,120 @@ def test_injected_cases_vary_with_the_seed(tmp_path):
     assert sum((amounts_a & amounts_b).values()) <= 0.25 * sum(amounts_a.values())
     assert sum((dates_a & dates_b).values()) <= 0.10 * sum(dates_a.values())
     assert len({d for _, d in dates_a}) >= 0.5 * sum(dates_a.values())
+
+
+@pytest.fixture(scope="module")
+def many(tmp_path_factory) -> tuple[Path, Path]:
+    """About 48 injected cases per rule (1,000 persons, 2,000 cases), audited."""
+    from fundguard.engine.run import run_audit
+
+    root = tmp_path_factory.mktemp("synth_many")
+    generate(root / "data", persons=1000, seed=5, months=12, violation_rate=2.0)
+    run_audit(root / "data", root / "out")
+    return root / "data", root / "out"
+
+
+def _con(data: Path, out: Path | None = None) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    for t in ("labels", "feedetl", "mdtrt", "checkin", "drug_trac"):
+        con.execute(f"CREATE VIEW {t} AS SELECT * FROM read_parquet('{data / (t + '.parquet')}')")
+    if out is not None:
+        con.execute(f"CREATE VIEW flags AS SELECT * FROM read_parquet('{out / 'flags.parquet'}')")
+    return con
+
+
+def test_many_cases_flagged_exactly(many):
+    """With many cases per rule, every label is flagged with its amount and every flag is labelled."""
+    con = _con(*many)
+    missed = con.execute(
+        """SELECT l.rule_id, l.flag_key, l.vola_amt, f.vola_amt FROM labels l
+           LEFT JOIN flags f USING (rule_id, flag_key) WHERE f.vola_amt IS DISTINCT FROM l.vola_amt"""
+    ).fetchall()
+    extra = con.execute("SELECT rule_id, flag_key FROM flags ANTI JOIN labels USING (rule_id, flag_key)").fetchall()
+    assert missed == [] and extra == []
+
+
+def test_injected_branches(many):
+    """The injected cases reach the rules' branches, read from the data (not from the label notes)."""
+    from fundguard.synth.knowledge import Knowledge
+
+    data, _ = many
+    con = _con(data)
+    con.register("kb_bundle", Knowledge.default().tables["kb_bundle"])
+
+    def one(sql: str):
+        return con.execute(sql).fetchone()[0]
+
+    # B03: every scope of the edition's bundle pairs; a day pair hours apart, a 6h pair across midnight or
+    # exactly 6 hours apart, an mdtrt pair on different days; an unflagged part line outside the scope
+    b03 = """
+      SELECT k.scope, p.fee_ocur_time AS tp, m.fee_ocur_time AS tm FROM labels l
+      JOIN feedetl p ON p.feedetl_sn = l.flag_key
+      JOIN kb_bundle k ON k.part_code = p.hilist_code
+      JOIN feedetl m ON m.mdtrt_id = p.mdtrt_id AND m.hilist_code = k.bundle_code
+      WHERE l.rule_id = 'B03'"""
+    scopes = {r[0] for r in con.execute(f"SELECT DISTINCT scope FROM ({b03})").fetchall()}
+    assert scopes == {"hour", "6h", "day", "mdtrt"}
+    assert one(f"SELECT count(*) FROM ({b03}) WHERE scope = 'day' AND abs(date_diff('minute', tp, tm)) >= 120")
+    assert one(f"SELECT count(*) FROM ({b03}) WHERE scope = '6h' AND abs(date_diff('minute', tp, tm)) = 360")
+    assert one(f"SELECT count(*) FROM ({b03}) WHERE scope = '6h' AND CAST(tp AS DATE) <> CAST(tm AS DATE)")
+    assert one(f"SELECT count(*) FROM ({b03}) WHERE scope = 'mdtrt' AND CAST(tp AS DATE) <> CAST(tm AS DATE)")
+    assert one("""SELECT count(*) FROM labels l JOIN feedetl p ON p.feedetl_sn = l.flag_key
+                  JOIN feedetl o ON o.mdtrt_id = p.mdtrt_id AND o.hilist_code = p.hilist_code AND o.feedetl_sn <> p.feedetl_sn
+                  WHERE l.rule_id = 'B03'""")
+
+    # B04: the flagged line sometimes has the higher unit price (the cheaper item billed in more units),
+    # sometimes both sides tie; some flagged sides span two lines
+    b04 = """
+      SELECT f.mdtrt_id, f.pric AS flagged, max(o.pric) AS other FROM labels l
+      JOIN feedetl f ON f.feedetl_sn = l.flag_key
+      JOIN feedetl o ON o.mdtrt_id = f.mdtrt_id AND o.hilist_code <> f.hilist_code
+       AND o.hilist_code NOT IN ('001109000010000', '001201000040000', '001102000050000', '002501010150000')
+      WHERE l.rule_id = 'B04' GROUP BY 1, 2"""
+    assert one(f"SELECT count(*) FROM ({b04}) WHERE flagged > other")
+    assert one(f"SELECT count(*) FROM ({b04}) WHERE flagged = other")
+    assert one("""SELECT count(*) FROM (SELECT f.mdtrt_id FROM labels l JOIN feedetl f ON f.feedetl_sn = l.flag_key
+                  WHERE l.rule_id = 'B04' GROUP BY 1 HAVING count(*) > 1)""")
+
+    # B06/B07: sometimes two fees of the kind with different prices; B06 more than one day too many (B07
+    # counts the daily levels of care only, which exclude one another on a day: one day too many, by a
+    # change of level or on the discharge day)
+    for rule, ctype, most in (("B06", "01", 3), ("B07", "07", 1)):
+        excess = f"""
+          SELECT m.mdtrt_id, sum(f.cnt) - date_diff('day', CAST(m.begntime AS DATE), CAST(m.endtime AS DATE)) AS e,
+                 count(DISTINCT f.hilist_code) AS codes, any_value(m.med_type) AS med_type
+          FROM labels l JOIN mdtrt m ON m.mdtrt_id = l.flag_key JOIN feedetl f ON f.mdtrt_id = m.mdtrt_id
+          WHERE l.rule_id = '{rule}' AND f.med_chrgitm_type = '{ctype}' GROUP BY m.mdtrt_id, m.begntime, m.endtime"""
+        assert one(f"SELECT min(e) FROM ({excess})") == 1
+        assert one(f"SELECT max(e) FROM ({excess})") >= most
+        assert one(f"SELECT count(*) FROM ({excess}) WHERE codes > 1")
+        assert one(f"SELECT count(*) FROM ({excess}) WHERE med_type = '52'")
+
+    # B09: three full-price operations of one day (two flagged)
+    assert one("""SELECT count(*) FROM (SELECT f.mdtrt_id FROM labels l JOIN feedetl f ON f.feedetl_sn = l.flag_key
+                  WHERE l.rule_id = 'B09' GROUP BY 1 HAVING count(*) = 2)""")
+
+    # C06: a code whose first sale was refunded in full; a code with two flagged sales
+    assert one("""
+      WITH sales AS (
+        SELECT t.drug_trac_codg AS code, f.feedetl_sn, f.cnt,
+               row_number() OVER (PARTITION BY t.drug_trac_codg ORDER BY f.fee_ocur_time, f.feedetl_sn) AS n
+        FROM drug_trac t JOIN feedetl f USING (feedetl_sn)
+        WHERE t.drug_trac_codg IN (SELECT drug_trac_codg FROM drug_trac GROUP BY 1 HAVING count(*) > 1))
+      SELECT count(*) FROM sales s JOIN feedetl r ON r.orig_feedetl_sn = s.feedetl_sn AND -r.cnt = s.cnt WHERE s.n = 1""")
+    assert one("""SELECT count(*) FROM (SELECT t.drug_trac_codg FROM labels l JOIN drug_trac t ON t.feedetl_sn = l.flag_key
+                  WHERE l.rule_id = 'C06' GROUP BY 1 HAVING count(*) >= 2)""")
+
+    # D06: absences (result 2) on two or more dates while fewer than half the days are empty
+    assert one("""
+      SELECT count(*) FROM labels l JOIN mdtrt m ON m.mdtrt_id = l.flag_key
+      WHERE l.rule_id = 'D06'
+        AND (SELECT count(DISTINCT CAST(chk_time AS DATE)) FROM checkin c WHERE c.mdtrt_id = m.mdtrt_id AND c.result = '2') >= 2
+        AND (SELECT count(DISTINCT CAST(fee_ocur_time AS DATE)) FROM feedetl f
+             WHERE f.mdtrt_id = m.mdtrt_id AND f.med_chrgitm_type NOT IN ('01', '07', '14')) * 2
+            > date_diff('day', CAST(m.begntime AS DATE), CAST(m.endtime AS DATE))""")
+
+    # D03: maternity outpatient (51) visits and maternity stays (52)
+    assert one("SELECT count(*) FROM labels l JOIN mdtrt m ON m.mdtrt_id = l.flag_key WHERE l.rule_id = 'D03' AND m.med_type = '51'")
+    assert one("""SELECT count(*) FROM labels l JOIN mdtrt o ON o.mdtrt_id = l.flag_key
+                  JOIN mdtrt s ON s.psn_no = o.psn_no AND s.med_type = '52' WHERE l.rule_id = 'D03'""")

@@ -9,8 +9,9 @@ says which reading the label uses.
 Each case draws its free choices from its own stream, PCG64([seed, CASE_STREAM, rule, k]): the item, the
 day (anywhere in the period where the case fits, often a calendar edge), the region, institution and
 doctor, quantities, prices (at or below any ceiling), supply days, gaps, lengths of stay and how far past
-the threshold it goes (often the smallest violating step). Same seed → same bytes; another seed → other
-shapes.
+the threshold it goes (often the smallest violating step), and which branch of the rule it takes (B03's
+scopes, B04's cheaper side, B06/B07's shapes, C06's refunds, D06's empty or absent days, maternity med_types
+51/52 where a rule counts them). Same seed → same bytes; another seed → other shapes.
 
 Not injected: A08 (needs a complete catalog; the default edition declares it incomplete, so the rule
 is skipped), B08 (real-time only: needs the HIS orders), M01–M04 (screening models, not verdicts).
@@ -58,7 +59,7 @@ class Line:
     at: str | None = None  # "HH:MM" (defaults: visit start + n minutes, stay day 12:00 + n minutes)
     appr: bool = False
     trac: str | None = None  # traceability code (default: one fresh code when the product is known)
-    refund_of: str | None = None
+    refund_of: str | int | None = None  # the refunded line: its feedetl_sn, or its index among the encounter's lines
 
 
 @dataclass
@@ -247,7 +248,7 @@ class Injector:
                     "bilg_dr_codg": doctor,
                     "prd_days": (ln.prd if ln.prd is not None else 1) if is_drug else None,
                     "refd_flag": ln.cnt < 0,
-                    "orig_feedetl_sn": ln.refund_of,
+                    "orig_feedetl_sn": sns[ln.refund_of] if isinstance(ln.refund_of, int) else ln.refund_of,
                     "hosp_appr_flag": ln.appr,
                 }
             )
@@ -390,6 +391,34 @@ def _adult(inj: Injector) -> int:
 
 def _sex(inj: Injector) -> str:
     return inj.choice(("1", "2"))
+
+
+DAILY = (BED, NURSE, INP_CONSULT)
+LEVEL_CARE = ("00120100003", "00120100004", "00120100005")  # Ⅰ级 / Ⅱ级 / Ⅲ级护理 and their sub-items  # the fees `Injector.stay` bills on every day of a stay
+MATERNITY_DIAGS = (("O80.000", "单胎顺产"), ("O82.000", "剖宫产术分娩"))
+ANTENATAL = "003112010230000"  # 产前检查 (women only)
+
+
+def _clock(minute: int) -> tuple[int, str]:
+    """(day, "HH:MM") of a time given in minutes from the case's day 0 at 00:00."""
+    return minute // 1440, f"{minute % 1440 // 60:02d}:{minute % 60:02d}"
+
+
+def _inpatient(inj: Injector, maternity: bool, gend: str | None = None, age: tuple[int, int] = (18, 85)):
+    """A fresh person for a stay with the stay's med_type and diagnoses: a maternity stay (52, a woman of
+    22–38, a delivery diagnosis) or a general one (21, pneumonia)."""
+    if maternity:
+        return inj.person(gend="2", age=inj.ri(22, 38)), "52", (inj.choice(MATERNITY_DIAGS),)
+    return inj.person(gend=gend or _sex(inj), age=inj.ri(*age)), "21", (("J18.900", "肺炎"),)
+
+
+def _exclusive(inj: Injector, a: str, b: str) -> bool:
+    """True when `a` and `b` form a kb_exclusive pair (in some scope; `*` entries match by prefix)."""
+
+    def hit(code: str, patterns: set[str]) -> bool:
+        return any(code == p or (p.endswith("*") and code.startswith(p[:-1])) for p in patterns)
+
+    return hit(b, inj.kn.exclusive_partners(a)) or hit(a, inj.kn.exclusive_partners(b))
 
 
 def inject_a01(inj: Injector, k: int) -> None:
@@ -607,60 +636,175 @@ def inject_b02(inj: Injector, k: int) -> None:
             inj.label("B02", enc.sns[i], enc.amounts[i], "line", f"{item.name} 重复收费 第{i + 1}条")
 
 
+SCOPE_NAMES = {"hour": "同一钟点", "6h": "6小时内", "day": "同一天", "mdtrt": "同一就诊"}
+
+
 def inject_b03(inj: Injector, k: int) -> None:
-    """B03: a bundle's main item and one of its parts (either first) in the same clock hour; amount = the
-    part line (1–3 units within its limits)."""
-    main, part = inj.choice(inj.memo("B03", lambda: _bundle_pairs(inj)))
-    hour = inj.ri(7, 19)
-    m1, m2 = sorted(inj.rng.choice(np.arange(60), 2, replace=False).tolist())
-    part_first = inj.chance(0.5)
-    cap = min([3, *part.limits.values()])
-    main_line = Line(main.code, price=inj.price(main), at=f"{hour:02d}:{m2 if part_first else m1:02d}")
-    part_line = Line(part.code, cnt=inj.ri(1, cap), price=inj.price(part), at=f"{hour:02d}:{m1 if part_first else m2:02d}")
-    inj.place(1)
-    enc = inj.visit(inj.person(gend=_sex(inj), age=_adult(inj)), inj.inst(inj.choice(("1", "2"))), 0,
-                    [main_line, part_line], hhmm=f"{hour:02d}:00")
-    inj.label("B03", enc.sns[1], enc.amounts[1], "line", f"{main.name} 已含 {part.name} ×{part_line.cnt}")
+    """B03: a bundle's main item and one of its parts (1–3 units within its limits) inside the pair's
+    scope, for every scope the edition's usable pairs have (one drawn evenly, then a pair of it):
+    `hour` on a visit, both in one clock hour (often hh:00 and hh:59); `day` on a visit (often from its
+    start to 23:59) or on an inner day of a stay (often 00:00 and 23:59); `6h` on a stay, the part up to
+    6 hours before or after the main item (often exactly 6 hours, maybe across midnight; the edition's
+    6h pairs are delivery items: a maternity stay 52); `mdtrt` on a stay, anywhere from admission to the
+    discharge morning (often on the first and the last day). About a third of the hour cases, 6h cases and
+    day cases on a stay bill the part once more just outside the scope (the next clock hour, 6 h 1 min or
+    more away, the day before or after), which is not flagged. Amount = the in-scope part line."""
+    scope, pairs = inj.choice(inj.memo("B03", lambda: _bundle_pairs(inj)))
+    main, part = inj.choice(pairs)
+    gend = main.gend or part.gend
+    budget = min([3, *part.limits.values()])  # units of the part over the whole case: within every limit
+    cnt = inj.ri(1, budget)
+    outside = budget > cnt and scope != "mdtrt" and inj.chance(0.35)
+    daily_ok = not any(inj.kn.conflicts(x.code, d) for x in (main, part) for d in DAILY)
+    on_stay = scope in ("6h", "mdtrt") or (scope == "day" and daily_ok and inj.chance(0.5))
+    edge = inj.chance(0.4)
+    t_out = None
+    if not on_stay:
+        # a visit on day 0; times in minutes of that day
+        if scope == "hour":
+            h = inj.ri(7, 19)
+            begin = h * 60
+            m1, m2 = (0, 59) if edge else sorted(inj.rng.choice(60, 2, replace=False).tolist())
+            t_main, t_part = (begin + m1, begin + m2) if inj.chance(0.5) else (begin + m2, begin + m1)
+            t_out = (h + 1) * 60 + (0 if edge else inj.ri(0, 59))
+        else:
+            begin = inj.ri(7 * 60, 19 * 60 + 59)
+            a, b = (begin, 1439) if edge else sorted(inj.rng.choice(np.arange(begin, 1440), 2, replace=False).tolist())
+            t_main, t_part = (a, b) if inj.chance(0.5) else (b, a)
+    else:
+        los = inj.ri(1, 8) if scope == "mdtrt" else inj.ri(2, 6)
+        begin = inj.ri(7 * 60, 9 * 60 + 59)
+        lo, hi = begin, los * 1440 + 9 * 60 + 59  # admission .. the discharge morning (discharge at 10:00)
+        if scope == "day":
+            d = inj.ri(1, los - 1)
+            a, b = (0, 1439) if edge else sorted(inj.rng.choice(1440, 2, replace=False).tolist())
+            t_main, t_part = (d * 1440 + a, d * 1440 + b) if inj.chance(0.5) else (d * 1440 + b, d * 1440 + a)
+            if inj.chance(0.5):
+                t_out = (d - 1) * 1440 + (1439 if edge else inj.ri(lo if d == 1 else 0, 1439))
+            else:
+                t_out = (d + 1) * 1440 + (0 if edge else inj.ri(0, 1439 if d + 1 < los else 9 * 60 + 59))
+        elif scope == "6h":
+            t_main = inj.ri(1, los - 1) * 1440 + inj.ri(0, 1439)
+            t_part = t_main + (inj.choice((-360, 360)) if edge else inj.ri(-360, 360))
+            gap = 361 if edge else inj.ri(361, 720)
+            options = [t for t in (t_main - gap, t_main + gap) if lo <= t <= hi]
+            t_out = inj.choice(options) if options else None
+        else:
+            if edge:
+                first, last = inj.ri(lo, lo + 120), inj.ri(los * 1440, hi)
+                t_main, t_part = (first, last) if inj.chance(0.5) else (last, first)
+            else:
+                t_main, t_part = (int(t) for t in inj.rng.choice(np.arange(lo, hi + 1), 2, replace=False))
+    price = inj.price(part)
+    (dm, am), (dp, ap) = _clock(t_main), _clock(t_part)
+    lines = [Line(main.code, price=inj.price(main), day=dm, at=am), Line(part.code, cnt=cnt, price=price, day=dp, at=ap)]
+    if outside and t_out is not None:
+        do, ao = _clock(t_out)
+        lines.append(Line(part.code, cnt=inj.ri(1, budget - cnt), price=price, day=do, at=ao))
+    if on_stay:
+        psn, med_type, diags = _inpatient(inj, gend == "2" and (scope == "6h" or inj.chance(0.5)), gend=gend)
+        inj.place(los + 1, key=dp)
+        enc = inj.stay(psn, inj.inst(inj.choice(("1", "2"))), 0, los, lines, med_type=med_type, diags=diags,
+                       hhmm=_clock(begin)[1])
+    else:
+        inj.place(1)
+        enc = inj.visit(inj.person(gend=gend or _sex(inj), age=_adult(inj)), inj.inst(inj.choice(("1", "2"))), 0,
+                        lines, hhmm=_clock(begin)[1])
+    where = f"住院第{dp}日 {ap}" if on_stay else ap
+    inj.label("B03", enc.sns[1], enc.amounts[1], "line",
+              f"{main.name} 已含 {part.name}（{SCOPE_NAMES[scope]}）{where} ×{cnt}")
 
 
-def _bundle_pairs(inj: Injector) -> list[tuple[Item, Item]]:
-    rows = sorted((r["bundle_code"], r["part_code"]) for r in inj.kn.tables["kb_bundle"].to_pylist())
-    usable = []
-    for main, part in rows:
+def _bundle_pairs(inj: Injector) -> list[tuple[str, list[tuple[Item, Item]]]]:
+    """Usable kb_bundle pairs by scope: no drug and no bed or nursing fee (B06/B07), neither item
+    restricted beyond unit limits and one sex (the same for both), main and part neither exclusive nor
+    each other's part; pairs of the scopes billed on a stay (6h, mdtrt) also clear of the daily bed,
+    nursing and ward-round fees."""
+    by_scope: dict[str, list[tuple[Item, Item]]] = {}
+    rows = sorted((r["scope"], r["bundle_code"], r["part_code"]) for r in inj.kn.tables["kb_bundle"].to_pylist())
+    for scope, main, part in rows:
         if main.endswith("*") or part.endswith("*") or not (inj.kn.has(main) and inj.kn.has(part)):
             continue
         a, b = inj.kn.item(main), inj.kn.item(part)
-        if a.chrgitm_type in ("01", "07") or b.chrgitm_type in ("01", "07"):
+        if a.chrgitm_type in ("01", "07") or b.chrgitm_type in ("01", "07") or a.is_drug or b.is_drug:
             continue
-        if a.attribute_restrictions() - {"limits"} or b.attribute_restrictions() - {"limits"} or a.is_drug or b.is_drug:
+        if a.attribute_restrictions() - {"limits", "gend"} or b.attribute_restrictions() - {"limits", "gend"}:
             continue
-        ex = inj.kn.exclusive_partners(main) | inj.kn.exclusive_partners(part)
-        if part in ex or main in ex:
+        if a.gend and b.gend and a.gend != b.gend:
             continue
-        usable.append((a, b))
-    return usable
+        if _exclusive(inj, main, part) or main in inj.kn.bundle_parts(part):
+            continue
+        if scope in ("6h", "mdtrt") and any(inj.kn.conflicts(x, d) for x in (main, part) for d in DAILY):
+            continue
+        by_scope.setdefault(scope, []).append((a, b))
+    return sorted(by_scope.items())
 
 
 def inject_b04(inj: Injector, k: int) -> None:
-    """B04: both items of an exclusive pair (in either order) on one visit, the same number of units
-    each; the line of the lower unit price is flagged."""
-    ia, ib = inj.choice(inj.memo("B04", lambda: _exclusive_pairs(inj)))
-    pa_, pb_ = inj.price(ia), inj.price(ib)
-    if pa_ == pb_:
-        pa_, pb_ = ia.price, ib.price
-    cap = min([3, *ia.limits.values(), *ib.limits.values()])
-    n = inj.ri(1, cap)
-    lines = [Line(ia.code, cnt=n, price=pa_), Line(ib.code, cnt=n, price=pb_)]
-    if inj.chance(0.5):
-        lines.reverse()
-    inj.place(1)
-    enc = inj.visit(inj.person(gend=_sex(inj), age=_adult(inj)), inj.inst(inj.choice(("1", "2"))), 0, lines,
-                    hhmm=inj.hhmm())
-    cheap = 0 if lines[0].price < lines[1].price else 1
-    inj.label("B04", enc.sns[cheap], enc.amounts[cheap], "line", f"{ia.name} 与 {ib.name} 互斥 ×{n}")
+    """B04: both items of an exclusive pair in one bucket of its scope — a visit, or (a `day` pair of
+    examinations, sometimes) one day of a stay with one side billed once more on another day, outside
+    the bucket. Each side is billed at one drawn unit price (at or below its ceiling) over one or two
+    lines: 1–3 units, within its limits; often the side of the lower unit price gets just enough units
+    for the larger amount (up to 24, within its limits), sometimes both sides have the same price and
+    units (a tie). The side with the smaller total in the bucket is flagged (ties: side b), each of its
+    lines for its amount."""
+    ia, ib, scope = inj.choice(inj.memo("B04", lambda: _exclusive_pairs(inj)))
+    items = (ia, ib)
+    caps = [min(i.limits.values()) if i.limits else None for i in items]
+    prices = [inj.price(ia), inj.price(ib)]
+    units = [inj.ri(1, min(3, c or 3)) for c in caps]
+    shape = inj.rng.random()
+    if shape < 0.15:
+        prices = [min(prices)] * 2  # at or below both ceilings
+        units = [inj.ri(1, min(3, caps[0] or 3, caps[1] or 3))] * 2
+    elif shape < 0.65 and prices[0] != prices[1]:
+        lo = 0 if prices[0] < prices[1] else 1
+        hi = 1 - lo
+        units[hi] = inj.ri(1, min(2, caps[hi] or 2))
+        top = min(caps[lo] or 4, 24)
+        need = next((u for u in range(1, top + 1) if money(u * prices[lo]) > money(units[hi] * prices[hi])), None)
+        if need is not None:
+            units[lo] = need if inj.chance(0.5) else inj.ri(need, min(top, need + 2))
+    parts = [_split(inj, u, 2 if u > 1 and inj.chance(0.35) else 1) for u in units]
+    bucket = [(side, c) for side in (0, 1) for c in parts[side]]
+    bucket = [bucket[i] for i in inj.rng.permutation(len(bucket))]
+    stay_ok = scope == "day" and all(i.chrgitm_type != "02" for i in items) and not any(
+        inj.kn.conflicts(i.code, d) for i in items for d in DAILY)
+    if stay_ok and inj.chance(0.3):
+        los = inj.ri(2, 8)
+        day = inj.ri(0, los - 1)
+        minutes = sorted(inj.rng.choice(np.arange(10 * 60, 22 * 60), len(bucket), replace=False).tolist())
+        lines = [Line(items[s].code, cnt=c, price=prices[s], day=day, at=_clock(m)[1])
+                 for (s, c), m in zip(bucket, minutes, strict=True)]
+        # one side again on another day: a bucket of its own, without the other side
+        sides = [s for s in (0, 1) if units[s] + 1 <= items[s].limits.get("mdtrt", 10**9)]
+        if sides and inj.chance(0.6):
+            s = inj.choice(sides)
+            other_day = inj.choice([d for d in range(los) if d != day])
+            lines.append(Line(items[s].code, cnt=1, price=prices[s], day=other_day, at=_clock(inj.ri(600, 1319))[1]))
+        inj.place(los + 1, key=day)
+        psn, med_type, diags = _inpatient(inj, False)
+        enc = inj.stay(psn, inj.inst(inj.choice(("1", "2"))), 0, los, lines, med_type=med_type, diags=diags,
+                       hhmm=inj.hhmm(7, 9))
+        where = f"住院第{day}日"
+    else:
+        lines = [Line(items[s].code, cnt=c, price=prices[s]) for s, c in bucket]
+        inj.place(1)
+        enc = inj.visit(inj.person(gend=_sex(inj), age=_adult(inj)), inj.inst(inj.choice(("1", "2"))), 0, lines,
+                        hhmm=inj.hhmm())
+        where = "同次门诊"
+    totals = [sum((enc.amounts[i] for i, (s, _) in enumerate(bucket) if s == side), Decimal(0)) for side in (0, 1)]
+    flagged = 0 if totals[0] < totals[1] else 1
+    for i, (s, _) in enumerate(bucket):
+        if s == flagged:
+            inj.label("B04", enc.sns[i], enc.amounts[i], "line",
+                      f"{items[s].name} 与 {items[1 - s].name} 互斥（{where}），{totals[s]} 对 {totals[1 - s]}")
 
 
-def _exclusive_pairs(inj: Injector) -> list[tuple[Item, Item]]:
+def _exclusive_pairs(inj: Injector) -> list[tuple[Item, Item, str]]:
+    """Usable kb_exclusive pairs (a, b, scope): plain items or items with unit limits only, no bed or
+    nursing fee (B06/B07), not in a bundle with each other. Pairs of equal catalog prices are kept: the
+    rule flags side b on a tie."""
     pairs = []
     for r in sorted(inj.kn.tables["kb_exclusive"].to_pylist(), key=lambda r: (r["hilist_code_a"], r["hilist_code_b"])):
         a, b = r["hilist_code_a"], r["hilist_code_b"]
@@ -671,11 +815,11 @@ def _exclusive_pairs(inj: Injector) -> list[tuple[Item, Item]]:
             continue
         if not (_plain(inj, ib) or ib.attribute_restrictions() == {"limits"}):
             continue
-        if ia.chrgitm_type in ("01", "07") or ib.chrgitm_type in ("01", "07") or ia.price == ib.price:
+        if ia.chrgitm_type in ("01", "07") or ib.chrgitm_type in ("01", "07"):
             continue
         if b in inj.kn.bundle_parts(a) or a in inj.kn.bundle_parts(b):
             continue
-        pairs.append((ia, ib))
+        pairs.append((ia, ib, r["scope"]))
     return pairs
 
 
@@ -697,20 +841,88 @@ def inject_b05(inj: Injector, k: int) -> None:
     inj.label("B05", enc.sns[-1], e * price, "line", f"{item.name} 每次就诊限{lim}，共{lim + e}")
 
 
+def _day_fees(inj: Injector, code: str) -> tuple[list[Item], list[Item]]:
+    """Other fees of the same kind as `code` (beds 001109…, levels of nursing 0012010000…; no newborn
+    fees, unit limits at most): (those exclusive with `code`, those billable beside it). None of them is
+    in a bundle or exclusive pair with the other daily fees."""
+
+    def build() -> list[tuple[list[Item], list[Item]]]:
+        base = inj.kn.item(code)
+        # beds: any 001109…; nursing: the daily levels of care only (Ⅰ/Ⅱ/Ⅲ级护理, what B07 counts as nursing
+        # days; 特级护理 is billed by the hour, special and per-procedure nursing beside them are not days)
+        prefixes = ("001109",) if code == BED else LEVEL_CARE
+        exclusive, beside = [], []
+        for c in sorted(r["hilist_code"] for r in inj.kn.hilist_rows()):
+            if c == code or not c.startswith(prefixes):
+                continue
+            it = inj.kn.item(c)
+            if it.chrgitm_type != base.chrgitm_type or it.attribute_restrictions() - {"limits"} or "新生儿" in it.name:
+                continue
+            if any(inj.kn.conflicts(c, d) for d in DAILY if d != code):
+                continue
+            if c in inj.kn.bundle_parts(code) or code in inj.kn.bundle_parts(c):
+                continue
+            (exclusive if _exclusive(inj, c, code) else beside).append(it)
+        return [(exclusive, beside)]
+
+    return inj.memo(f"day_fees:{code}", build)[0]
+
+
 def _bed_nurse(inj: Injector, rule: str, code: str) -> None:
-    """B06/B07: a stay of L days (L = 1–12; discharge date − admission date) with the fee `code` charged
-    once a day on L + 1 calendar days (admission day to discharge day): one day too many."""
+    """B06/B07: a stay of L days (L = 1–12; discharge date − admission date; sometimes a maternity stay
+    52) billed more units of the charge type of `code` (bed 01 / nursing 07) than L, one of three ways,
+    never above a fee's own per-day limit:
+    - `code` once on each of the L + 1 calendar days from admission to discharge (1 unit too many);
+    - a change of level: a fee exclusive with `code` (监护病房床位费, Ⅰ级护理…) on the first days and `code`
+      on the rest, or the other way round, never both on one day (1 too many, on the discharge day);
+    - double billing: `code` on L or L + 1 days and a fee billable beside it (单人间床位费…; for nursing there is none: the levels of care exclude one another) on
+      some days, or on one line of several units when it has no per-day limit (1–4 units too many).
+    Amount: the units taken in (fee time, line) order, what goes beyond L falls on the latest lines, each
+    valued at its own unit price (a line may be partly beyond)."""
     los = inj.ri(1, 12)
     item = inj.kn.item(code)
     other = NURSE if code == BED else BED
+    exclusive, beside = _day_fees(inj, code)
     price = inj.price(item)
-    lines = [Line(code, price=price, day=d, at="08:00") for d in range(los + 1)] + [Line(other, day=d) for d in range(los)]
-    lines += [Line(INP_CONSULT, day=d) for d in range(los + 1)]
+    shape = inj.choice([s for s, pool in (("one", [0]), ("change", exclusive), ("double", beside)) if pool])
+    fees: list[tuple[int, str, Item, int, Decimal]] = []  # (day, "HH:MM", item, units, unit price)
+    if shape == "one":
+        fees = [(d, "08:00", item, 1, price) for d in range(los + 1)]
+    elif shape == "change":
+        second = inj.choice(exclusive)
+        first_fee, later_fee = (second, inj.price(second)), (item, price)
+        if inj.chance(0.5):
+            first_fee, later_fee = later_fee, first_fee
+        switch = inj.ri(1, los)
+        for d in range(los + 1):
+            fee, p = first_fee if d < switch else later_fee
+            fees.append((d, "08:00", fee, 1, p))
+    else:
+        second = inj.choice(beside)
+        p2 = inj.price(second)
+        days = los + 1 if inj.chance(0.5) else los
+        fees = [(d, "08:00", item, 1, price) for d in range(days)]
+        extra = inj.ri(1, 4 - (days - los))
+        if not second.limits and inj.chance(0.4):
+            fees.append((los, _clock(inj.ri(8 * 60 + 30, 9 * 60 + 59))[1], second, extra, p2))
+        else:
+            for d in sorted(inj.rng.choice(los + 1, min(extra, los + 1), replace=False).tolist()):
+                hi = 9 * 60 + 59 if d == los else 21 * 60 + 59
+                fees.append((d, _clock(inj.ri(8 * 60 + 1, hi))[1], second, 1, p2))
+    cum, amount = 0, Decimal(0)
+    for i in sorted(range(len(fees)), key=lambda i: (fees[i][0], fees[i][1], i)):
+        cnt, p = fees[i][3], fees[i][4]
+        cum += cnt
+        amount += min(cnt, max(0, cum - los)) * p
+    lines = [Line(it.code, cnt=cnt, price=p, day=d, at=at) for d, at, it, cnt, p in fees]
+    lines += [Line(other, day=d) for d in range(los)] + [Line(INP_CONSULT, day=d) for d in range(los + 1)]
     inj.place(los + 1, key=los)
-    enc = inj.stay(inj.person(gend=_sex(inj), age=inj.ri(18, 85)), inj.inst(inj.choice(("1", "2", "3"))), 0, los,
-                   lines, daily=False, hhmm=inj.hhmm(7, 11))
+    psn, med_type, diags = _inpatient(inj, inj.chance(0.2))
+    enc = inj.stay(psn, inj.inst(inj.choice(("1", "2", "3"))), 0, los, lines, daily=False, med_type=med_type,
+                   diags=diags, hhmm=inj.hhmm(7, 7))
     name = "床位费" if code == BED else "护理"
-    inj.label(rule, enc.mdtrt_id, price, "mdtrt", f"{name} {los + 1} 日，住院 {los} 日")
+    billed = sum(f[3] for f in fees)
+    inj.label(rule, enc.mdtrt_id, amount, "mdtrt", f"{name} {billed} 日（{shape}），住院 {los} 日")
 
 
 def inject_b06(inj: Injector, k: int) -> None:
@@ -724,28 +936,78 @@ def inject_b07(inj: Injector, k: int) -> None:
 
 
 def inject_b09(inj: Injector, k: int) -> None:
-    """B09: 2–3 operations of one group on one day of a stay, each at its full catalog price (the
-    ceiling), the dearest first; every later line is flagged for pric × cnt − 50% × ceiling × cnt."""
+    """B09: operations of one group on one day of a stay, 2 or 3 of them at full price: the catalog price
+    (`pric_uplmt_amt`, which is also B01's ceiling, so full price is the ceiling; sometimes a fraction of a
+    cent above it, within B01's 0.005 tolerance); the group's priced items, one repeated when there are
+    fewer. Often also one operation of the group below full price (at the 50% discount, or partly
+    discounted: not ranked, not flagged), one group item without a catalog price (not checked) or a
+    full-price operation on another day (alone on its day). Lines are billed in an order drawn apart
+    from their times. In time order, every full-price line of the day after the first is flagged for
+    (pric − 50% × catalog price) × cnt (cnt 1, sometimes 2)."""
     group, items = inj.choice(inj.memo("B09", lambda: _oprn_groups(inj)))
-    n = inj.ri(2, min(3, len(items)))
-    chosen = sorted(inj.rng.choice(len(items), n, replace=False).tolist())
-    ops = [items[i] for i in chosen]
     los = inj.ri(3, 10)
     op_day = inj.ri(0, los - 1)
-    hour = inj.ri(8, 15)
-    inst = inj.inst("1")
-    lines = [Line(op.code, day=op_day, at=f"{hour:02d}:{i:02d}") for i, op in enumerate(ops)]
+    n_full = 3 if inj.chance(0.35) else 2
+    picks = [items[i] for i in inj.rng.permutation(len(items))[:n_full]]
+    while len(picks) < n_full:
+        picks.append(inj.choice(items))
+    ops: list[tuple[Item, int, Decimal, int, bool]] = []  # (item, day, unit price, cnt, at full price)
+    for op in picks:
+        price = Decimal(op.ceiling) + (Decimal(inj.ri(1, 50)) / 10_000 if inj.chance(0.15) else 0)
+        ops.append((op, op_day, price, 2 if inj.chance(0.1) else 1, True))
+    if inj.chance(0.3):
+        op = inj.choice(items)
+        pct = 50 if inj.chance(0.5) else inj.ri(51, 99)
+        ops.append((op, op_day, money(Decimal(op.ceiling) * pct / 100), 1, False))
+    unpriced = inj.memo("B09:unpriced", lambda: [_unpriced_oprn(inj)])[0].get(group, [])
+    if unpriced and inj.chance(0.2):
+        op = inj.choice(unpriced)
+        ops.append((op, op_day, inj.price(op), 1, False))
+    if inj.chance(0.2):
+        other_day = inj.choice([d for d in range(los) if d != op_day])
+        op = inj.choice(items)
+        ops.append((op, other_day, Decimal(op.ceiling), 1, True))
+    order = inj.rng.permutation(len(ops)).tolist()  # billing order (feedetl_sn) of the operations
+    ops = [ops[i] for i in order]
+    hour = inj.ri(8, 14)
+    same_day = [i for i, o in enumerate(ops) if o[1] == op_day]
+    minutes = sorted(inj.rng.choice(240, len(same_day), replace=False).tolist())
+    times = {i: hour * 60 + m for i, m in zip([same_day[j] for j in inj.rng.permutation(len(same_day))], minutes,
+                                               strict=True)}
+    for i, o in enumerate(ops):
+        if o[1] != op_day:
+            times[i] = inj.ri(8 * 60, 16 * 60)
+    lines = [Line(o[0].code, cnt=o[3], price=o[2], day=o[1], at=_clock(times[i])[1]) for i, o in enumerate(ops)]
     lines += [Line(CBC, day=d, at="07:30") for d in range(los)]
     inj.place(los + 1, key=op_day)
+    inst = inj.inst("1")
     enc = inj.stay(inj.person(gend=_sex(inj), age=inj.ri(40, 80)), inst, 0, los, lines,
                    doctor=inj.doctor(inst, "1", "1"), diags=(("C15.900", "食管恶性肿瘤"),))
+    first = _clock(min(times[i] for i in same_day))[1]
     inj.rows["oprn"] += [
-        {"mdtrt_id": enc.mdtrt_id, "oprn_srt_no": 1, "oprn_oprt_code": "42.4100x001", "oprn_date": inj.at(op_day, f"{hour - 1:02d}:30")},
-        {"mdtrt_id": enc.mdtrt_id, "oprn_srt_no": 2, "oprn_oprt_code": "42.8500", "oprn_date": inj.at(op_day, f"{hour - 1:02d}:30")},
+        {"mdtrt_id": enc.mdtrt_id, "oprn_srt_no": 1, "oprn_oprt_code": "42.4100x001", "oprn_date": inj.at(op_day, first)},
+        {"mdtrt_id": enc.mdtrt_id, "oprn_srt_no": 2, "oprn_oprt_code": "42.8500", "oprn_date": inj.at(op_day, first)},
     ]
-    for i in range(1, n):
-        inj.label("B09", enc.sns[i], ops[i].price - money(ops[i].ceiling * Decimal("0.5")), "line",
-                  f"{group} 第{i + 1}台手术未折价")
+    full = sorted((i for i in same_day if ops[i][4]), key=lambda i: (times[i], i))
+    for rank, i in enumerate(full, start=1):
+        if rank >= 2:
+            op, _, price, cnt, _ = ops[i]
+            inj.label("B09", enc.sns[i], (price - Decimal(op.ceiling) * Decimal("0.5")) * cnt, "line",
+                      f"{group} 同日第{rank}项全价手术 {price} ×{cnt}")
+
+
+def _unpriced_oprn(inj: Injector) -> dict[str, list[Item]]:
+    """Items of each operation group without a catalog price (B09 does not check them), restricted by
+    nothing but the group and the doctor's title."""
+    out: dict[str, list[Item]] = {}
+    for r in sorted(inj.kn.tables["kb_oprn_group"].to_pylist(), key=lambda r: r["hilist_code"]):
+        code = r["hilist_code"]
+        if code.endswith("*") or not inj.kn.has(code):
+            continue
+        item = inj.kn.item(code)
+        if item.ceiling is None and item.attribute_restrictions() <= {"oprn_group", "max_profttl"}:
+            out.setdefault(r["group_name"], []).append(item)
+    return out
 
 
 def _oprn_groups(inj: Injector) -> list[tuple[str, list[Item]]]:
@@ -955,20 +1217,47 @@ def inject_c05(inj: Injector, k: int) -> None:
 
 
 def inject_c06(inj: Injector, k: int) -> None:
-    """C06: one traceability code sold 2–3 times (to different persons, at any institutions, 0–30 days
-    apart, in increasing fee time); every sale after the first is flagged in full."""
+    """C06: one traceability code on 2–4 sales (to different persons, at clinics or pharmacies, 0–30 days
+    apart, in increasing fee time). A sale may be refunded on its encounter 30–120 minutes later (a
+    negative line with orig_feedetl_sn): in full — often the first sale, the box going back on the shelf
+    — so that it is no sale and the next one is the legitimate first; or in part (a partly refunded line
+    is still a sale of its codes). Among the active sales, every one after the first is flagged for its
+    amount after refunds; at least one is."""
     item = _plain_drug(inj, k, days_ok=lambda i: (i.max_prd_days or 7) >= 3 and (i.max_daily_cnt or 1) >= 1, trac=True)
     code = inj.trac_code(item)
-    n = inj.ri(2, 3)
+    first_refunded = inj.chance(0.4)
+    n = inj.ri(3, 4) if first_refunded else inj.ri(2, 4)
+    refunds: list[str | None] = ["full" if first_refunded else None]
+    for _ in range(1, n):
+        r = inj.rng.random()
+        refunds.append("full" if r < 0.15 else "part" if r < 0.35 else None)
+    for i in range(n - 1, 0, -1):  # at least two active sales
+        if sum(r != "full" for r in refunds) >= 2:
+            break
+        if refunds[i] == "full":
+            refunds[i] = None
     days = sorted(inj.ri(0, 30) for _ in range(n))
     times = _times(inj, n)
     inj.place(days[-1] + 1, key=days[-1])
-    for i, (d, t) in enumerate(zip(days, times, strict=True)):
+    active = 0
+    for d, t, refund in zip(days, times, refunds, strict=True):
         med_type, inst = _outpatient(inj, ("11", "41"))
-        enc = inj.visit(inj.person(gend=_sex(inj), age=_adult(inj)), inst, d, [inj.line(item, trac=code)],
-                        med_type=med_type, hhmm=t)
-        if i:
-            inj.label("C06", enc.sns[0], enc.amounts[0], "line", f"{item.name} 追溯码 {code} 第{i + 1}次销售")
+        sale = inj.line(item, trac=code)
+        lines = [sale]
+        if refund == "part" and sale.cnt < 2:
+            refund = None
+        if refund:
+            back = sale.cnt if refund == "full" else inj.ri(1, sale.cnt - 1)
+            h, m = (int(x) for x in t.split(":"))
+            lines.append(Line(item.code, cnt=-back, price=sale.price, prd=sale.prd, refund_of=0,
+                              at=_clock(h * 60 + m + inj.ri(30, 120))[1]))
+        enc = inj.visit(inj.person(gend=_sex(inj), age=_adult(inj)), inst, d, lines, med_type=med_type, hhmm=t)
+        if refund == "full":
+            continue
+        active += 1
+        if active > 1:
+            inj.label("C06", enc.sns[0], sum(enc.amounts, Decimal(0)), "line",
+                      f"{item.name} 追溯码 {code} 第{active}次有效销售" + ("（部分退费）" if refund else ""))
 
 
 def inject_c07(inj: Injector, k: int) -> None:
@@ -1060,23 +1349,32 @@ def inject_d02(inj: Injector, k: int) -> None:
 
 
 def inject_d03(inj: Injector, k: int) -> None:
-    """D03: an outpatient or pharmacy encounter on a day strictly inside a stay of 2–10 days (day 1 to
-    the day before discharge, often the first or last such day); amount = its fund payment."""
+    """D03: an outpatient or pharmacy encounter (11, 14, 41; for a woman also 51, maternity outpatient) on
+    a day strictly inside a stay of 2–10 days (day 1 to the day before discharge, often the first or last
+    such day; sometimes a maternity stay 52); amount = its fund payment."""
     los = inj.ri(2, 10)
     day = inj.choice((1, los - 1)) if inj.chance(0.5) else inj.ri(1, los - 1)
     inj.place(los + 1, key=day)
-    psn = inj.person(gend=_sex(inj), age=inj.ri(20, 85))
+    maternity = inj.chance(0.25)
+    gend = "2" if maternity else _sex(inj)
+    psn, stay_type, diags = _inpatient(inj, maternity, gend=gend, age=(20, 85))
     stay_inst = inj.inst(inj.choice(("1", "2")))
-    inj.stay(psn, stay_inst, 0, los, _daily(inj, los), daily=False, hhmm=inj.hhmm(7, 11))
-    med_type, inst = _outpatient(inj, ("11", "14", "41"))
+    inj.stay(psn, stay_inst, 0, los, _daily(inj, los), daily=False, med_type=stay_type, diags=diags,
+             hhmm=inj.hhmm(7, 11))
+    kinds = ("11", "14", "41", "51") if gend == "2" else ("11", "14", "41")
+    med_type, inst = _outpatient(inj, kinds)
     while inst == stay_inst:  # another institution: nothing reads as a visit around the stay (E03)
-        med_type, inst = _outpatient(inj, ("11", "14", "41"))
+        med_type, inst = _outpatient(inj, kinds)
+    visit_diags = (GENERIC_DIAG,)
     if med_type == "41":
         lines = [inj.line(_plain_drug(inj, k))]
+    elif med_type == "51":
+        visit_diags = (("Z34.900", "正常妊娠监督"),)
+        lines = [_clinic_line(inj, inst), Line(ANTENATAL, price=inj.price(inj.kn.item(ANTENATAL)))]
     else:
         lines = [_clinic_line(inj, inst), Line(CBC, price=inj.price(inj.kn.item(CBC)))]
-    enc = inj.visit(psn, inst, day, lines, med_type=med_type, hhmm=inj.hhmm())
-    inj.label("D03", enc.mdtrt_id, enc.hifp, "mdtrt", f"住院第 {day} 日{med_type}结算")
+    enc = inj.visit(psn, inst, day, lines, med_type=med_type, hhmm=inj.hhmm(), diags=visit_diags)
+    inj.label("D03", enc.mdtrt_id, enc.hifp, "mdtrt", f"{stay_type}住院第 {day} 日{med_type}结算")
 
 
 def inject_d04(inj: Injector, k: int) -> None:
@@ -1121,21 +1419,57 @@ def inject_d05(inj: Injector, k: int) -> None:
 
 
 def inject_d06(inj: Injector, k: int) -> None:
-    """D06: a stay of L = 3–12 days charged only bed and nursing on E of its L days (E from half of L,
-    rounded up: the smallest share flagged, to all of them; days are the stay's calendar days from
-    admission to the day before discharge); amount = hifp × E / L."""
-    los = inj.ri(3, 12)
-    half = (los + 1) // 2
-    empty = half if inj.chance(0.5) else inj.ri(half, los)
+    """D06 by either branch or both, on a stay of L days (calendar days from admission to the day before
+    discharge; sometimes a maternity stay 52) with bed and nursing on every day, E of the days with
+    nothing else (empty days), and presence check-ins with result 2 (absent) on A distinct dates:
+    - empty days: L = 3–12, E from half of L (rounded up: the smallest share flagged) to L, at most one
+      absent date;
+    - absences: L = 1–12, E below half of L (any E when L < 3), A = 2–4 dates from admission to the
+      discharge morning, sometimes the last day and the discharge date (a check-in on the discharge date
+      counts for the last day: two dates, one day), sometimes two check-ins on one date;
+    - both: L = 3–12, E from half of L, A = 2–4.
+    The other days may have a passed check-in (result 1). Amount = hifp × |empty days ∪ absent days| / L."""
+    r = inj.rng.random()
+    mode = "empty" if r < 0.4 else "absent" if r < 0.8 else "both"
+    if mode == "absent":
+        los = inj.ri(1, 12)
+        half = (los + 1) // 2
+        empty = inj.ri(0, half - 1) if los >= 3 else inj.ri(0, los)
+    else:
+        los = inj.ri(3, 12)
+        half = (los + 1) // 2
+        empty = half if inj.chance(0.5) else inj.ri(half, los)
+    n_absent = inj.ri(0, 1) if mode == "empty" else inj.ri(2, min(4, los + 1))
     empties = set(inj.rng.choice(los, empty, replace=False).tolist())
+    if n_absent >= 2 and inj.chance(0.25):
+        rest = min(n_absent - 2, los - 1)
+        absent = [los - 1, los] + (inj.rng.choice(los - 1, rest, replace=False).tolist() if rest else [])
+    else:
+        absent = inj.rng.choice(los + 1, n_absent, replace=False).tolist()
     lines = [Line(BED, day=d) for d in range(los)] + [Line(NURSE, day=d) for d in range(los)]
     for d in range(los):
         if d not in empties:
             lines += [Line(INP_CONSULT, day=d), Line(CBC, day=d, price=inj.price(inj.kn.item(CBC)))]
     inj.place(los + 1)
-    enc = inj.stay(inj.person(gend=_sex(inj), age=inj.ri(40, 90)), inj.inst(inj.choice(("1", "2", "3"))), 0, los,
-                   lines, daily=False, hhmm=inj.hhmm(7, 11))
-    inj.label("D06", enc.mdtrt_id, enc.hifp * empty / los, "mdtrt", f"{los} 日中 {empty} 日仅床位护理")
+    psn, med_type, diags = _inpatient(inj, inj.chance(0.2), age=(40, 90))
+    enc = inj.stay(psn, inj.inst(inj.choice(("1", "2", "3"))), 0, los, lines, daily=False, med_type=med_type,
+                   diags=diags, hhmm=inj.hhmm(7, 9))
+
+    def when(d: int, n: int) -> list[dt.datetime]:
+        """`n` distinct check-in times on day `d`, from noon on the admission day to the discharge morning."""
+        lo, hi = (12 * 60, 21 * 60 + 59) if d == 0 else (7 * 60, 9 * 60 + 59) if d == los else (8 * 60, 21 * 60 + 59)
+        return [inj.at(d, _clock(int(m))[1]) for m in inj.rng.choice(np.arange(lo, hi + 1), n, replace=False)]
+
+    checks = []
+    for d in range(los + 1):
+        if d in absent:
+            checks += [(t, "2") for t in when(d, 2 if inj.chance(0.2) else 1)]
+        elif inj.chance(0.4):
+            checks += [(t, "1") for t in when(d, 1)]
+    inj.rows["checkin"] += [{"mdtrt_id": enc.mdtrt_id, "chk_time": t, "result": res} for t, res in sorted(checks)]
+    unpaid = empties | {min(d, los - 1) for d in absent}
+    inj.label("D06", enc.mdtrt_id, enc.hifp * len(unpaid) / los, "mdtrt",
+              f"{med_type}住院 {los} 日：{empty} 日仅床位护理，{len(set(absent))} 日不在院，计 {len(unpaid)} 日")
 
 
 def inject_d07(inj: Injector, k: int) -> None:
