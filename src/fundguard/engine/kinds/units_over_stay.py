@@ -7,11 +7,11 @@ One flag per stay; the units beyond the stay's days are taken on the latest line
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
-from fundguard.engine.kinds import literal_list
+from fundguard.engine.kinds import literal_list, quote_literal
 
 NAME = "units_over_stay"
 
@@ -20,10 +20,21 @@ class Config(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     med_chrgitm_types: list[str]  # charge types whose units are days of the stay
+    #: only the items whose national code starts with one of these (e.g. the four levels of care among
+    #: the nursing fees, not per-procedure nursing such as 吸痰护理); none: every item of the charge types
+    hilist_code_prefixes: list[Annotated[str, Field(pattern=r"^[0-9A-Za-z]+$")]] | None = None
+
+
+def _prefix_filter(config: Config) -> str:
+    if not config.hilist_code_prefixes:
+        return ""
+    tests = " OR ".join(f"substr(f.hilist_code, 1, {len(p)}) = {quote_literal(p)}" for p in config.hilist_code_prefixes)
+    return f"\n      AND ({tests})"
 
 
 def batch_sql(rule: Any, config: Config) -> str:
     types = literal_list(config.med_chrgitm_types)
+    items = _prefix_filter(config)
     return f"""
 SELECT mdtrt_id,
        SUM(beyond_cnt * pric) AS vola_amt,
@@ -43,7 +54,7 @@ FROM (
     SELECT f.*, SUM(f.net_cnt) OVER (PARTITION BY f.mdtrt_id ORDER BY f.fee_ocur_time, f.feedetl_sn
                                       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS cum_cnt
     FROM fee_net f
-    WHERE f.med_chrgitm_type IN {types}
+    WHERE f.med_chrgitm_type IN {types}{items}
   ) f
   JOIN inpatient_stays s ON s.mdtrt_id = f.mdtrt_id
 ) x

@@ -11,11 +11,12 @@ NAME = "units_over_stay"
 
 def evaluate(rule: Any, config, params: dict, frame, kb) -> list[dict]:
     types = set(config.med_chrgitm_types)
+    prefixes = tuple(config.hilist_code_prefixes or ("",))
     out = []
     for m in frame.focus_mdtrts:
         if not m["is_inpatient"]:
             continue
-        lines = [f for f in frame.lines_by_mdtrt.get(m["mdtrt_id"], ()) if f["med_chrgitm_type"] in types]
+        lines = [f for f in frame.lines_by_mdtrt.get(m["mdtrt_id"], ()) if f["med_chrgitm_type"] in types and (f["hilist_code"] or "").startswith(prefixes)]
         if not lines:
             continue
         stay = m["stay_days"]
