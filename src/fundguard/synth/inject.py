@@ -996,29 +996,26 @@ def inject_b09(inj: Injector, k: int) -> None:
                       f"{group} 同日第{rank}项全价手术 {price} ×{cnt}")
 
 
-def _unpriced_oprn(inj: Injector) -> dict[str, list[Item]]:
-    """Items of each operation group without a catalog price (B09 does not check them), restricted by
-    nothing but the group and the doctor's title."""
+def _oprn_items(inj: Injector, priced: bool) -> dict[str, list[Item]]:
+    """Items of each operation group with (or without) a catalog price, restricted by nothing but the group
+    and the doctor's title (B09 checks the priced ones only)."""
     out: dict[str, list[Item]] = {}
     for r in sorted(inj.kn.tables["kb_oprn_group"].to_pylist(), key=lambda r: r["hilist_code"]):
         code = r["hilist_code"]
         if code.endswith("*") or not inj.kn.has(code):
             continue
         item = inj.kn.item(code)
-        if item.ceiling is None and item.attribute_restrictions() <= {"oprn_group", "max_profttl"}:
+        if (item.ceiling is not None) == priced and item.attribute_restrictions() <= {"oprn_group", "max_profttl"}:
             out.setdefault(r["group_name"], []).append(item)
     return out
 
 
+def _unpriced_oprn(inj: Injector) -> dict[str, list[Item]]:
+    return _oprn_items(inj, priced=False)
+
+
 def _oprn_groups(inj: Injector) -> list[tuple[str, list[Item]]]:
-    groups: dict[str, list[Item]] = {}
-    for r in sorted(inj.kn.tables["kb_oprn_group"].to_pylist(), key=lambda r: r["hilist_code"]):
-        code = r["hilist_code"]
-        if code.endswith("*") or not inj.kn.has(code):
-            continue
-        item = inj.kn.item(code)
-        if item.ceiling is not None and item.attribute_restrictions() <= {"oprn_group", "max_profttl"}:
-            groups.setdefault(r["group_name"], []).append(item)
+    groups = _oprn_items(inj, priced=True)
     return sorted((g, sorted(v, key=lambda i: (-i.price, i.code))) for g, v in groups.items() if len(v) >= 2)
 
 
