@@ -176,7 +176,7 @@ def load_registry(root: Path | str | None = None) -> Registry:
     # (the web app, a notebook) is read again
     stamp = tuple((str(f), st.st_mtime_ns, st.st_size) for f in _rule_files(path, ".yaml", ".sql") for st in (f.stat(),))
     # the built-in library is linted by the test suite; another library when it is read
-    return _load_registry(path, stamp, lint=path != rules_root().resolve())
+    return _load_registry(path, stamp, lint=path.resolve() != rules_root().resolve())
 
 
 def _rule_files(root: Path, *suffixes: str) -> list[Path]:
