@@ -141,13 +141,13 @@ def export(target: Annotated[Path, typer.Argument(help="目标目录 (不存在�
     """复制内置规则库到一个目录, 供修改后用 --rules-dir 运行 Copy the built-in rule library to a folder."""
     import shutil
 
-    from fundguard.engine.registry import rules_root
+    from fundguard.engine.registry import rule_files, rules_root
 
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         err_console.print(f"{target}: 目标应为不存在或为空的目录", markup=False)
         raise typer.Exit(EXIT_USAGE)
     root = rules_root()
-    files = sorted(p for suffix in ("yaml", "sql") for p in root.glob(f"*/*.{suffix}"))
+    files = rule_files(root, ".yaml", ".sql")
     try:
         for path in files:
             dest = target / path.relative_to(root)

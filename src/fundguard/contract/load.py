@@ -415,9 +415,8 @@ class _Loader:
             if read.arrow is None:
                 self.issues.extend(read.issues)
                 return False
-            for row, text, reason in read.bad_rows:  # lenient: a row that cannot be split is a reject
-                self.con.execute("INSERT INTO _rejects VALUES (?, ?, NULL, ?)", [table.name, row, reason])
-                self.con.execute("INSERT INTO _bad_lines VALUES (?, ?, ?)", [table.name, row, text])
+            if read.bad_rows:  # lenient: the rows that cannot be split are rejects
+                self._reject_lines(table, read.bad_rows)
             view = f"_arrow_{table.name}"
             self.con.register(view, read.arrow)
             self._registered.append(view)
@@ -450,6 +449,16 @@ class _Loader:
         for name in missing:
             self.issues.append(Issue(path.name, None, name, _missing_column_message(name, names)))
         return not missing
+
+    def _reject_lines(self, table: Table, bad_rows: list[tuple[int, str, str]]) -> None:
+        rows, texts, reasons = (list(c) for c in zip(*bad_rows, strict=True))
+        lines = pa.table({"_row": pa.array(rows, pa.int64()), "line": texts, "reason": reasons})
+        self.con.register("_bad_arrow", lines)
+        try:
+            self.con.execute("INSERT INTO _rejects SELECT ?, _row, NULL, reason FROM _bad_arrow", [table.name])
+            self.con.execute("INSERT INTO _bad_lines SELECT ?, _row, line FROM _bad_arrow", [table.name])
+        finally:
+            self.con.unregister("_bad_arrow")
 
     def _unreadable(self, path: Path, exc: duckdb.Error) -> bool:
         """Report a file DuckDB cannot read, and start a new transaction: the failed statement aborted the

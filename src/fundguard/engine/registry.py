@@ -174,12 +174,13 @@ def load_registry(root: Path | str | None = None) -> Registry:
             raise RuleFileError(root, ["规则库目录不存在" if not path.exists() else "应为规则库目录, 而不是文件"])
     # the cache is keyed by the files' sizes and times too: a rule edited in a long-running process
     # (the web app, a notebook) is read again
-    stamp = tuple((str(f), st.st_mtime_ns, st.st_size) for f in _rule_files(path, ".yaml", ".sql") for st in (f.stat(),))
+    stamp = tuple((str(f), st.st_mtime_ns, st.st_size) for f in rule_files(path, ".yaml", ".sql") for st in (f.stat(),))
     # the built-in library is linted by the test suite; another library when it is read
     return _load_registry(path, stamp, lint=path.resolve() != rules_root().resolve())
 
 
-def _rule_files(root: Path, *suffixes: str) -> list[Path]:
+def rule_files(root: Path, *suffixes: str) -> list[Path]:
+    """A library's files with these suffixes, in the folder itself or one level of category folders."""
     return sorted(f for suffix in suffixes for pattern in (f"*{suffix}", f"*/*{suffix}") for f in root.glob(pattern))
 
 
@@ -188,7 +189,7 @@ def _load_registry(root: Path, _stamp: tuple, *, lint: bool = False) -> Registry
     found: dict[str, Rule] = {}
     paths: dict[str, Path] = {}
     errors: list[RuleFileError] = []
-    files = _rule_files(root, ".yaml")
+    files = rule_files(root, ".yaml")
     if not files:
         raise RuleFileError(root, ["目录中没有规则文件 (<ID>_<slug>.yaml, 可在类别子目录中; 用 `fundguard rules export DIR` 复制内置规则库)"])
     for path in files:
@@ -204,7 +205,7 @@ def _load_registry(root: Path, _stamp: tuple, *, lint: bool = False) -> Registry
             continue
         found[rule.id] = rule
         paths[rule.id] = path
-    for sql in _rule_files(root, ".sql"):
+    for sql in rule_files(root, ".sql"):
         if not sql.with_suffix(".yaml").exists():
             errors.append(RuleFileError(sql, ["SQL 文件没有对应的 YAML 规则文件"]))
     if errors:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import sqlglot
@@ -99,7 +100,7 @@ def _is_temporal(node: exp.Expression) -> bool:
     return isinstance(node, exp.Literal | exp.TsOrDsToDate | exp.StrToDate | exp.StrToTime)
 
 
-def lint_sql(sql: str, rule_id: str = "?", relations: frozenset[str] | None = None) -> list[LintIssue]:
+def lint_sql(sql: str, rule_id: str = "?") -> list[LintIssue]:
     """Problems in one rule's SQL (engine macros allowed); empty when it is in the portable subset."""
     issues: list[LintIssue] = []
 
@@ -129,12 +130,13 @@ def lint_sql(sql: str, rule_id: str = "?", relations: frozenset[str] | None = No
         return issues + [LintIssue(rule_id, "SQL", f"SQLGlot 无法解析: {str(exc).splitlines()[0]}")]
     if len(statements) != 1 or not isinstance(statements[0], exp.Query):
         return issues + [LintIssue(rule_id, "SQL", "应为一条 SELECT (可带 WITH) 语句")]
-    _check_relations(statements[0], add, relations)
+    _check_relations(statements[0], add)
     for node in statements[0].walk():
         _check_node(node, add)
     return issues
 
 
+@cache
 def known_relations() -> frozenset[str]:
     """What rule SQL may read: the contract tables, the knowledge tables and the curated views."""
     from fundguard.contract.tables import TABLES
@@ -144,19 +146,18 @@ def known_relations() -> frozenset[str]:
     return frozenset({t.name for t in TABLES} | set(KB_TABLES) | {f"{t}_match" for t in KB_TABLES} | set(VIEW_NAMES))
 
 
-def _check_relations(statement: exp.Expression, add: Any, relations: frozenset[str] | None) -> None:
+def _check_relations(statement: exp.Expression, add: Any) -> None:
     """Rule SQL reads named relations only (never a file through a table function such as
     read_csv/read_text/glob), each one the engine provides or a CTE of the statement itself."""
-    known = known_relations() if relations is None else relations
-    ctes = {cte.alias_or_name.lower() for cte in statement.find_all(exp.CTE)}
+    readable = known_relations() | {cte.alias_or_name.lower() for cte in statement.find_all(exp.CTE)}
     for table in statement.find_all(exp.Table):
         if isinstance(table.this, exp.Func):
             name = table.this.sql_name() if not isinstance(table.this, exp.Anonymous) else str(table.this.this)
             add(f"FROM {name}(…)", "规则 SQL 不得调用表函数或读取文件: 只读契约表、知识库表与视图")
-        elif table.name and not table.args.get("db") and table.name.lower() not in known | ctes:
-            add(f"FROM {table.name}", "未知的表: 规则 SQL 只读契约表、知识库表 (kb_*)、视图 (fee_lines 等) 与自身的 WITH 子查询")
         elif table.args.get("db"):
             add(f"FROM {table.sql(dialect='duckdb')}", "不得指定库或模式名: 规则 SQL 只读契约表、知识库表与视图")
+        elif table.name and table.name.lower() not in readable:
+            add(f"FROM {table.name}", "未知的表: 规则 SQL 只读契约表、知识库表 (kb_*)、视图 (fee_lines 等) 与自身的 WITH 子查询")
 
 
 def _check_node(node: exp.Expression, add: Any) -> None:

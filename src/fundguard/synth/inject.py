@@ -959,7 +959,7 @@ def inject_b09(inj: Injector, k: int) -> None:
         op = inj.choice(items)
         pct = 50 if inj.chance(0.5) else inj.ri(51, 99)
         ops.append((op, op_day, money(Decimal(op.ceiling) * pct / 100), 1, False))
-    unpriced = inj.memo("B09:unpriced", lambda: [_unpriced_oprn(inj)])[0].get(group, [])
+    unpriced = inj.memo("B09:unpriced", lambda: [_oprn_items(inj, priced=False)])[0].get(group, [])
     if unpriced and inj.chance(0.2):
         op = inj.choice(unpriced)
         ops.append((op, op_day, inj.price(op), 1, False))
@@ -1008,10 +1008,6 @@ def _oprn_items(inj: Injector, priced: bool) -> dict[str, list[Item]]:
         if (item.ceiling is not None) == priced and item.attribute_restrictions() <= {"oprn_group", "max_profttl"}:
             out.setdefault(r["group_name"], []).append(item)
     return out
-
-
-def _unpriced_oprn(inj: Injector) -> dict[str, list[Item]]:
-    return _oprn_items(inj, priced=False)
 
 
 def _oprn_groups(inj: Injector) -> list[tuple[str, list[Item]]]:
