@@ -72,6 +72,26 @@ def test_bad_rule_file_names_file_and_field(bad_rules_root):
         load_registry(bad_rules_root)
 
 
+def test_rule_file_errors_are_in_chinese_with_the_value_found(bad_rules_root):
+    src = (bad_rules_root / "a_restrictions" / "A02_item_outside_age_band.yaml").read_text(encoding="utf-8")
+    assert "\nname:" in src and "severity: " in src and "test: outside_range" in src
+    top = _write(bad_rules_root, "A15_top.yaml", src.replace("id: A02", "id: A15").replace("slug: item_outside_age_band", "slug: top")
+                 .replace("\nname:", "\nnmae:").replace("severity: 2", "severity: high").replace("severity: 1", "severity: high"))
+    with pytest.raises(RuleFileError) as exc:
+        load_rule_file(top)
+    text = str(exc.value)
+    assert "字段 name: 缺少此必填字段" in text
+    assert "字段 nmae: 未知字段" in text
+    assert "字段 severity: 取值应为 1, 2, 3 之一, 得到 'high'" in text
+    assert "Field required" not in text and "Input should" not in text
+    cfg = _write(bad_rules_root, "A16_cfg.yaml", src.replace("id: A02", "id: A16").replace("slug: item_outside_age_band", "slug: cfg")
+                 .replace("test: outside_range", "test: outside"))
+    with pytest.raises(RuleFileError) as exc:
+        load_rule_file(cfg)
+    assert "字段 with.test: 取值应为 'differs', 'outside_range'" in str(exc.value)
+    assert "得到 'outside'" in str(exc.value)
+
+
 def test_unknown_kind_and_unparseable_yaml(bad_rules_root):
     src = (bad_rules_root / "a_restrictions" / "A01_item_for_other_sex.yaml").read_text(encoding="utf-8")
     p = _write(bad_rules_root, "A12_x.yaml", src.replace("id: A01", "id: A12").replace("slug: item_for_other_sex", "slug: x").replace("kind: item_restriction", "kind: nope"))
