@@ -478,8 +478,8 @@ def inject_a03(inj: Injector, k: int) -> None:
 
 
 def inject_a04(inj: Injector, k: int) -> None:
-    """A04: a diagnosis with an age band on a person outside it (1–15 years, or turning max + 1 on the
-    encounter day / turning min the day after: the smallest violation); amount 0."""
+    """A04: a diagnosis with an age band on a person outside it (1–15 years above or 1–10 below,
+    or turning max + 1 on the encounter day / turning min the day after: the smallest violation); amount 0."""
     rows = sorted((r["diag_prefix"], r["min_age"], r["max_age"]) for r in inj.kn.diag_rows("kb_diag_age"))
     prefix, lo, hi = inj.choice(rows)
     code = _diag_code(prefix)
@@ -926,12 +926,14 @@ def _bed_nurse(inj: Injector, rule: str, code: str) -> None:
 
 
 def inject_b06(inj: Injector, k: int) -> None:
-    """B06: bed fees on one day more than the stay's length (see `_bed_nurse`); amount = one bed-day's fee."""
+    """B06: more bed units than the stay's days (see `_bed_nurse`); amount = the 1–4 units
+    beyond the stay's days, each at its price."""
     _bed_nurse(inj, "B06", BED)
 
 
 def inject_b07(inj: Injector, k: int) -> None:
-    """B07: nursing on one day more than the stay's length (see `_bed_nurse`); amount = one day's nursing."""
+    """B07: nursing on one day more than the stay's length (see `_bed_nurse`); amount = the
+    unit beyond the stay's days at its price."""
     _bed_nurse(inj, "B07", NURSE)
 
 
@@ -1371,8 +1373,8 @@ def inject_d03(inj: Injector, k: int) -> None:
 
 
 def inject_d04(inj: Injector, k: int) -> None:
-    """D04: 1–2 encounters 1–30 days after the recorded death (often the next day), maybe one on the day
-    of death itself (not flagged); each later one is flagged for its fund payment."""
+    """D04: 1–2 encounters 1–30 days after the recorded death (often the next day), after one visit on
+    a day up to and including the day of death (not flagged); each later one is flagged for its fund payment."""
     death = inj.ri(0, 20)
     after = sorted({death + (1 if inj.chance(0.4) else inj.ri(1, 30)) for _ in range(inj.ri(1, 2))})
     inj.place(after[-1] + 1, key=after[0])
@@ -1394,8 +1396,8 @@ READMIT_DIAGS = {
 
 
 def inject_d05(inj: Injector, k: int) -> None:
-    """D05: readmission to the same hospital 0–15 days after a discharge (often exactly 15; 0 = admitted
-    later on the discharge day) that was not a transfer, main diagnoses of one category (maybe different
+    """D05: readmission to the same hospital 0–15 days after a discharge (half the time 0 or 15, else any; 0 =
+    admitted later on the discharge day) that was not a transfer, main diagnoses of one category (maybe different
     codes); amount = the later stay's fund payment."""
     cat = inj.choice(sorted(READMIT_DIAGS))
     d1, d2 = inj.choice(READMIT_DIAGS[cat]), inj.choice(READMIT_DIAGS[cat])
