@@ -86,6 +86,8 @@ def _include_national(app: FastAPI, config: AppConfig, services: Services) -> No
         log.info("national 3101/3102/3103 interfaces not installed")
         return
     options = {"db_url": config.resolved_db_url(), "auth": not config.no_auth, **config.national}
+    if config.rules_dir is not None and "registry" not in options:
+        options["registry"] = services.workspace.registry
     if config.workspace is not None and "history_path" not in options:
         history = Path(config.workspace) / "history.sqlite"
         options["history_path"] = history if history.exists() else None

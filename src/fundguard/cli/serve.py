@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from fundguard.cli._common import EXIT_USAGE, err_console
+from fundguard.cli._common import EXIT_BAD_INPUT, EXIT_USAGE, RulesDirOption, err_console
 from fundguard.workspace import AppConfig
 
 # The doors are independent packages: the CLI names the app factory like uvicorn does ("module:function").
@@ -37,13 +37,22 @@ def register(app: typer.Typer) -> None:
         no_auth: Annotated[bool, typer.Option("--no-auth", help="不要求登录 (仅限本机演示与开发)")] = False,
         https_only: Annotated[bool, typer.Option("--https-only", help="会话 Cookie 仅经 HTTPS 发送 (在 HTTPS 反向代理之后)")] = False,
         rebuild_index: Annotated[bool, typer.Option("--rebuild-index", help="重建疑点索引")] = False,
+        rules_dir: RulesDirOption = None,
     ) -> None:
         """启动 Web 应用与 HTTP API (/api/v1/, OpenAPI: /api/v1/openapi.json)。"""
         if no_auth and host not in ("127.0.0.1", "localhost", "::1"):
             err_console.print("[red]--no-auth 只允许监听本机地址 (127.0.0.1)[/red]")
             raise typer.Exit(EXIT_USAGE)
+        if rules_dir is not None:
+            from fundguard.engine import RuleFileError, load_registry
+
+            try:
+                load_registry(rules_dir)  # a bad library stops the start, before anything listens
+            except RuleFileError as exc:
+                err_console.print(str(exc), markup=False)
+                raise typer.Exit(EXIT_BAD_INPUT) from None
         workspace.mkdir(parents=True, exist_ok=True)
         config = AppConfig(workspace=workspace, db_url=db, no_auth=no_auth, https_only=https_only,
-                           rebuild_index=rebuild_index)
+                           rebuild_index=rebuild_index, rules_dir=rules_dir)
         err_console.print(f"FundGuard 正在启动: http://{host}:{port}/  (工作区 {workspace})")
         run_server(config, host, port)

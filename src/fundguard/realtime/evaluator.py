@@ -18,7 +18,7 @@ from typing import Any
 
 from fundguard.engine.flags import flag_id, message_pieces, rule_version
 from fundguard.engine.kinds import get_kind
-from fundguard.engine.registry import Registry
+from fundguard.engine.registry import Registry, load_registry
 from fundguard.engine.rule import Granularity, ParamValue, Rule, Scene
 from fundguard.realtime.custom import custom_rules
 from fundguard.realtime.frame import Frame
@@ -62,6 +62,11 @@ def _text(value: Any) -> Any:
     return value
 
 
+def _normal_sql(sql: str | None) -> str:
+    """SQL text compared without line-ending and trailing-space differences (an editor's, not a change)."""
+    return "\n".join(line.rstrip() for line in (sql or "").replace("\r\n", "\n").strip().split("\n"))
+
+
 @lru_cache(maxsize=1024)
 def _pieces(template: str) -> tuple[tuple[str, str], ...]:
     return tuple(message_pieces(template))
@@ -84,10 +89,20 @@ class Evaluator:
         self._versions: dict[tuple[str, str], str] = {}
 
     def implementation(self, rule: Rule) -> str | None:
-        """Where the rule's real-time logic lives, or None when it has none yet."""
+        """Where the rule's real-time logic lives, or None when it has none (yet, or for this rule's SQL)."""
         if rule.kind == "sql":
-            return f"custom/{rule.id}.py" if rule.id in self._custom else None
+            return f"custom/{rule.id}.py" if rule.id in self._custom and not self.sql_edited(rule) else None
         return f"kinds/{rule.kind}.py" if rule.kind in self._kinds else None
+
+    @staticmethod
+    def sql_edited(rule: Rule) -> bool:
+        """A `sql` rule of a bureau's library whose SQL is not the built-in rule's: the real-time twin
+        (`custom/<ID>.py`) implements the built-in SQL only, so it cannot stand for the edited one.
+        Parameters, messages, scenes and severity of an edited rule are read from the library as usual."""
+        builtin = load_registry().rules.get(rule.id)
+        if builtin is None or builtin.kind != "sql":
+            return True
+        return _normal_sql(rule.sql) != _normal_sql(builtin.sql)
 
     def select(self, stages: Iterable[str], rule_ids: Iterable[str] = ()) -> list[Rule]:
         """The rules whose scenes meet `stages` (`pre`, `in`), restricted to `rule_ids` when any is known."""
@@ -97,6 +112,8 @@ class Evaluator:
 
     def skip_reason(self, rule: Rule) -> str | None:
         if self.implementation(rule) is None:
+            if rule.kind == "sql" and rule.id in self._custom:
+                return "规则 SQL 与内置版本不同, 实时实现只对应内置 SQL (仅在事后审核中运行)"
             return "尚无实时实现"
         missing = [m for m in rule.requires_kb_manifest if self.kb.manifest.get(m) is not True]
         if missing:

@@ -85,9 +85,12 @@ class RealtimeService:
         self._lock = threading.Lock()
         if not config.auth:
             log.warning("!!! 实时接口认证已关闭 (--no-auth): 任何人都可调用, 仅限本机演示 !!! %s", AUTH_DISABLED)
-        missing = [r.id for r in self.evaluator.rules.values() if self.evaluator.implementation(r) is None]
-        if missing:
-            log.warning("以下事前/事中规则尚无实时实现, 实时审核中跳过: %s", ", ".join(sorted(missing)))
+        unimplemented: dict[str, list[str]] = {}
+        for rule in self.evaluator.rules.values():
+            if self.evaluator.implementation(rule) is None:
+                unimplemented.setdefault(self.evaluator.skip_reason(rule) or "", []).append(rule.id)
+        for reason, ids in sorted(unimplemented.items()):
+            log.warning("以下事前/事中规则在实时审核中跳过 (%s): %s", reason, ", ".join(sorted(ids)))
 
     # ---- envelope ----------------------------------------------------------------------------------
 

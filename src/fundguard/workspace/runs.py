@@ -101,6 +101,8 @@ class Workspace:
     folder: Path
     index_dir: Path | None = None
     runs: dict[str, Run] = field(default_factory=dict)
+    #: the rule library the rule pages and flag names come from (None: the built-in one)
+    rules_dir: Path | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
@@ -163,7 +165,7 @@ class Workspace:
     def registry(self):
         from fundguard.engine import load_registry
 
-        return load_registry()
+        return load_registry(self.rules_dir)
 
     def rule_categories(self) -> dict[str, str]:
         return {r.id: category_label(r.category) for r in self.registry}

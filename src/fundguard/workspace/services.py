@@ -37,6 +37,9 @@ class AppConfig:
     frontends: tuple[str, ...] = ("fundguard.web:install",)
     rebuild_index: bool = False
     national: dict[str, Any] = field(default_factory=dict)
+    #: a bureau's rule library (`fundguard rules export`) instead of the built-in one: rule pages, flag
+    #: names and the real-time checks all read it
+    rules_dir: Path | None = None
 
     def resolved_db_url(self) -> str:
         if self.db_url:
@@ -88,7 +91,8 @@ class Services:
     def __init__(self, config: AppConfig):
         self.config = config
         self.users = UserStore.open(config.resolved_db_url())
-        self.workspace = Workspace(Path(config.workspace) if config.workspace else Path.cwd() / "var" / "workspace")
+        self.workspace = Workspace(Path(config.workspace) if config.workspace else Path.cwd() / "var" / "workspace",
+                                   rules_dir=config.rules_dir)
         for item in self.workspace.prepare(rebuild=config.rebuild_index):
             log.info("run %s index %s", item["run_id"], "built" if item.get("built") else "reused")
         self.session_secret = os.environ.get("FUNDGUARD_SECRET_KEY") or self.users.secret("session_key")
