@@ -85,13 +85,16 @@ class Evaluator:
         self.rules: dict[str, Rule] = {r.id: r for r in registry if any(s in r.scenes for s in REALTIME_SCENES)}
         self._kinds = realtime_kinds()
         self._custom = custom_rules()
+        #: sql rules of a bureau's library whose twin cannot stand for them (computed once: the check
+        #: reads the built-in library, too slow for every request)
+        self._edited = {r.id for r in self.rules.values() if r.kind == "sql" and self.sql_edited(r)}
         self._configs: dict[str, Any] = {}
         self._versions: dict[tuple[str, str], str] = {}
 
     def implementation(self, rule: Rule) -> str | None:
         """Where the rule's real-time logic lives, or None when it has none (yet, or for this rule's SQL)."""
         if rule.kind == "sql":
-            return f"custom/{rule.id}.py" if rule.id in self._custom and not self.sql_edited(rule) else None
+            return f"custom/{rule.id}.py" if rule.id in self._custom and rule.id not in self._edited else None
         return f"kinds/{rule.kind}.py" if rule.kind in self._kinds else None
 
     @staticmethod
