@@ -119,3 +119,14 @@ def test_serve_refuses_a_bad_library_before_listening(tmp_path):
     assert r.exit_code == 1
     assert "A01_item_for_other_sex.yaml" in r.output and "severity" in r.output
     assert "正在启动" not in r.output
+
+
+def test_rules_test_says_which_edited_rules_real_time_will_skip(tmp_path):
+    lib = _export(tmp_path / "lib")
+    _edit(lib, "B01_*.sql", "> $tolerance", "> $tolerance + 0")  # same flags, other SQL
+    runner = CliRunner()
+    r = runner.invoke(cli_app, ["rules", "test", "B01", "--rules-dir", str(lib)])
+    assert r.exit_code == 0, r.output
+    assert "实时审核 (serve): B01 的 SQL 与内置版本不同" in r.output
+    r = runner.invoke(cli_app, ["rules", "test", "B02", "--rules-dir", str(lib)])
+    assert r.exit_code == 0 and "实时审核" not in r.output

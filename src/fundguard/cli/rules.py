@@ -120,6 +120,15 @@ def test(
     out_console.print(f"示例: {passed} 通过, {failed} 失败, {skipped} 跳过 (非批量场景), {gaps} 已知差距", markup=False)
     if lint_issues:
         out_console.print(f"SQL 可移植性: {len(lint_issues)} 处不在可移植子集内", markup=False)
+    if rules_dir is not None:
+        from fundguard.engine.rule import Scene
+        from fundguard.realtime.evaluator import Evaluator
+
+        realtime = (Scene.PRE, Scene.IN)
+        edited = [r.id for r in rules if r.kind == "sql" and any(s in r.scenes for s in realtime) and Evaluator.sql_edited(r)]
+        if edited:
+            out_console.print(f"实时审核 (serve): {', '.join(edited)} 的 SQL 与内置版本不同, 实时实现只对应内置 SQL, "
+                              "实时审核中将跳过 (事后审核照常运行)", markup=False)
     if failed or lint_issues:
         raise typer.Exit(EXIT_BAD_INPUT)
 
