@@ -128,3 +128,23 @@ def test_cursor_of_another_sort_is_refused(index):
         ix.page(FlagFilter(), Scope(), sort="date_desc", after=page.next_cursor)
     with pytest.raises(CursorError):
         ix.page(FlagFilter(), Scope(), after="not-a-cursor")
+
+
+def test_index_build_at_start_is_announced_with_the_flag_count(synth_workspace, tmp_path, caplog):
+    import logging
+
+    from fundguard.workspace.runs import Workspace
+
+    ws = Workspace(synth_workspace, index_dir=tmp_path / "index")
+    with caplog.at_level(logging.INFO, logger="fundguard.workspace"):
+        done = ws.prepare()
+    run = ws.latest()
+    flags = run.info["totals"]["flags"]
+    assert flags > 0 and [d["built"] for d in done] == [True]
+    said = [r.getMessage() for r in caplog.records if "正在建立疑点索引" in r.getMessage()]
+    assert said == [f"正在建立疑点索引: 运行 {run.run_id} ({flags} 条疑点, 重启后复用)…"]
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="fundguard.workspace"):
+        again = Workspace(synth_workspace, index_dir=tmp_path / "index").prepare()
+    assert [d["built"] for d in again] == [False]
+    assert not [r for r in caplog.records if "正在建立疑点索引" in r.getMessage()]

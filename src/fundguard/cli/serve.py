@@ -21,7 +21,17 @@ def build_app(config: AppConfig):
 
 
 def run_server(config: AppConfig, host: str, port: int) -> None:
+    import logging
+
     import uvicorn
+
+    # FundGuard's own progress (index builds at start, the real-time call log) beside uvicorn's lines
+    logger = logging.getLogger("fundguard")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)-9s %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
 
     app = build_app(config)
     uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False, server_header=False)

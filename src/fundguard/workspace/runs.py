@@ -141,6 +141,9 @@ class Workspace:
                 except Exception:  # a broken or old index is rebuilt
                     reuse = False
             if not reuse:
+                # minutes for a million flags: say why the start waits
+                log.info("正在建立疑点索引: 运行 %s (%s 条疑点, 重启后复用)…", run.run_id,
+                         (run.info.get("totals") or {}).get("flags", "?"))
                 stats = build_index(
                     run.flags_path, path, dataset=run.dataset_path, categories=self.rule_categories(),
                     item_names=self._item_names(run), meta={"fingerprint": run.fingerprint, "run_id": run.run_id},

@@ -94,7 +94,10 @@ class Services:
         self.workspace = Workspace(Path(config.workspace) if config.workspace else Path.cwd() / "var" / "workspace",
                                    rules_dir=config.rules_dir)
         for item in self.workspace.prepare(rebuild=config.rebuild_index):
-            log.info("run %s index %s", item["run_id"], "built" if item.get("built") else "reused")
+            if item.get("built"):
+                log.info("疑点索引已建立: 运行 %s, %s 秒", item["run_id"], item.get("seconds"))
+            else:
+                log.info("疑点索引复用: 运行 %s", item["run_id"])
         self.session_secret = os.environ.get("FUNDGUARD_SECRET_KEY") or self.users.secret("session_key")
         #: the real-time call log (set by the app factory when the national interfaces are mounted)
         self.realtime_store: Any = None
