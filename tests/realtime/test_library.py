@@ -1,7 +1,7 @@
 """A bureau's rule library (`fundguard rules export`, then edited) in the real-time checks and the app:
-edited names, parameters and scenes are read from it; a `sql` rule whose SQL was edited is skipped in
-real time (its Python twin implements the built-in SQL only) and said so, instead of silently answering
-with the built-in logic."""
+edited names, parameters and scenes are read from it; a `sql` rule whose SQL was edited (its Python twin
+implements the built-in SQL only) or a new `sql` rule is judged in real time by its own SQL, and the
+start says so."""
 
 from __future__ import annotations
 
@@ -69,24 +69,42 @@ def test_library_names_and_parameters_reach_real_time(make_service, tmp_path, ce
     assert [r["rule_name"] for r in a01] == ["限性别项目（本局）"]
 
 
-def test_edited_sql_rule_is_skipped_in_real_time_and_logged(make_service, tmp_path, ceiling_item, caplog):
+def test_edited_sql_rule_runs_by_its_sql_in_real_time(make_service, tmp_path, ceiling_item, caplog):
     lib = _export(tmp_path / "lib")
     _edit(lib, "B01_*.sql", "> $tolerance", "> $tolerance + 100")
-    with caplog.at_level(logging.WARNING, logger="fundguard.realtime"):
+    with caplog.at_level(logging.INFO, logger="fundguard.realtime"):
         local = make_service(auth=False, registry=load_registry(lib))
-    warned = [r.getMessage() for r in caplog.records if "SQL 与内置版本不同" in r.getMessage()]
-    assert len(warned) == 1 and "B01" in warned[0] and "B02" not in warned[0]
+    said = [r.getMessage() for r in caplog.records if "按规则 SQL" in r.getMessage()]
+    assert len(said) == 1 and "B01" in said[0] and "B02" not in said[0]
     b01 = local.registry.get("B01")
-    assert local.evaluator.implementation(b01) is None
-    assert "SQL 与内置版本不同" in local.evaluator.skip_reason(b01)
-    assert _b01(local, ceiling_item, 60) == []
+    assert local.evaluator.by_sql(b01) and local.evaluator.skip_reason(b01) is None
+    assert _b01(local, ceiling_item, 60) == []  # the twin would flag it; the edited SQL does not
+    flagged = _b01(local, ceiling_item, 150)
+    assert len(flagged) == 1 and flagged[0]["vola_amt"] == 150.0
+    assert [d["rx_id"] for d in flagged[0]["judge_result_detail_dtos"]] == ["RX-1"]
     # the other twins still run, and an unedited copy of a sql rule keeps its twin (line endings aside)
-    assert local.evaluator.implementation(local.registry.get("B02")) == "custom/B02.py"
+    assert not local.evaluator.by_sql(local.registry.get("B02"))
     crlf = _export(tmp_path / "crlf")
     sql = next(crlf.glob("*/B01_*.sql"))
     sql.write_bytes(sql.read_bytes().replace(b"\n", b"\r\n"))
     same = make_service(auth=False, registry=load_registry(crlf))
+    assert not same.evaluator.by_sql(same.registry.get("B01"))
     assert len(_b01(same, ceiling_item, 60)) == 1
+
+
+def test_a_new_sql_rule_of_the_library_runs_in_real_time(make_service, tmp_path, ceiling_item):
+    lib = _export(tmp_path / "lib")
+    b01_yaml, b01_sql = next(lib.glob("*/B01_*.yaml")), next(lib.glob("*/B01_*.sql"))
+    (b01_yaml.parent / "B12_price_far_over_ceiling.yaml").write_text(
+        b01_yaml.read_text(encoding="utf-8").replace("id: B01", "id: B12").replace("slug: price_over_ceiling", "slug: price_far_over_ceiling")
+        .replace("name: 超标准收费", "name: 远超限价收费"), encoding="utf-8")
+    (b01_yaml.parent / "B12_price_far_over_ceiling.sql").write_text(
+        b01_sql.read_text(encoding="utf-8").replace("> $tolerance", "> $tolerance + 100"), encoding="utf-8")
+    local = make_service(auth=False, registry=load_registry(lib))
+    price = float(ceiling_item["pric_uplmt_amt"]) + 150
+    reply = local.handle(body(request(gend="1", orders=[order("RX-1", ceiling_item["hilist_code"], pric=price)])), {})
+    rules = sorted(r["rule_id"] for r in reply.body["output"]["result"])
+    assert "B01" in rules and "B12" in rules
 
 
 def test_serve_app_reads_the_library(tmp_path, ceiling_item):
@@ -109,7 +127,7 @@ def test_serve_app_reads_the_library(tmp_path, ceiling_item):
         reply = client.post(UNIFIED, content=body(payload), headers={"Content-Type": "application/json"})
         results = reply.json()["output"]["result"]
         assert [r["rule_name"] for r in results if r["rule_id"] == "A01"] == ["限性别项目（本局）"]
-        assert not [r for r in results if r["rule_id"] == "B01"]
+        assert not [r for r in results if r["rule_id"] == "B01"]  # +60 is within the edited SQL's margin
 
 
 def test_serve_refuses_a_bad_library_before_listening(tmp_path):
@@ -121,12 +139,12 @@ def test_serve_refuses_a_bad_library_before_listening(tmp_path):
     assert "正在启动" not in r.output
 
 
-def test_rules_test_says_which_edited_rules_real_time_will_skip(tmp_path):
+def test_rules_test_says_which_rules_real_time_judges_by_their_sql(tmp_path):
     lib = _export(tmp_path / "lib")
     _edit(lib, "B01_*.sql", "> $tolerance", "> $tolerance + 0")  # same flags, other SQL
     runner = CliRunner()
     r = runner.invoke(cli_app, ["rules", "test", "B01", "--rules-dir", str(lib)])
     assert r.exit_code == 0, r.output
-    assert "实时审核 (serve): B01 的 SQL 与内置版本不同" in r.output
+    assert "实时审核 (serve): B01 的 SQL 与内置版本不同" in r.output and "按规则 SQL" in r.output
     r = runner.invoke(cli_app, ["rules", "test", "B02", "--rules-dir", str(lib)])
     assert r.exit_code == 0 and "实时审核" not in r.output

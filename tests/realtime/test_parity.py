@@ -46,3 +46,24 @@ def test_same_messages_as_batch(rule, index):
     realtime = run_realtime_example(rule, index)
     assert realtime.actual == batch.actual
     assert sorted(realtime.messages) == sorted(batch.messages)
+
+
+SQL_CASES = [
+    pytest.param(rule, i, id=f"{rule.id}-{i}", marks=[pytest.mark.xfail(reason=ex.known_gap, strict=True)] if ex.known_gap else [])
+    for rule in REALTIME_RULES if rule.kind == "sql"
+    for i, ex in enumerate(rule.examples)
+]
+
+
+@pytest.mark.parametrize(("rule", "index"), SQL_CASES)
+def test_realtime_example_by_the_rules_sql(rule, index):
+    """The path a bureau's edited `sql` rule takes in real time (its SQL over the request in DuckDB), held
+    to every example of every built-in sql rule, and to the twin's messages."""
+    outcome = run_realtime_example(rule, index, sql_only=True)
+    missing = sorted(outcome.expected - outcome.actual)
+    extra = sorted(outcome.actual - outcome.expected)
+    assert not missing and not extra, (
+        f"{rule.id} 示例 {index} «{outcome.title}» (SQL): 缺少 {missing}, 多出 {extra}; 消息: {outcome.messages}"
+    )
+    twin = run_realtime_example(rule, index)
+    assert sorted(outcome.messages) == sorted(twin.messages)

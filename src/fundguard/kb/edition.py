@@ -449,16 +449,22 @@ class Edition:
 
     def register(self, con) -> None:
         """Create every kb table in a DuckDB connection with its contract types (missing tables empty)."""
-        for name, columns in KB_TABLES.items():
-            ddl = ", ".join(f"{col} {kind}" for col, kind in columns)
-            con.execute(f"CREATE OR REPLACE TABLE {name} ({ddl})")
-            table = self.tables.get(name)
-            if table is None or table.num_rows == 0:
-                continue
-            view = f"_kb_src_{name}"
-            con.register(view, table)
-            try:
-                cols = ", ".join(col for col, _ in columns)
-                con.execute(f"INSERT INTO {name} SELECT {cols} FROM {view}")
-            finally:
-                con.unregister(view)
+        register_tables(con, self.tables)
+
+
+def register_tables(con, tables) -> None:
+    """Create every kb table in a DuckDB connection with its contract types from Arrow tables by name
+    (missing or empty ones empty)."""
+    for name, columns in KB_TABLES.items():
+        ddl = ", ".join(f"{col} {kind}" for col, kind in columns)
+        con.execute(f"CREATE OR REPLACE TABLE {name} ({ddl})")
+        table = tables.get(name)
+        if table is None or table.num_rows == 0:
+            continue
+        view = f"_kb_src_{name}"
+        con.register(view, table)
+        try:
+            cols = ", ".join(col for col, _ in columns)
+            con.execute(f"INSERT INTO {name} SELECT {cols} FROM {view}")
+        finally:
+            con.unregister(view)

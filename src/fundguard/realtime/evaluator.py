@@ -25,6 +25,7 @@ from fundguard.realtime.frame import Frame
 from fundguard.realtime.kinds import realtime_kinds
 from fundguard.realtime.kinds._common import round_amt
 from fundguard.realtime.knowledge import Knowledge
+from fundguard.realtime.sqlrun import SqlRunner, flag_fields
 
 REALTIME_SCENES = (Scene.PRE, Scene.IN)
 
@@ -80,22 +81,30 @@ def render_message(template: str, values: dict[str, Any]) -> str:
 class Evaluator:
     """Runs pre/in rules of a registry over frames, with a knowledge edition held in memory."""
 
-    def __init__(self, registry: Registry | Iterable[Rule], kb: Knowledge):
+    def __init__(self, registry: Registry | Iterable[Rule], kb: Knowledge, *, sql_only: bool = False):
+        """`sql_only`: judge every `sql` rule by its SQL, twins unused (to check the twins against it)."""
         self.kb = kb
+        self._sql_only = sql_only
         self.rules: dict[str, Rule] = {r.id: r for r in registry if any(s in r.scenes for s in REALTIME_SCENES)}
         self._kinds = realtime_kinds()
         self._custom = custom_rules()
         #: sql rules of a bureau's library whose twin cannot stand for them (computed once: the check
-        #: reads the built-in library, too slow for every request)
+        #: reads the built-in library, too slow for every request): they run by their own SQL
         self._edited = {r.id for r in self.rules.values() if r.kind == "sql" and self.sql_edited(r)}
+        self._sql = SqlRunner(kb)
         self._configs: dict[str, Any] = {}
         self._versions: dict[tuple[str, str], str] = {}
 
     def implementation(self, rule: Rule) -> str | None:
-        """Where the rule's real-time logic lives, or None when it has none (yet, or for this rule's SQL)."""
+        """Where the rule's real-time logic lives, or None when it has none yet."""
         if rule.kind == "sql":
-            return f"custom/{rule.id}.py" if rule.id in self._custom and rule.id not in self._edited else None
+            return f"{rule.id} 的 SQL (DuckDB, realtime/sqlrun.py)" if self.by_sql(rule) else f"custom/{rule.id}.py"
         return f"kinds/{rule.kind}.py" if rule.kind in self._kinds else None
+
+    def by_sql(self, rule: Rule) -> bool:
+        """A `sql` rule judged by its own SQL in real time: its SQL was edited in a bureau's library, or it
+        is a new rule with no Python twin (realtime/sqlrun.py)."""
+        return rule.kind == "sql" and (self._sql_only or rule.id not in self._custom or rule.id in self._edited)
 
     @staticmethod
     def sql_edited(rule: Rule) -> bool:
@@ -115,8 +124,6 @@ class Evaluator:
 
     def skip_reason(self, rule: Rule) -> str | None:
         if self.implementation(rule) is None:
-            if rule.kind == "sql" and rule.id in self._custom:
-                return "规则 SQL 与内置版本不同, 实时实现只对应内置 SQL (仅在事后审核中运行)"
             return "尚无实时实现"
         missing = [m for m in rule.requires_kb_manifest if self.kb.manifest.get(m) is not True]
         if missing:
@@ -143,15 +150,31 @@ class Evaluator:
         skipped: list[Skipped] | None = None,
     ) -> list[Flag]:
         flags: list[Flag] = []
+        by_sql: list[Rule] = []
         for rule in self.rules.values() if rules is None else rules:
             reason = self.skip_reason(rule)
             if reason:
                 if skipped is not None:
                     skipped.append(Skipped(rule.id, reason))
                 continue
+            if self.by_sql(rule):
+                by_sql.append(rule)
+                continue
             p = (params or {}).get(rule.id) or rule.defaults()
             flags.extend(self._assemble(rule, p, self.rows(rule, p, frame), frame))
+        if by_sql:
+            found = self._sql.evaluate(by_sql, params or {}, frame)
+            for rule in by_sql:
+                for row in found[rule.id]:
+                    flag = Flag(**flag_fields(rule, row))
+                    if frame.focus is None or any(frame.in_focus(e) for e in flag.mdtrt_ids) or any(
+                        frame.in_focus(frame.line_by_sn[s]["mdtrt_id"]) for s in flag.feedetl_sns if s in frame.line_by_sn
+                    ):
+                        flags.append(flag)
         return flags
+
+    def close(self) -> None:
+        self._sql.close()
 
     def _version(self, rule: Rule, params: dict[str, ParamValue]) -> str:
         key = (rule.id, repr(sorted(params.items())))

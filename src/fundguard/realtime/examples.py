@@ -27,7 +27,8 @@ def example_frame(given: dict, kb: Knowledge) -> Frame:
     return Frame.build(typed, kb, orders=[dict(o) for o in given.get(ORDER_TABLE) or ()])
 
 
-def run_realtime_example(rule: Rule, index: int, *, kb_manifest: dict | None = None) -> ExampleOutcome:
+def run_realtime_example(rule: Rule, index: int, *, kb_manifest: dict | None = None, sql_only: bool = False) -> ExampleOutcome:
+    """`sql_only`: a `sql` rule judged by its SQL in real time (realtime/sqlrun.py), not its Python twin."""
     example = rule.examples[index]
     expected = {(e.key(), Decimal(e.vola_amt).quantize(Decimal("0.01"))) for e in example.expect_flags}
     outcome = ExampleOutcome(rule.id, index, example.title, expected, set(), known_gap=example.known_gap)
@@ -36,9 +37,12 @@ def run_realtime_example(rule: Rule, index: int, *, kb_manifest: dict | None = N
     manifest.update(example.kb_manifest)
     kb = Knowledge.from_rows({k: v for k, v in example.given.items() if k.startswith("kb_")},
                              manifest=manifest, content_hash=EXAMPLE_KB_HASH)
-    evaluator = Evaluator([rule], kb)
+    evaluator = Evaluator([rule], kb, sql_only=sql_only)
     frame = example_frame(example.given, kb)
-    flags = evaluator.evaluate(frame, [rule], {rule.id: rule.bind_params(example.params)})
+    try:
+        flags = evaluator.evaluate(frame, [rule], {rule.id: rule.bind_params(example.params)})
+    finally:
+        evaluator.close()
     outcome.actual = {(f.flag_key, f.vola_amt) for f in flags}
     outcome.messages = [f.message for f in sorted(flags, key=lambda f: f.flag_key)]
     return outcome

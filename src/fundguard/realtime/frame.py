@@ -49,6 +49,8 @@ class Frame:
     rx_by_sn: dict[str, str] = field(default_factory=dict)
     #: `drug_trac` rows (traceability codes scanned per fee line), as given
     drug_trac: list[dict] = field(default_factory=list)
+    #: the contract rows the frame was built from (request and history), for rules run by their SQL
+    tables: dict[str, list[dict]] = field(default_factory=dict)
 
     def in_focus(self, mdtrt_id: str | None) -> bool:
         return self.focus is None or mdtrt_id in self.focus
@@ -141,6 +143,7 @@ class Frame:
             focus=focus,
             rx_by_sn=dict(rx_by_sn or {}),
             drug_trac=list(tables.get("drug_trac") or ()),
+            tables=dict(tables),
         )
 
 

@@ -8,14 +8,19 @@ prefixes match every prefix a code starts with (as the batch `diag_code_map`).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from fundguard.kb.matching import CodeMatcher
 from fundguard.kb.tables import KB_TABLES, to_arrow
 
 
 class Knowledge:
-    def __init__(self, tables: Mapping[str, list[dict]], *, manifest: Mapping | None = None, content_hash: str = ""):
+    def __init__(self, tables: Mapping[str, list[dict]], *, manifest: Mapping | None = None, content_hash: str = "",
+                 arrow: Mapping[str, Any] | None = None):
         self.tables = {name: list(tables.get(name) or []) for name in KB_TABLES}
+        #: the same tables as Arrow (the edition's own, else built when first asked for): rules run by
+        #: their SQL in real time read them in DuckDB
+        self._arrow = dict(arrow) if arrow is not None else None
         self.manifest = dict(manifest or {})
         self.content_hash = content_hash
         self._matchers: dict[tuple[str, str], CodeMatcher] = {}
@@ -30,6 +35,7 @@ class Knowledge:
             {name: table.to_pylist() for name, table in edition.tables.items()},
             manifest=edition.manifest,
             content_hash=edition.content_hash,
+            arrow=edition.tables,
         )
 
     @classmethod
@@ -40,6 +46,13 @@ class Knowledge:
             rows = [{"source": "example", **r} for r in given.get(name) or []]
             tables[name] = to_arrow(name, rows).to_pylist() if rows else []
         return cls(tables, manifest=manifest, content_hash=content_hash)
+
+    @property
+    def arrow(self) -> dict[str, Any]:
+        """Every knowledge table as Arrow with its edition types (empty tables left out)."""
+        if self._arrow is None:
+            self._arrow = {name: to_arrow(name, rows) for name, rows in self.tables.items() if rows}
+        return self._arrow
 
     def match(self, table: str, code: str | None, column: str = "hilist_code") -> list[dict]:
         """The rows of `table` whose `column` entry wins for `code` (all rows of that entry), or []."""
