@@ -155,6 +155,22 @@ def test_rules_test_with_rules_dir_fails_on_an_edited_example(tmp_path):
     assert result.exit_code == 1 and "1 失败" in result.stdout, result.output
 
 
+def test_rules_test_runs_real_time_examples_too(tmp_path):
+    # B08 (收费无医嘱) runs only in real time: its examples are checked by the real-time evaluator
+    library = tmp_path / "library"
+    assert runner.invoke(app, ["rules", "export", str(library)]).exit_code == 0
+    result = runner.invoke(app, ["rules", "test", "B08", "--rules-dir", str(library)])
+    n = len(next(library.glob("*/B08_*.yaml")).read_text(encoding="utf-8").split("- title:")) - 1
+    assert result.exit_code == 0, result.output
+    assert f"实时示例 (事前/事中规则): {n} 通过, 0 失败" in result.stdout and f"{n} 跳过 (非批量场景)" in result.stdout
+    (b08,) = library.glob("*/B08_*.yaml")
+    text = b08.read_text(encoding="utf-8")
+    assert "vola_amt: 8.00" in text
+    b08.write_text(text.replace("vola_amt: 8.00", "vola_amt: 7.00", 1), encoding="utf-8")
+    result = runner.invoke(app, ["rules", "test", "B08", "--rules-dir", str(library)])
+    assert result.exit_code == 1 and "(实时)" in result.output and "1 失败" in result.stdout, result.output
+
+
 def test_rules_dir_that_is_missing_or_empty_or_bad_is_named(dataset, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
