@@ -22,6 +22,7 @@ def build_app(config: AppConfig):
 
 def run_server(config: AppConfig, host: str, port: int) -> None:
     import logging
+    import threading
 
     import uvicorn
 
@@ -34,6 +35,9 @@ def run_server(config: AppConfig, host: str, port: int) -> None:
         logger.setLevel(logging.INFO)
 
     app = build_app(config)
+    if config.index_in_background:
+        # the server answers at once; a run's pages say "索引建立中" until its flag index is ready
+        threading.Thread(target=app.state.services.index_runs, name="fundguard-index", daemon=True).start()
     uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False, server_header=False)
 
 
@@ -63,6 +67,6 @@ def register(app: typer.Typer) -> None:
                 raise typer.Exit(EXIT_BAD_INPUT) from None
         workspace.mkdir(parents=True, exist_ok=True)
         config = AppConfig(workspace=workspace, db_url=db, no_auth=no_auth, https_only=https_only,
-                           rebuild_index=rebuild_index, rules_dir=rules_dir)
+                           rebuild_index=rebuild_index, rules_dir=rules_dir, index_in_background=True)
         err_console.print(f"FundGuard 正在启动: http://{host}:{port}/  (工作区 {workspace})")
         run_server(config, host, port)

@@ -77,8 +77,16 @@ def _who(request: Request) -> Principal:
     return who
 
 
+class IndexBuilding(Exception):
+    def __init__(self, run_id: str):
+        self.run_id = run_id
+
+
 def _run(request: Request, run_id: str) -> Run:
-    run = _svc(request).workspace.run(run_id)
+    ws = _svc(request).workspace
+    run = ws.run(run_id)
+    if run is not None and run.index is None and run.run_id in ws.building:
+        raise IndexBuilding(run.run_id)
     if run is None or run.index is None:
         raise NotFound(f"运行 {run_id} 不存在（请先运行审核：fundguard audit，或 fundguard demo）")
     return run
@@ -180,7 +188,9 @@ def runs_page(request: Request) -> HTMLResponse:
     who = _who(request)
     ws = _svc(request).workspace
     runs = [run_overview(ws, r, who) for r in ws.runs.values() if r.index is not None]
-    return _render(request, "runs.html", who, runs=runs)
+    building = [{"run_id": r.run_id, "finished": r.summary()["finished"]} for r in ws.runs.values()
+                if r.index is None and r.run_id in ws.building]
+    return _render(request, "runs.html", who, runs=runs, building=building)
 
 
 @router.get("/runs/{run_id}/", response_class=HTMLResponse)
@@ -344,6 +354,13 @@ def install(app: FastAPI) -> None:
     async def _login(request: Request, exc: LoginRequired) -> Response:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?{urlencode({'next': target})}", status_code=303)
+
+    @app.exception_handler(IndexBuilding)
+    async def _building(request: Request, exc: IndexBuilding) -> Response:
+        who = _svc(request).principal_from_session(request.session)
+        response = _render(request, "building.html", who, status=503, run_id=exc.run_id)
+        response.headers["Retry-After"] = "5"
+        return response
 
     @app.exception_handler(NotFound)
     async def _not_found(request: Request, exc: NotFound) -> Response:

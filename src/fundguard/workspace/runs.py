@@ -103,6 +103,8 @@ class Workspace:
     runs: dict[str, Run] = field(default_factory=dict)
     #: the rule library the rule pages and flag names come from (None: the built-in one)
     rules_dir: Path | None = None
+    #: runs whose flag index is being built (`serve` builds in the background and serves meanwhile)
+    building: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
@@ -128,31 +130,51 @@ class Workspace:
             self.runs = dict(sorted(found.items(), key=lambda kv: kv[1].finished, reverse=True))
         return list(self.runs.values())
 
+    def mark_building(self) -> None:
+        """Discover the runs and mark each as being indexed (until `prepare` has done it)."""
+        runs = self.discover()
+        with self._lock:
+            self.building = {r.run_id for r in runs}
+
     def prepare(self, *, rebuild: bool = False) -> list[dict]:
         """Discover runs and build (or reuse) the index of each; returns what was done per run."""
         done = []
-        for run in self.discover():
-            path = self.index_dir / f"{run.run_id}.sqlite"
-            reuse = False
-            if path.exists() and not rebuild:
-                try:
-                    index = FlagIndex(path)
-                    reuse = index.meta.get("fingerprint") == run.fingerprint
-                except Exception:  # a broken or old index is rebuilt
-                    reuse = False
-            if not reuse:
-                # minutes for a million flags: say why the start waits
-                log.info("正在建立疑点索引: 运行 %s (%s 条疑点, 重启后复用)…", run.run_id,
-                         (run.info.get("totals") or {}).get("flags", "?"))
-                stats = build_index(
-                    run.flags_path, path, dataset=run.dataset_path, categories=self.rule_categories(),
-                    item_names=self._item_names(run), meta={"fingerprint": run.fingerprint, "run_id": run.run_id},
-                )
-                done.append({"run_id": run.run_id, "built": True, **stats})
-            else:
-                done.append({"run_id": run.run_id, "built": False, "path": str(path)})
-            run.index = FlagIndex(path)
+        runs = self.discover()
+        with self._lock:
+            self.building = {r.run_id for r in runs}
+        try:
+            for run in runs:
+                done.append(self._index(run, rebuild))
+                with self._lock:
+                    self.building.discard(run.run_id)
+        finally:
+            with self._lock:
+                self.building = set()
         return done
+
+    def _index(self, run: Run, rebuild: bool) -> dict:
+        """Build (or reuse) one run's index and open it."""
+        path = self.index_dir / f"{run.run_id}.sqlite"
+        reuse = False
+        if path.exists() and not rebuild:
+            try:
+                index = FlagIndex(path)
+                reuse = index.meta.get("fingerprint") == run.fingerprint
+            except Exception:  # a broken or old index is rebuilt
+                reuse = False
+        if not reuse:
+            # minutes for a million flags: say what the wait is
+            log.info("正在建立疑点索引: 运行 %s (%s 条疑点, 重启后复用)…", run.run_id,
+                     (run.info.get("totals") or {}).get("flags", "?"))
+            stats = build_index(
+                run.flags_path, path, dataset=run.dataset_path, categories=self.rule_categories(),
+                item_names=self._item_names(run), meta={"fingerprint": run.fingerprint, "run_id": run.run_id},
+            )
+            item = {"run_id": run.run_id, "built": True, **stats}
+        else:
+            item = {"run_id": run.run_id, "built": False, "path": str(path)}
+        run.index = FlagIndex(path)
+        return item
 
     def latest(self) -> Run | None:
         return next(iter(self.runs.values()), None)

@@ -40,6 +40,9 @@ class AppConfig:
     #: a bureau's rule library (`fundguard rules export`) instead of the built-in one: rule pages, flag
     #: names and the real-time checks all read it
     rules_dir: Path | None = None
+    #: build the runs' flag indexes after the app starts (`Services.index_runs` in a thread: `serve`), the
+    #: pages of a run saying "索引建立中" meanwhile; otherwise they are built before the app is made
+    index_in_background: bool = False
 
     def resolved_db_url(self) -> str:
         if self.db_url:
@@ -93,14 +96,29 @@ class Services:
         self.users = UserStore.open(config.resolved_db_url())
         self.workspace = Workspace(Path(config.workspace) if config.workspace else Path.cwd() / "var" / "workspace",
                                    rules_dir=config.rules_dir)
-        for item in self.workspace.prepare(rebuild=config.rebuild_index):
+        if config.index_in_background:
+            self.workspace.mark_building()
+        else:
+            self.index_runs()
+        self.session_secret = os.environ.get("FUNDGUARD_SECRET_KEY") or self.users.secret("session_key")
+        #: the real-time call log (set by the app factory when the national interfaces are mounted)
+        self.realtime_store: Any = None
+
+    def index_runs(self) -> None:
+        """Build (or reuse) every run's flag index; in the background, a failure is logged (the run's pages
+        then say it does not exist) instead of stopping the app."""
+        try:
+            items = self.workspace.prepare(rebuild=self.config.rebuild_index)
+        except Exception:
+            if not self.config.index_in_background:
+                raise
+            log.exception("疑点索引建立失败")
+            return
+        for item in items:
             if item.get("built"):
                 log.info("疑点索引已建立: 运行 %s, %s 秒", item["run_id"], item.get("seconds"))
             else:
                 log.info("疑点索引复用: 运行 %s", item["run_id"])
-        self.session_secret = os.environ.get("FUNDGUARD_SECRET_KEY") or self.users.secret("session_key")
-        #: the real-time call log (set by the app factory when the national interfaces are mounted)
-        self.realtime_store: Any = None
 
     def principal_from_session(self, session: dict) -> Principal | None:
         if self.config.no_auth:
