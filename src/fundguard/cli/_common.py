@@ -62,3 +62,14 @@ RulesDirOption = Annotated[
         show_default=False,
     ),
 ]
+
+
+def load_rule_library(rules_dir: Path | None = None):
+    """The rule library (`--rules-dir`, else the built-in one), or exit 1 with the bad file and field named."""
+    from fundguard.engine import RuleFileError, load_registry
+
+    try:
+        return load_registry(rules_dir)
+    except RuleFileError as exc:
+        err_console.print(str(exc), markup=False)
+        raise typer.Exit(EXIT_BAD_INPUT) from None

@@ -13,6 +13,7 @@ from fundguard.cli._common import (
     EXIT_USAGE,
     RulesDirOption,
     err_console,
+    load_rule_library,
     out_console,
     progress_bar,
 )
@@ -20,20 +21,10 @@ from fundguard.cli._common import (
 rules_app = typer.Typer(help="规则库 The rule library.", no_args_is_help=True)
 
 
-def _registry(rules_dir: Path | None = None):
-    from fundguard.engine import RuleFileError, load_registry
-
-    try:
-        return load_registry(rules_dir)
-    except RuleFileError as exc:
-        err_console.print(str(exc), markup=False)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
-
-
 def _get(rule_id: str, rules_dir: Path | None = None):
     from fundguard.engine import UnknownRuleError
 
-    registry = _registry(rules_dir)
+    registry = load_rule_library(rules_dir)
     try:
         return registry.get(rule_id.upper())
     except UnknownRuleError as exc:
@@ -47,7 +38,7 @@ def list_rules(
     rules_dir: RulesDirOption = None,
 ) -> None:
     """列出所有规则 List every rule."""
-    registry = _registry(rules_dir)
+    registry = load_rule_library(rules_dir)
     if as_json:
         data = [
             r.model_dump(mode="json", by_alias=True, exclude={"sql", "path", "source_digest"}) | {"runs_in_batch": r.runs_in_batch}
@@ -87,20 +78,19 @@ def test(
     """运行规则示例并检查 SQL 可移植性 Run the rules' examples (exact match of flags and amounts) and lint their SQL."""
     from fundguard.engine.examples import run_example
     from fundguard.engine.sql_lint import lint_rule
+    from fundguard.realtime.evaluator import REALTIME_SCENES, Evaluator
+    from fundguard.realtime.examples import run_realtime_example
+    from fundguard.realtime.knowledge import Knowledge
 
-    rules = [_get(rule_id, rules_dir)] if rule_id else list(_registry(rules_dir))
+    rules = [_get(rule_id, rules_dir)] if rule_id else list(load_rule_library(rules_dir))
     # the portable subset first: SQL outside it would give different flags on Spark (docs/spark.md)
     lint_issues = [issue for r in rules for issue in lint_rule(r)]
     for issue in lint_issues:
         err_console.print(f"✗ {issue}", markup=False)
-    from fundguard.engine.rule import Scene
-    from fundguard.realtime.examples import run_realtime_example
-
-    realtime = (Scene.PRE, Scene.IN)
     cases = [(r, i) for r in rules for i in range(len(r.examples))]
     # the rules of the real-time scenes run their examples through the real-time evaluator too (kinds,
     # twins, or the rule's SQL for an edited sql rule): both scenes are held to the same expectations
-    live = [(r, i) for r, i in cases if any(s in r.scenes for s in realtime)]
+    live = [(r, i) for r, i in cases if any(s in r.scenes for s in REALTIME_SCENES)]
     counts = {"batch": [0, 0, 0], "realtime": [0, 0, 0]}  # passed, failed, known gaps
     skipped = 0
 
@@ -140,9 +130,8 @@ def test(
     if lint_issues:
         out_console.print(f"SQL 可移植性: {len(lint_issues)} 处不在可移植子集内", markup=False)
     if rules_dir is not None:
-        from fundguard.realtime.evaluator import Evaluator
-
-        edited = [r.id for r in rules if r.kind == "sql" and any(s in r.scenes for s in realtime) and Evaluator.sql_edited(r)]
+        evaluator = Evaluator(rules, Knowledge({}))
+        edited = [r.id for r in evaluator.rules.values() if evaluator.by_sql(r)]
         if edited:
             out_console.print(f"实时审核 (serve): {', '.join(edited)} 的 SQL 与内置版本不同 (或为新增规则), "
                               "实时审核中将按规则 SQL 运行 (无对应 Python 实现, 每次请求约多 0.1 秒)", markup=False)
@@ -158,7 +147,7 @@ def docs(
     """由规则文件生成规则文档 Regenerate docs/rules/ from the rule files."""
     from fundguard.engine.docs import write_docs
 
-    names = write_docs(_registry(rules_dir), out)
+    names = write_docs(load_rule_library(rules_dir), out)
     out_console.print(f"已生成 {len(names)} 个文件 → {out}", markup=False)
 
 

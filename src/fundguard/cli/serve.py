@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from fundguard.cli._common import EXIT_BAD_INPUT, EXIT_USAGE, RulesDirOption, err_console
+from fundguard.cli._common import EXIT_USAGE, RulesDirOption, err_console, load_rule_library
 from fundguard.workspace import AppConfig
 
 # The doors are independent packages: the CLI names the app factory like uvicorn does ("module:function").
@@ -58,13 +58,7 @@ def register(app: typer.Typer) -> None:
             err_console.print("[red]--no-auth 只允许监听本机地址 (127.0.0.1)[/red]")
             raise typer.Exit(EXIT_USAGE)
         if rules_dir is not None:
-            from fundguard.engine import RuleFileError, load_registry
-
-            try:
-                load_registry(rules_dir)  # a bad library stops the start, before anything listens
-            except RuleFileError as exc:
-                err_console.print(str(exc), markup=False)
-                raise typer.Exit(EXIT_BAD_INPUT) from None
+            load_rule_library(rules_dir)  # a bad library stops the start, before anything listens
         workspace.mkdir(parents=True, exist_ok=True)
         config = AppConfig(workspace=workspace, db_url=db, no_auth=no_auth, https_only=https_only,
                            rebuild_index=rebuild_index, rules_dir=rules_dir, index_in_background=True)

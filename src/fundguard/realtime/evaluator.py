@@ -68,6 +68,13 @@ def _normal_sql(sql: str | None) -> str:
     return "\n".join(line.rstrip() for line in (sql or "").replace("\r\n", "\n").strip().split("\n"))
 
 
+def _rests_on_focus(frame: Frame, lines: list[str], encs: list[str]) -> bool:
+    """A finding of this request: one of its lines or encounters is in the frame's focus (history is context)."""
+    return frame.focus is None or any(frame.in_focus(e) for e in encs) or any(
+        frame.in_focus(frame.line_by_sn[s]["mdtrt_id"]) for s in lines if s in frame.line_by_sn
+    )
+
+
 @lru_cache(maxsize=1024)
 def _pieces(template: str) -> tuple[tuple[str, str], ...]:
     return tuple(message_pieces(template))
@@ -167,9 +174,7 @@ class Evaluator:
             for rule in by_sql:
                 for row in found[rule.id]:
                     flag = Flag(**flag_fields(rule, row))
-                    if frame.focus is None or any(frame.in_focus(e) for e in flag.mdtrt_ids) or any(
-                        frame.in_focus(frame.line_by_sn[s]["mdtrt_id"]) for s in flag.feedetl_sns if s in frame.line_by_sn
-                    ):
+                    if _rests_on_focus(frame, flag.feedetl_sns, flag.mdtrt_ids):
                         flags.append(flag)
         return flags
 
@@ -215,10 +220,7 @@ class Evaluator:
             else:
                 psn_no, mdtrt_id = row.get("psn_no"), row.get("mdtrt_id")
                 lines, encs = lines or [], encs or []
-            if frame.focus is not None and not (
-                any(frame.in_focus(frame.line_by_sn[s]["mdtrt_id"]) for s in lines if s in frame.line_by_sn)
-                or any(frame.in_focus(e) for e in encs)
-            ):
+            if not _rests_on_focus(frame, lines, encs):
                 continue  # rests on history only: not this request's finding
             amount = round_amt(row["vola_amt"])
             values = {k: _text(v) for k, v in row.items() if not k.startswith("_")}

@@ -41,11 +41,13 @@ class Knowledge:
     @classmethod
     def from_rows(cls, given: Mapping[str, list[dict]], *, manifest: Mapping | None = None, content_hash: str = "") -> Knowledge:
         """Knowledge from plain rows (rule examples): typed as the edition's Parquet columns."""
-        tables = {}
+        arrow = {}
         for name in KB_TABLES:
             rows = [{"source": "example", **r} for r in given.get(name) or []]
-            tables[name] = to_arrow(name, rows).to_pylist() if rows else []
-        return cls(tables, manifest=manifest, content_hash=content_hash)
+            if rows:
+                arrow[name] = to_arrow(name, rows)
+        return cls({name: t.to_pylist() for name, t in arrow.items()}, manifest=manifest, content_hash=content_hash,
+                   arrow=arrow)
 
     @property
     def arrow(self) -> dict[str, Any]:

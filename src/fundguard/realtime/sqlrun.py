@@ -55,7 +55,7 @@ class SqlRunner:
         with self._lock:
             con = self._connection()
             for table in TABLES:
-                arrow = to_arrow(table.name, list(frame.tables.get(table.name) or ()))
+                arrow = to_arrow(table.name, frame.tables.get(table.name) or [])
                 con.register("_frame_rows", arrow)
                 try:
                     con.execute(f"CREATE OR REPLACE TABLE {table.name} AS SELECT * FROM _frame_rows")  # noqa: S608

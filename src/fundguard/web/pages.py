@@ -85,7 +85,7 @@ class IndexBuilding(Exception):
 def _run(request: Request, run_id: str) -> Run:
     ws = _svc(request).workspace
     run = ws.run(run_id)
-    if run is not None and run.index is None and run.run_id in ws.building:
+    if run is not None and ws.is_building(run):
         raise IndexBuilding(run.run_id)
     if run is None or run.index is None:
         raise NotFound(f"运行 {run_id} 不存在（请先运行审核：fundguard audit，或 fundguard demo）")
@@ -188,8 +188,8 @@ def runs_page(request: Request) -> HTMLResponse:
     who = _who(request)
     ws = _svc(request).workspace
     runs = [run_overview(ws, r, who) for r in ws.runs.values() if r.index is not None]
-    building = [{"run_id": r.run_id, "finished": r.summary()["finished"]} for r in ws.runs.values()
-                if r.index is None and r.run_id in ws.building]
+    building = [{"run_id": r.run_id, "finished": r.finished} for r in ws.runs.values()
+                if ws.is_building(r)]
     return _render(request, "runs.html", who, runs=runs, building=building)
 
 

@@ -130,18 +130,21 @@ class Workspace:
             self.runs = dict(sorted(found.items(), key=lambda kv: kv[1].finished, reverse=True))
         return list(self.runs.values())
 
-    def mark_building(self) -> None:
+    def mark_building(self) -> list[Run]:
         """Discover the runs and mark each as being indexed (until `prepare` has done it)."""
         runs = self.discover()
         with self._lock:
             self.building = {r.run_id for r in runs}
+        return runs
+
+    def is_building(self, run: Run) -> bool:
+        """The run's flag index is being built (its pages say so meanwhile)."""
+        return run.index is None and run.run_id in self.building
 
     def prepare(self, *, rebuild: bool = False) -> list[dict]:
         """Discover runs and build (or reuse) the index of each; returns what was done per run."""
         done = []
-        runs = self.discover()
-        with self._lock:
-            self.building = {r.run_id for r in runs}
+        runs = self.mark_building()
         try:
             for run in runs:
                 done.append(self._index(run, rebuild))

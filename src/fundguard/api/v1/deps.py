@@ -24,7 +24,7 @@ def principal(request: Request, svc: Annotated[Services, Depends(services)]) -> 
 
 def run(run_id: str, svc: Annotated[Services, Depends(services)], who: Annotated[Principal, Depends(principal)]) -> Run:
     found = svc.workspace.run(run_id)
-    if found is not None and found.index is None and found.run_id in svc.workspace.building:
+    if found is not None and svc.workspace.is_building(found):
         raise HTTPException(503, f"运行 {run_id} 的疑点索引建立中, 请稍后重试", headers={"Retry-After": "5"})
     if found is None or found.index is None:
         raise HTTPException(404, f"运行 {run_id} 不存在")
