@@ -58,25 +58,54 @@ SELECT feedetl_sn, mdtrt_id, hilist_code, pric, fee_ocur_time, cnt, det_item_fee
 FROM feedetl WHERE refd_flag
 """
 
-#: what refunds take off each original line: by `orig_feedetl_sn`, else the latest earlier line of the
-#: same encounter, item and price
+#: what refunds take off each original line: the line named by `orig_feedetl_sn`; a refund that names
+#: none takes from the latest earlier line of the same encounter, item and price that still has units
+#: left (what named refunds and later unnamed ones have not taken), moving to the next earlier line for
+#: what remains; units beyond every earlier line are dropped. That is a stack per (encounter, item,
+#: price) in (fee_ocur_time, feedetl_sn) order, computed without a loop: with `top` the running sum of
+#: the units pushed (originals) and taken (refunds), an original keeps the part of its levels
+#: (top - q, top] that no later low point of the running sum reaches. Amounts taken by unnamed refunds
+#: are units x price, in cents.
 FEE_NETTING = """
 CREATE TABLE fee_netting AS
-WITH guessed AS (
-  SELECT refund_sn, orig_sn, cnt, amt FROM (
-    SELECT r.feedetl_sn AS refund_sn, o.feedetl_sn AS orig_sn, r.cnt AS cnt, r.det_item_fee_sumamt AS amt,
-           ROW_NUMBER() OVER (PARTITION BY r.feedetl_sn ORDER BY o.fee_ocur_time DESC, o.feedetl_sn DESC) AS rn
-    FROM fee_refunds r
-    JOIN feedetl o
-      ON o.mdtrt_id = r.mdtrt_id AND o.hilist_code = r.hilist_code AND o.pric = r.pric AND NOT o.refd_flag
-     AND (o.fee_ocur_time < r.fee_ocur_time OR (o.fee_ocur_time = r.fee_ocur_time AND o.feedetl_sn < r.feedetl_sn))
-    WHERE r.orig_feedetl_sn IS NULL
-  ) g WHERE rn = 1
+WITH named AS (
+  SELECT orig_feedetl_sn AS orig_sn, SUM(cnt) AS cnt, SUM(det_item_fee_sumamt) AS amt
+  FROM fee_refunds WHERE orig_feedetl_sn IS NOT NULL GROUP BY orig_feedetl_sn
+),
+unnamed AS (
+  SELECT feedetl_sn, mdtrt_id, hilist_code, pric, fee_ocur_time, cnt FROM fee_refunds WHERE orig_feedetl_sn IS NULL
+),
+stack_items AS (
+  SELECT o.feedetl_sn, o.mdtrt_id, o.hilist_code, o.pric, o.fee_ocur_time,
+         CASE WHEN o.cnt + COALESCE(n.cnt, 0) > 0 THEN o.cnt + COALESCE(n.cnt, 0) ELSE 0 END AS q, 1 AS is_orig
+  FROM feedetl o
+  JOIN (SELECT DISTINCT mdtrt_id, hilist_code, pric FROM unnamed) g
+    ON g.mdtrt_id = o.mdtrt_id AND g.hilist_code = o.hilist_code AND g.pric = o.pric
+  LEFT JOIN named n ON n.orig_sn = o.feedetl_sn
+  WHERE NOT o.refd_flag
+  UNION ALL
+  SELECT feedetl_sn, mdtrt_id, hilist_code, pric, fee_ocur_time, CASE WHEN cnt < 0 THEN cnt ELSE 0 END AS q, 0 AS is_orig
+  FROM unnamed
+),
+levels AS (
+  SELECT s.*, SUM(s.q) OVER (PARTITION BY s.mdtrt_id, s.hilist_code, s.pric ORDER BY s.fee_ocur_time, s.feedetl_sn
+                             ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS top
+  FROM stack_items s
+),
+lows AS (
+  SELECT l.*, MIN(l.top) OVER (PARTITION BY l.mdtrt_id, l.hilist_code, l.pric ORDER BY l.fee_ocur_time, l.feedetl_sn
+                               ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) AS low
+  FROM levels l
+),
+taken AS (
+  SELECT feedetl_sn AS orig_sn, pric,
+         q - CASE WHEN low - (top - q) <= 0 THEN 0 WHEN low - (top - q) >= q THEN q ELSE low - (top - q) END AS units
+  FROM lows WHERE is_orig = 1
 )
 SELECT orig_sn, SUM(cnt) AS refund_cnt, SUM(amt) AS refund_amt FROM (
-  SELECT orig_feedetl_sn AS orig_sn, cnt, det_item_fee_sumamt AS amt FROM fee_refunds WHERE orig_feedetl_sn IS NOT NULL
+  SELECT orig_sn, cnt, amt FROM named
   UNION ALL
-  SELECT orig_sn, cnt, amt FROM guessed
+  SELECT orig_sn, -units AS cnt, -ROUND(units * pric, 2) AS amt FROM taken WHERE units > 0
 ) u GROUP BY orig_sn
 """
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from fundguard.realtime.knowledge import Knowledge
 
 INPATIENT_MED_TYPES = frozenset({"21", "52"})
 ZERO = Decimal(0)
+CENT = Decimal("0.01")
 
 
 def age_years(birth: dt.date | None, at: dt.date | None) -> int | None:
@@ -148,31 +149,46 @@ class Frame:
 
 
 def net_refunds(feedetl) -> list[dict]:
-    """`fee_net`: refund lines netted against their original (named, else the latest earlier line of the
-    same encounter, item and price); refund lines and fully refunded lines are left out."""
+    """`fee_net`: refund lines netted against their original (the named line; else the latest earlier line
+    of the same encounter, item and price that still has units left, then the next earlier: a stack, as
+    `fee_netting`); refund lines and fully refunded lines are left out."""
     originals = [f for f in feedetl if not f["refd_flag"]]
     refunds = [f for f in feedetl if f["refd_flag"]]
     net_cnt: dict[str, Decimal] = defaultdict(Decimal)
     net_amt: dict[str, Decimal] = defaultdict(Decimal)
-    if refunds:
-        by_item: dict[tuple, list[dict]] = defaultdict(list)
+    unnamed = [r for r in refunds if r.get("orig_feedetl_sn") is None]
+    for r in refunds:
+        if r.get("orig_feedetl_sn") is not None:
+            net_cnt[r["orig_feedetl_sn"]] += r["cnt"]
+            net_amt[r["orig_feedetl_sn"]] += r["det_item_fee_sumamt"]
+    if unnamed:
+        groups: dict[tuple, list[tuple]] = defaultdict(list)
+        wanted = {(r["mdtrt_id"], r["hilist_code"], r["pric"]) for r in unnamed}
         for o in originals:
-            by_item[(o["mdtrt_id"], o["hilist_code"], o["pric"])].append(o)
-        for r in refunds:
-            target = r.get("orig_feedetl_sn")
-            if target is None:
-                best = None
-                for o in by_item.get((r["mdtrt_id"], r["hilist_code"], r["pric"]), ()):
-                    earlier = o["fee_ocur_time"] < r["fee_ocur_time"] or (
-                        o["fee_ocur_time"] == r["fee_ocur_time"] and o["feedetl_sn"] < r["feedetl_sn"]
-                    )
-                    if earlier and (best is None or (o["fee_ocur_time"], o["feedetl_sn"]) > (best["fee_ocur_time"], best["feedetl_sn"])):
-                        best = o
-                if best is None:
+            key = (o["mdtrt_id"], o["hilist_code"], o["pric"])
+            if key in wanted:
+                groups[key].append((o["fee_ocur_time"], o["feedetl_sn"], max(o["cnt"] + net_cnt.get(o["feedetl_sn"], ZERO), ZERO), True))
+        for r in unnamed:
+            groups[(r["mdtrt_id"], r["hilist_code"], r["pric"])].append((r["fee_ocur_time"], r["feedetl_sn"], min(r["cnt"], ZERO), False))
+        for (_, _, pric), items in groups.items():
+            stack: list[list] = []  # [feedetl_sn, units left], latest on top
+            taken: dict[str, Decimal] = defaultdict(Decimal)
+            for _, sn, q, is_orig in sorted(items, key=lambda x: (x[0], x[1])):
+                if is_orig:
+                    stack.append([sn, q])
                     continue
-                target = best["feedetl_sn"]
-            net_cnt[target] += r["cnt"]
-            net_amt[target] += r["det_item_fee_sumamt"]
+                need = -q
+                while need > 0 and stack:
+                    take = min(stack[-1][1], need)
+                    taken[stack[-1][0]] += take
+                    stack[-1][1] -= take
+                    need -= take
+                    if stack[-1][1] <= 0:
+                        stack.pop()
+            for sn, units in taken.items():
+                if units > 0:
+                    net_cnt[sn] -= units
+                    net_amt[sn] -= (units * pric).quantize(CENT, ROUND_HALF_UP)
     out = []
     for o in originals:
         sn = o["feedetl_sn"]

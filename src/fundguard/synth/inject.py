@@ -1423,7 +1423,8 @@ def inject_d06(inj: Injector, k: int) -> None:
       discharge morning, sometimes the last day and the discharge date (a check-in on the discharge date
       counts for the last day: two dates, one day), sometimes two check-ins on one date;
     - both: L = 3–12, E from half of L, A = 2–4.
-    The other days may have a passed check-in (result 1). Amount = hifp × |empty days ∪ absent days| / L."""
+    The other days may have a passed check-in (result 1). Amount = hifp × |empty days ∪ absent days| / L
+    when the empty days make a finding (L ≥ 3 and E ≥ L / 2), else hifp × |absent days| / L."""
     r = inj.rng.random()
     mode = "empty" if r < 0.4 else "absent" if r < 0.8 else "both"
     if mode == "absent":
@@ -1462,7 +1463,8 @@ def inject_d06(inj: Injector, k: int) -> None:
         elif inj.chance(0.4):
             checks += [(t, "1") for t in when(d, 1)]
     inj.rows["checkin"] += [{"mdtrt_id": enc.mdtrt_id, "chk_time": t, "result": res} for t, res in sorted(checks)]
-    unpaid = empties | {min(d, los - 1) for d in absent}
+    empty_finding = los >= 3 and empty >= half
+    unpaid = (empties if empty_finding else set()) | {min(d, los - 1) for d in absent}
     inj.label("D06", enc.mdtrt_id, enc.hifp * len(unpaid) / los, "mdtrt",
               f"{med_type}住院 {los} 日：{empty} 日仅床位护理，{len(set(absent))} 日不在院，计 {len(unpaid)} 日")
 

@@ -1,5 +1,6 @@
 """B09 in Python (twin of B09_operation_not_discounted.sql): the second and later full-price operations of
-one `kb_oprn_group` group on one encounter and day; amount (price − catalog price × ratio) × units."""
+one `kb_oprn_group` group on one encounter and day; amount (price − catalog price × ratio) × units, one
+flag per line (an operation in several groups: the first-named group it comes second or later in)."""
 
 from __future__ import annotations
 
@@ -26,22 +27,27 @@ def evaluate(rule: Any, params: dict, frame, kb) -> list[dict]:
             catalog = h.get("pric_uplmt_amt")
             if catalog is None or not catalog > 0 or not f["pric"] >= catalog * full_ratio:
                 continue
+            later = []
             for g in entries:
                 seq = ranked[(g["group_name"], f["fee_date"])]
                 seq.append(f["feedetl_sn"])
-                if len(seq) < 2:
-                    continue
-                out.append(
-                    {
-                        "feedetl_sn": f["feedetl_sn"],
-                        "vola_amt": (f["pric"] - catalog * max_ratio) * f["net_cnt"],
-                        "hilist_code": f["hilist_code"],
-                        "item_name": f["item_name"],
-                        "ev_kb_group_name": g["group_name"],
-                        "ev_catalog_pric": catalog,
-                        "ev_pric": f["pric"],
-                        "ev_seq": len(seq),
-                        "_involved": seq[:-1],
-                    }
-                )
+                if len(seq) >= 2:
+                    later.append((g["group_name"], list(seq)))
+            if not later or not f["pric"] > catalog * max_ratio:
+                continue
+            # one flag per line: of the groups it comes second or later in, the one named first
+            group_name, seq = min(later, key=lambda x: x[0])
+            out.append(
+                {
+                    "feedetl_sn": f["feedetl_sn"],
+                    "vola_amt": (f["pric"] - catalog * max_ratio) * f["net_cnt"],
+                    "hilist_code": f["hilist_code"],
+                    "item_name": f["item_name"],
+                    "ev_kb_group_name": group_name,
+                    "ev_catalog_pric": catalog,
+                    "ev_pric": f["pric"],
+                    "ev_seq": len(seq),
+                    "_involved": seq[:-1],
+                }
+            )
     return out

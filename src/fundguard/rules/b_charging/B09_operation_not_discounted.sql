@@ -12,10 +12,18 @@ ranked AS (
   SELECT o.*, ROW_NUMBER() OVER (PARTITION BY o.mdtrt_id, o.group_name, o.fee_date
                                  ORDER BY o.fee_ocur_time, o.feedetl_sn) AS seq
   FROM ops o
+),
+-- an operation listed in several groups may come second in more than one: one flag per line, the
+-- group named first (the amount does not depend on the group); a price at or below the discounted
+-- price is no finding even when `full_price_ratio` is set that low
+later AS (
+  SELECT r.*, ROW_NUMBER() OVER (PARTITION BY r.feedetl_sn ORDER BY r.group_name) AS pick
+  FROM ranked r
+  WHERE r.seq >= 2 AND r.pric > r.catalog_pric * $max_discounted_ratio
 )
 SELECT feedetl_sn, psn_no, mdtrt_id, setl_id, fixmedins_code,
        (pric - catalog_pric * $max_discounted_ratio) * net_cnt AS vola_amt,
        hilist_code, item_name,
        group_name AS ev_kb_group_name, catalog_pric AS ev_catalog_pric, pric AS ev_pric, seq AS ev_seq
-FROM ranked
-WHERE seq >= 2
+FROM later
+WHERE pick = 1

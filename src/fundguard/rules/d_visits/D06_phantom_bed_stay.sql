@@ -30,7 +30,8 @@ marks AS (
 stay_marks AS (
   SELECT mdtrt_id,
          SUM(has_service) AS service_days,
-         SUM(CASE WHEN has_service = 1 AND is_absent = 0 THEN 1 ELSE 0 END) AS attended_days
+         SUM(CASE WHEN has_service = 1 AND is_absent = 0 THEN 1 ELSE 0 END) AS attended_days,
+         SUM(is_absent) AS absent_stay_days
   FROM (
     SELECT mdtrt_id, day_idx, MAX(has_service) AS has_service, MAX(is_absent) AS is_absent
     FROM marks
@@ -44,11 +45,22 @@ absent_dates AS (
 measured AS (
   SELECT s.mdtrt_id, s.stay_days, s.hifp_pay, s.begn_date, s.end_date,
          s.stay_days - COALESCE(m.service_days, 0) AS empty_days,
-         s.stay_days - COALESCE(m.attended_days, 0) AS unpaid_days,
+         s.stay_days - COALESCE(m.attended_days, 0) AS empty_or_absent_days,
+         COALESCE(m.absent_stay_days, 0) AS absent_stay_days,
          COALESCE(a.absent_days, 0) AS absent_days
   FROM stays s
   LEFT JOIN stay_marks m ON m.mdtrt_id = s.mdtrt_id
   LEFT JOIN absent_dates a ON a.mdtrt_id = s.mdtrt_id
+),
+judged AS (
+  SELECT x.*,
+         -- the empty days are unpaid only when they make the empty-day finding; a stay flagged for its
+         -- absences alone is charged for the days with an absence check-in
+         CASE WHEN x.empty_finding THEN x.empty_or_absent_days ELSE x.absent_stay_days END AS unpaid_days
+  FROM (
+    SELECT m.*, (m.stay_days >= $min_stay_days AND m.empty_days >= $empty_day_share * m.stay_days) AS empty_finding
+    FROM measured m
+  ) x
 )
 SELECT mdtrt_id,
        -- hifp_pay x unpaid_days / stay_days in cents, rounded half away from zero (exact: integer arithmetic)
@@ -63,6 +75,5 @@ SELECT mdtrt_id,
        absent_days AS ev_absent_days,
        unpaid_days AS ev_unpaid_days,
        hifp_pay AS ev_hifp_pay
-FROM measured
-WHERE (stay_days >= $min_stay_days AND empty_days >= $empty_day_share * stay_days)
-   OR absent_days >= $absent_days
+FROM judged
+WHERE empty_finding OR absent_days >= $absent_days

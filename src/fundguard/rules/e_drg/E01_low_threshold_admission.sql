@@ -34,12 +34,14 @@ SELECT mdtrt_id,
        is_short_cheap AS ev_short_cheap,
        is_exam_heavy AS ev_exam_heavy,
        concat(
-         CASE WHEN is_short_cheap = 1 THEN concat('住院 ', CAST(stay_days AS VARCHAR), ' 天、费用 ', CAST(medfee_sumamt AS VARCHAR),
+         CASE WHEN is_short_cheap = 1 THEN concat('住院 ', CAST(stay_days AS VARCHAR), ' 天（不超过 ',
+                                                  CAST($max_los_days AS VARCHAR), ' 天）、费用 ', CAST(medfee_sumamt AS VARCHAR),
                                                   ' 元低于界值 ', CAST(CAST($cost_share * avg_cost AS DECIMAL(16,2)) AS VARCHAR),
                                                   ' 元（组均费用 ', CAST(avg_cost AS VARCHAR), ' 元的 ',
                                                   CAST(CAST($cost_share * 100 AS DECIMAL(8,1)) AS VARCHAR), '%）；') ELSE '' END,
          CASE WHEN is_exam_heavy = 1 THEN concat('无手术费，检查化验费 ', CAST(exam_cost AS VARCHAR), ' 元占费用的 ',
-                                                 CAST(ROUND(exam_cost * 100.0 / line_cost, 1) AS VARCHAR), '%；') ELSE '' END
+                                                 CAST(ROUND(exam_cost * 100.0 / line_cost, 1) AS VARCHAR), '%（标准 ',
+                                                 CAST(CAST($exam_share * 100 AS DECIMAL(8,1)) AS VARCHAR), '% 及以上）；') ELSE '' END
        ) AS ev_reason,
        hifp_pay AS ev_hifp_pay
 FROM judged

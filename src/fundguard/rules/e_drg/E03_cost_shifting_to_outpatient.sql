@@ -3,8 +3,19 @@
 WITH stays AS (
   SELECT mdtrt_id, psn_no, fixmedins_code, begntime, endtime, begn_date, end_date, medfee_sumamt FROM inpatient_stays
 ),
+-- an outpatient visit during any inpatient stay of the person (admission to discharge time, any
+-- institution) is left to D03, not counted as shifted cost of another stay
+during AS (
+  SELECT DISTINCT o.mdtrt_id
+  FROM mdtrt_ctx o
+  JOIN inpatient_stays s ON s.psn_no = o.psn_no AND s.begntime <= o.begntime AND o.begntime <= s.endtime
+  WHERE o.med_type IN ('11', '13', '14')
+),
 outp AS (
-  SELECT mdtrt_id, psn_no, fixmedins_code, begntime, begn_date FROM mdtrt_ctx WHERE med_type IN ('11', '13', '14')
+  SELECT o.mdtrt_id, o.psn_no, o.fixmedins_code, o.begntime, o.begn_date
+  FROM mdtrt_ctx o
+  LEFT JOIN during d ON d.mdtrt_id = o.mdtrt_id
+  WHERE o.med_type IN ('11', '13', '14') AND d.mdtrt_id IS NULL
 ),
 links AS (
   SELECT out_id, stay_id, side, gap_days FROM (
