@@ -217,6 +217,23 @@ def test_parquet_with_wrong_type_names_the_row(tmp_path):
     assert [(i.file, i.row, i.column) for i in info.value.issues] == [("diag.parquet", 2, "diag_srt_no")]
 
 
+def test_parquet_timestamp_with_a_time_zone_is_refused(tmp_path):
+    """Read as the machine's local time, a zoned timestamp would give other flags on another machine."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    directory = write_dataset(build_tables(GIVEN), tmp_path / "pq")
+    fee = pq.read_table(directory / "feedetl.parquet")
+    idx = fee.schema.get_field_index("fee_ocur_time")
+    fee = fee.set_column(idx, "fee_ocur_time", fee.column(idx).cast(pa.timestamp("us", tz="UTC")))
+    pq.write_table(fee, directory / "feedetl.parquet")
+    with pytest.raises(ContractError) as info:
+        load_dataset(directory, duckdb.connect())
+    issues = info.value.issues
+    assert [(i.file, i.column) for i in issues] == [("feedetl.parquet", "fee_ocur_time")]
+    assert "带时区" in issues[0].message
+
+
 def _typed_parquet(tmp_path: Path, change) -> Path:
     """GIVEN as Parquet with exactly the contract's schema (the loader's fast pass reads it directly)."""
     tables = build_tables(GIVEN)
@@ -349,6 +366,31 @@ def test_identity_numbers_are_hashed_and_names_dropped(tmp_path):
     stored = con.execute("SELECT list(certno_hash) FROM psn").fetchone()[0]
     assert "110101199001011234" not in str(stored) and len(stored[0]) == 64
     assert report.tables["psn"].dropped_columns == ["psn_name"]
+
+
+@pytest.mark.parametrize("lenient", [False, True], ids=["strict", "lenient"])
+def test_a_malformed_row_of_a_file_with_identity_columns_is_not_shown(tmp_path, lenient):
+    directory = write_csv_dataset(tmp_path / "ds")
+    path = directory / "psn.csv"
+    rows = read_rows(path)
+    for row in rows:
+        row["certno"] = "110101199001011234"
+        row["psn_name"] = "张三"
+    write_rows(path, rows)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines[1] += ",x"  # data row 1: one field too many, so its fields cannot be told apart
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    rejects = tmp_path / "rejects.csv"
+    if lenient:
+        load_dataset(directory, duckdb.connect(), lenient=True, rejects_path=rejects, id_salt="s")
+        text = rejects.read_text(encoding="utf-8")
+        assert "这一行有" in text and "不显示" in text
+    else:
+        with pytest.raises(ContractError) as info:
+            load_dataset(directory, duckdb.connect(), id_salt="s")
+        text = "\n".join(str(i) for i in info.value.issues)
+        assert "第1行" in text and "这一行有" in text and "不显示" in text
+    assert "110101199001011234" not in text and "张三" not in text
 
 
 def test_unknown_extra_columns_are_kept(tmp_path):
@@ -688,6 +730,31 @@ def test_cli_dataset_path_that_is_a_file_is_not_called_missing(tmp_path):
     assert result.exit_code == 1
     assert "不是目录" in result.output and "不存在" not in result.output
     assert not (tmp_path / "db.duckdb").exists(), "nothing is created for a dataset that cannot load"
+
+
+def test_cli_db_file_is_not_left_behind_when_the_dataset_fails(tmp_path):
+    directory = write_csv_dataset(tmp_path / "ds")
+    path = directory / "feedetl.csv"
+    rows = read_rows(path)
+    rows[0]["cnt"] = "abc"
+    write_rows(path, rows)
+    db = tmp_path / "new.duckdb"
+    result = CliRunner().invoke(app, ["validate", str(directory), "--db", str(db)])
+    assert result.exit_code == 1 and "cnt" in result.output, result.output
+    assert not db.exists() and not (tmp_path / "new.duckdb.wal").exists()
+
+
+def test_cli_json_output_lists_the_problems_of_a_failed_load(tmp_path):
+    directory = write_csv_dataset(tmp_path / "ds")
+    path = directory / "feedetl.csv"
+    rows = read_rows(path)
+    rows[1]["cnt"] = "abc"
+    write_rows(path, rows)
+    result = CliRunner().invoke(app, ["validate", str(directory), "--json"])
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert report["ok"] is False and report["total"] == 1
+    assert [(i["file"], i["row"], i["column"]) for i in report["issues"]] == [("feedetl.csv", 2, "cnt")]
 
 
 def test_lenient_load_rejects_rows_with_the_wrong_field_count_and_loads_the_rest(tmp_path):

@@ -243,3 +243,53 @@ def test_the_engine_confines_rule_sql_to_the_dataset_and_the_output_folder(datas
     rule = load_rule_file(d04.with_suffix(".yaml"))
     run = run_audit(dataset, out, rules=["D04"], registry=Registry(library, {"D04": rule}))
     assert run["totals"]["flags"] == 2  # both encounters of the dataset
+
+
+def test_rules_export_that_fails_midway_leaves_nothing(tmp_path, monkeypatch):
+    """A full disk stops the copy after some files: no half library (it would fail --rules-dir and block a
+    second export), no staging folder; the next export into the same path works."""
+    import shutil
+
+    real_copy = shutil.copyfile
+    calls = {"n": 0}
+
+    def copy_until_full(src, dst, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] > 5:
+            raise OSError(28, "No space left on device")
+        return real_copy(src, dst, *args, **kwargs)
+
+    target = tmp_path / "library"
+    monkeypatch.setattr(shutil, "copyfile", copy_until_full)
+    result = runner.invoke(app, ["rules", "export", str(target)])
+    assert result.exit_code == 1 and "No space left" in result.output and "未复制任何规则" in result.output
+    assert calls["n"] > 5 and list(tmp_path.iterdir()) == []
+    monkeypatch.setattr(shutil, "copyfile", real_copy)
+    assert runner.invoke(app, ["rules", "export", str(target)]).exit_code == 0
+    assert len(list(target.glob("*/*.yaml"))) == 42
+
+
+def test_a_failed_rule_in_rules_test_is_a_failure_not_a_traceback(tmp_path):
+    library = tmp_path / "library"
+    assert runner.invoke(app, ["rules", "export", str(library)]).exit_code == 0
+    (b01,) = library.glob("*/B01_*.sql")
+    b01.write_text(b01.read_text(encoding="utf-8").replace("FROM fee_lines", "FROM fee_lines CROSS JOIN (SELECT 1 UNION ALL SELECT 2)", 1),
+                   encoding="utf-8")
+    result = runner.invoke(app, ["rules", "test", "B01", "--rules-dir", str(library)])
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert "规则运行出错" in result.output and "(实时)" in result.output
+
+
+def test_bad_duckdb_settings_from_the_environment_are_named(dataset, tmp_path, monkeypatch):
+    monkeypatch.setenv("FUNDGUARD_THREADS", "abc")
+    result = runner.invoke(app, ["audit", str(dataset), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2 and "FUNDGUARD_THREADS=abc" in result.output, result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_audit_rules_option_may_be_repeated(dataset, tmp_path):
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["audit", str(dataset), "--out", str(out), "--rules", "A01", "--rules", "b06,B07"])
+    assert result.exit_code == 0, result.output
+    assert [r["id"] for r in json.loads((out / "run.json").read_text(encoding="utf-8"))["rules"]] == ["A01", "B06", "B07"]

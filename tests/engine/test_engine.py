@@ -125,6 +125,21 @@ def test_param_override_errors(library):
         rule.bind_params({"tolerance": -1})
 
 
+
+@pytest.mark.parametrize(
+    ("param", "value", "says"),
+    [("tolerance", "NaN", "有限"), ("tolerance", float("inf"), "有限"), ("tolerance", "0.0000001", "6 位小数"),
+     ("tolerance", "1e15", "绝对值"), ("course_gap_days", 10**23, "范围")],
+)
+def test_param_values_every_engine_binds_alike(library, param, value, says):
+    """NaN, infinity and values beyond SQL INTEGER / exact decimals are refused up front: DuckDB would take
+    some of them and Spark fail on them, or a NaN tolerance silently switch B01 off."""
+    rule = library.get("B11" if param == "course_gap_days" else "B01")
+    assert param in rule.params
+    with pytest.raises(ParamError, match=says):
+        rule.bind_params({param: value})
+
+
 # --- runs ---------------------------------------------------------------------------------------------
 def test_two_runs_identical_flags(dataset, tmp_path, library):
     a, b = tmp_path / "a", tmp_path / "b"
@@ -249,6 +264,7 @@ def test_a_new_out_folder_gets_the_usual_permissions(dataset, tmp_path, library)
         (b"B06: {nope: 1}\n", ParamError, "nope"),
         (b"Z99: {x: 1}\n", UnknownRuleError, "Z99"),
         (b"B06: [1, 2\n", ParamError, "YAML"),
+        (b"B01: {tolerance: -1}\n", ParamError, "tolerance"),  # B01: a rule this run leaves out
         ("B06: {说明: 值}\n".encode("gbk"), ParamError, "UTF-8"),
     ],
 )

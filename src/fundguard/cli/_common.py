@@ -73,3 +73,27 @@ def load_rule_library(rules_dir: Path | None = None):
     except RuleFileError as exc:
         err_console.print(str(exc), markup=False)
         raise typer.Exit(EXIT_BAD_INPUT) from None
+
+
+@contextmanager
+def staged_folder(target: Path) -> Iterator[Path]:
+    """A new folder beside `target` (absent or empty) that takes its name only when the block completes:
+    a command that fails midway (a full disk) leaves no half-written folder behind. OSError propagates."""
+    import os
+    import shutil
+    import tempfile
+
+    from fundguard.engine.run import process_umask
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging: Path | None = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        os.chmod(staging, 0o777 & ~process_umask())  # mkdtemp's folder is private; the result gets the usual mode
+        yield staging
+        if target.exists():
+            target.rmdir()  # empty: the caller checked
+        staging.rename(target)
+        staging = None
+    finally:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)

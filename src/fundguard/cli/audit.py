@@ -22,7 +22,9 @@ def audit(
     directory: Annotated[str, typer.Argument(help="数据目录 dataset folder (Spark: also hdfs://, s3a://… URIs)")],
     out: Annotated[Path, typer.Option("--out", help="输出目录: flags.parquet 与 run.json")],
     kb: Annotated[Path | None, typer.Option("--kb", help="知识库版本目录 knowledge edition (default: built-in)")] = None,
-    rules: Annotated[str | None, typer.Option("--rules", help="只运行这些规则, 如 A01,B02")] = None,
+    rules: Annotated[
+        list[str] | None, typer.Option("--rules", help="只运行这些规则, 如 A01,B02 (可重复: --rules A01 --rules B02)")
+    ] = None,
     engine: Annotated[str, typer.Option("--engine", help="duckdb | spark")] = "duckdb",
     params: Annotated[Path | None, typer.Option("--params", help="参数覆盖文件 YAML/JSON {A01: {param: value}}")] = None,
     spark_master: Annotated[
@@ -48,7 +50,7 @@ def audit(
 
     ids = None
     if rules is not None:
-        ids = [r.strip() for r in rules.split(",") if r.strip()]
+        ids = [r.strip() for given in rules for r in given.split(",") if r.strip()]
         if not ids:
             err_console.print("--rules 为空: 请给出规则编号, 如 --rules A01,B02 (不加 --rules 则运行全部规则)", markup=False)
             raise typer.Exit(EXIT_USAGE)
@@ -70,6 +72,12 @@ def audit(
         except (UnknownRuleError, ParamError, AuditError) as exc:
             err_console.print(str(exc), markup=False)
             raise typer.Exit(EXIT_USAGE) from None
+        except (duckdb.IOException, OSError) as exc:
+            # a full disk or a folder that went away mid-run: nothing was written to OUT
+            from fundguard.contract.load import short_reason
+
+            err_console.print(f"读写文件失败, 未写出结果: {short_reason(exc)}", markup=False)
+            raise typer.Exit(EXIT_BAD_INPUT) from None
         except (KeyboardInterrupt, duckdb.InterruptException, RuntimeError) as exc:
             # Ctrl-C inside a DuckDB query surfaces as RuntimeError("Query interrupted")
             if isinstance(exc, RuntimeError) and "Query interrupted" not in str(exc):

@@ -77,6 +77,7 @@ def validate(
     if bad_dir is not None:
         err_console.print(str(bad_dir), markup=False, highlight=False)
         raise typer.Exit(EXIT_BAD_INPUT)
+    new_db = db is not None and not db.exists()
     try:
         con = duckdb.connect(str(db) if db else ":memory:")
     except duckdb.Error as exc:
@@ -85,11 +86,20 @@ def validate(
     try:
         report = load_dataset(directory, con, lenient=lenient, rejects_path=rejects)
     except ContractError as exc:
+        if as_json:  # a JSON reader gets the problems too, not an empty stdout
+            out_console.print_json(json.dumps({
+                "ok": False, "total": exc.total,
+                "issues": [{"file": i.file, "row": i.row, "column": i.column, "message": i.message} for i in exc.issues],
+            }, ensure_ascii=False))
         for issue in exc.issues:
             err_console.print(str(issue), markup=False, highlight=False)
         if exc.total > len(exc.issues):
             err_console.print(f"…共 {exc.total} 个问题，仅列出前 {len(exc.issues)} 个", markup=False)
         err_console.print(f"校验失败: {exc.total} 个问题，未加载任何数据。", style="bold red")
+        con.close()
+        if new_db:  # nothing loaded: leave no empty database file behind
+            for leftover in (db, db.with_name(db.name + ".wal")):
+                leftover.unlink(missing_ok=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     finally:
         con.close()

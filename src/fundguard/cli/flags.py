@@ -19,7 +19,7 @@ _GROUPS = {"rule": "rule_id", "institution": "fixmedins_code", "severity": "sev_
 def summary(
     out: Annotated[Path, typer.Argument(help="审核输出目录 (含 flags.parquet)")],
     by: Annotated[str, typer.Option("--by", help="rule,institution,severity 中的一个或多个")] = "rule,institution,severity",
-    top: Annotated[int, typer.Option("--top", help="每个分组最多列出的行数")] = 20,
+    top: Annotated[int, typer.Option("--top", min=1, help="每个分组最多列出的行数")] = 20,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """按规则、机构、严重程度汇总疑点数量与金额 Summarise flags by rule, institution and severity."""
@@ -48,8 +48,10 @@ def summary(
         err_console.print(f"{path}: 不是审核输出的疑点文件 (缺少列 {', '.join(lacking)})", markup=False)
         raise typer.Exit(EXIT_BAD_INPUT)
     result: dict[str, list[dict]] = {}
+    distinct: dict[str, int] = {}
     for g in groups:
         col = _GROUPS[g]
+        distinct[g] = con.execute(f"SELECT count(DISTINCT CAST({col} AS VARCHAR)) FROM f").fetchone()[0]  # noqa: S608
         rows = con.execute(
             f"SELECT CAST({col} AS VARCHAR) AS k, count(*) AS n, sum(vola_amt) AS amt FROM f "  # noqa: S608
             "GROUP BY 1 ORDER BY amt DESC NULLS LAST, n DESC, k LIMIT ?",
@@ -63,7 +65,8 @@ def summary(
         return
     out_console.print(f"疑点共 {total[0]:,} 条, 涉及金额 {total[1]:.2f} 元", markup=False)
     for g, rows in result.items():
-        t = Table(title=f"按 {g}")
+        shown = f" (共 {distinct[g]:,} 项, 列出金额最高的 {len(rows)} 项; --top 调整)" if distinct[g] > len(rows) else ""
+        t = Table(title=f"按 {g}{shown}")
         t.add_column(g)
         t.add_column("疑点数", justify="right")
         t.add_column("金额(元)", justify="right")

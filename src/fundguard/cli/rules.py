@@ -16,6 +16,7 @@ from fundguard.cli._common import (
     load_rule_library,
     out_console,
     progress_bar,
+    staged_folder,
 )
 
 rules_app = typer.Typer(help="规则库 The rule library.", no_args_is_help=True)
@@ -97,8 +98,11 @@ def test(
     def judge(engine: str, rule, i: int, o) -> None:
         tally = counts[engine]
         tag = "" if engine == "batch" else " (实时)"
-        ok = o.expected == o.actual
-        if o.known_gap:
+        ok = o.error is None and o.expected == o.actual
+        if o.error is not None and not o.known_gap:
+            tally[1] += 1
+            err_console.print(f"✗ {rule.id} 示例 {i + 1}{tag} {o.title}\n    规则运行出错: {o.error}", markup=False)
+        elif o.known_gap:
             tally[2] += 1
             if ok:
                 tally[1] += 1
@@ -164,12 +168,13 @@ def export(target: Annotated[Path, typer.Argument(help="目标目录 (不存在�
     root = rules_root()
     files = rule_files(root, ".yaml", ".sql")
     try:
-        for path in files:
-            dest = target / path.relative_to(root)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, dest)
+        with staged_folder(target) as staging:  # all or nothing: a half copy would fail --rules-dir
+            for path in files:
+                dest = staging / path.relative_to(root)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, dest)
     except OSError as exc:
-        err_console.print(f"{target}: 无法写入 ({exc.strerror or exc})", markup=False)
+        err_console.print(f"{target}: 无法写入 ({exc.strerror or exc}), 未复制任何规则", markup=False)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     rules = sum(1 for p in files if p.suffix == ".yaml")
     out_console.print(

@@ -7,13 +7,20 @@ from typing import Annotated
 
 import typer
 
-from fundguard.cli._common import EXIT_USAGE, err_console, out_console, progress_bar
+from fundguard.cli._common import (
+    EXIT_BAD_INPUT,
+    EXIT_USAGE,
+    err_console,
+    out_console,
+    progress_bar,
+    staged_folder,
+)
 
 
 def synth(
     out: Annotated[Path, typer.Option("--out", help="输出目录 output folder (tables + labels.parquet)")],
     persons: Annotated[int, typer.Option("--persons", help="参保人数 number of insured persons")] = 20_000,
-    seed: Annotated[int, typer.Option("--seed", help="随机种子 seed: same seed, same bytes")] = 0,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="随机种子 seed: same seed, same bytes")] = 0,
     months: Annotated[int, typer.Option("--months", help="月数 months of claims, ending 2025-12-31")] = 12,
     violation_rate: Annotated[
         float, typer.Option("--violation-rate", help="注入违规案例数/参保人数 injected cases per person (≥1 per rule)")
@@ -43,8 +50,13 @@ def synth(
         def on_chunk(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        report = generate(out, persons=persons, seed=seed, months=months, violation_rate=violation_rate,
-                          progress=on_chunk)
+        try:
+            with staged_folder(out) as staging:  # a failed run (a full disk) leaves no partial dataset
+                report = generate(staging, persons=persons, seed=seed, months=months, violation_rate=violation_rate,
+                                  progress=on_chunk)
+        except OSError as exc:
+            err_console.print(f"{out}: 无法写入 ({exc.strerror or exc}), 未生成数据", markup=False)
+            raise typer.Exit(EXIT_BAD_INPUT) from None
     rows = report.rows
     out_console.print(
         f"合成数据 {report.period[0]}–{report.period[1]}: 参保人 {rows['psn']:,}, 就诊 {rows['mdtrt']:,}, "

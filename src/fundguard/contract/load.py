@@ -230,8 +230,23 @@ def _parse_csv(path: Path, header: list[str], use_threads: bool, bad_rows: list,
     )
 
 
-def _field_count_message(row) -> str:
-    return f"字段个数不对: 表头有 {row.expected_columns} 列，这一行有 {row.actual_columns} 个字段 (内容: {row.text[:60]})"
+#: what stands for a malformed row's text when its file has identity columns (the fields cannot be told
+#: apart in a row of the wrong length, so none of it is shown or kept)
+_HIDDEN_LINE = "(本文件含身份证号/姓名列，原文不显示也不保存)"
+
+
+def _has_identity_columns(header: list[str]) -> bool:
+    hidden = IDENTITY_COLUMNS_HASHED + IDENTITY_COLUMNS_DROPPED
+    return any(h.strip().lower() in hidden for h in header)
+
+
+def _line_text(row, hidden: bool) -> str:
+    return _HIDDEN_LINE if hidden else row.text
+
+
+def _field_count_message(row, hidden: bool) -> str:
+    shown = _HIDDEN_LINE if hidden else f"(内容: {row.text[:60]})"
+    return f"字段个数不对: 表头有 {row.expected_columns} 列，这一行有 {row.actual_columns} 个字段 {shown}"
 
 
 @dataclass
@@ -262,6 +277,7 @@ def _read_csv(path: Path, lenient: bool = False) -> _CsvRead:
         arrow = None
     if not bad_rows:
         return _CsvRead(_numbered(arrow, np.arange(1, arrow.num_rows + 1)), [])
+    hidden = _has_identity_columns(header)
     # the threaded reader does not know a bad row's line; the error path re-reads in one thread, which does
     # (its line counts the header line: data row = line - 1)
     numbered: list = []
@@ -271,12 +287,13 @@ def _read_csv(path: Path, lenient: bool = False) -> _CsvRead:
     except pa.ArrowInvalid:
         pass
     if lenient and kept is not None and all(r.number for r in numbered):
-        bad = [(r.number - 1, r.text, _field_count_message(r)) for r in numbered]
+        bad = [(r.number - 1, _line_text(r, hidden), _field_count_message(r, hidden)) for r in numbered]
         rows = np.setdiff1d(np.arange(1, kept.num_rows + len(bad) + 1), [b[0] for b in bad])
         return _CsvRead(_numbered(kept, rows), [], bad)
     return _CsvRead(
         None,
-        [Issue(path.name, r.number - 1 if r.number else None, None, _field_count_message(r)) for r in numbered or bad_rows],
+        [Issue(path.name, r.number - 1 if r.number else None, None, _field_count_message(r, hidden))
+         for r in numbered or bad_rows],
     )
 
 
@@ -400,7 +417,8 @@ class _Loader:
         try:
             report.sha256 = file_sha256(path)
             if path.stat().st_size == 0:
-                self.issues.append(Issue(path.name, None, None, "文件为空 (至少需要表头行)"))
+                what = "至少需要表头行" if path.suffix == ".csv" else "0 字节，不是 Parquet 文件"
+                self.issues.append(Issue(path.name, None, None, f"文件为空 ({what})"))
                 return False
             if path.suffix == ".csv":
                 bad = _check_utf8(path)
@@ -448,7 +466,13 @@ class _Loader:
         missing = [c.name for c in table.columns if c.name not in types and not c.optional]
         for name in missing:
             self.issues.append(Issue(path.name, None, name, _missing_column_message(name, names)))
-        return not missing
+        # a zoned timestamp would be read as the machine's local time: the same file, other flags
+        zoned = [c.name for c in table.columns if c.type in (ColumnType.TIME, ColumnType.DATE)
+                 and types.get(c.name, "").startswith("TIMESTAMP WITH TIME ZONE")]
+        for name in zoned:
+            self.issues.append(Issue(path.name, None, name, "是带时区的时间戳 (TIMESTAMP WITH TIME ZONE)；数据契约要求不带时区的本地时间"
+                                     " (北京时间)，请导出为不带时区的时间戳或文本"))
+        return not missing and not zoned
 
     def _reject_lines(self, table: Table, bad_rows: list[tuple[int, str, str]]) -> None:
         rows, texts, reasons = (list(c) for c in zip(*bad_rows, strict=True))

@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from fundguard.engine.backends.duckdb import RuleRuntimeError
 from fundguard.engine.rule import Example, Rule, Scene
 from fundguard.engine.run import Auditor, confine
 from fundguard.kb.tables import KB_TABLES, arrow_schema
@@ -33,10 +34,12 @@ class ExampleOutcome:
     skipped: str | None = None
     known_gap: str | None = None
     messages: list[str] | None = None
+    #: the rule failed on the example (its SQL, or more than one row for one flag key): no flags to compare
+    error: str | None = None
 
     @property
     def passed(self) -> bool:
-        return self.skipped is not None or self.expected == self.actual
+        return self.skipped is not None or (self.error is None and self.expected == self.actual)
 
 
 def batch_skip_reason(rule: Rule) -> str | None:
@@ -112,6 +115,9 @@ def run_example(rule: Rule, index: int, *, kb_manifest: dict | None = None) -> E
             params = {rule.id: rule.bind_params(example.params)}
             auditor.run([rule], params, run_id="example")
             rows = con.execute("SELECT flag_key, vola_amt, message FROM _flags ORDER BY flag_key").fetchall()
+        except (RuleRuntimeError, duckdb.Error) as exc:
+            outcome.error = str(exc)
+            return outcome
         finally:
             con.close()
     outcome.actual = {(k, Decimal(v)) for k, v, _ in rows}

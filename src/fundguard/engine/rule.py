@@ -43,6 +43,11 @@ class Granularity(StrEnum):
 
 
 ParamValue = int | Decimal | str | bool
+#: bounds a parameter value must keep to be bound the same way on every engine (SQL INTEGER; a decimal
+#: every engine holds exactly)
+INT_PARAM_LIMIT = 2**31
+DECIMAL_PARAM_LIMIT = Decimal(10) ** 12
+DECIMAL_PARAM_PLACES = 6
 
 
 class Param(BaseModel):
@@ -68,6 +73,8 @@ class Param(BaseModel):
             if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, str) and value.strip().lstrip("-").isdigit())):
                 raise ValueError(f"应为整数 (int), 得到 {value!r}")
             out: ParamValue = int(value)
+            if not -INT_PARAM_LIMIT < out < INT_PARAM_LIMIT:
+                raise ValueError(f"超出整数参数的范围 (绝对值小于 {INT_PARAM_LIMIT}), 得到 {out}")
         elif self.type == "decimal":
             if isinstance(value, bool):
                 raise ValueError(f"应为数值 (decimal), 得到 {value!r}")
@@ -75,6 +82,10 @@ class Param(BaseModel):
                 out = Decimal(str(value))
             except Exception as exc:
                 raise ValueError(f"应为数值 (decimal), 得到 {value!r}") from exc
+            if not out.is_finite():
+                raise ValueError(f"应为有限的数值 (不能是 NaN 或无穷大), 得到 {value!r}")
+            if abs(out) >= DECIMAL_PARAM_LIMIT or out != out.quantize(Decimal(1).scaleb(-DECIMAL_PARAM_PLACES)):
+                raise ValueError(f"应为绝对值小于 {DECIMAL_PARAM_LIMIT}、最多 {DECIMAL_PARAM_PLACES} 位小数的数值, 得到 {value!r}")
         elif self.type == "bool":
             if not isinstance(value, bool):
                 raise ValueError(f"应为 true/false, 得到 {value!r}")

@@ -111,6 +111,9 @@ def bind_all(rules: list[Rule], overrides: dict[str, dict[str, Any]], registry: 
     unknown = sorted(set(overrides) - set(registry.rules))
     if unknown:
         raise UnknownRuleError(unknown, list(registry.rules))
+    # a bad entry is bad whichever rules this run selects: check the overrides of the others too
+    for rid in sorted(set(overrides) - {r.id for r in rules}):
+        registry.rules[rid].bind_params(overrides[rid])
     return {r.id: r.bind_params(overrides.get(r.id)) for r in rules}
 
 
@@ -228,13 +231,20 @@ def run_audit(
             progress=progress, registry=registry, spark_master=spark_master,
         )
     if engine != "duckdb":
-        raise AuditError(f"引擎 {engine!r} 尚未实现 (可用: duckdb, spark)")
+        raise AuditError(f"未知的引擎 {engine!r} (可用: duckdb, spark)")
     started = dt.datetime.now(dt.UTC)
     registry = registry or load_registry()
     selected, bound = select_and_bind(registry, rules, params, params_file)
 
     kb_path, edition = _open_edition(kb)
-    con = duckdb.connect(config=_duckdb_config())
+    config = _duckdb_config()
+    try:
+        con = duckdb.connect(config=config)
+    except duckdb.Error as exc:
+        from fundguard.contract.load import short_reason
+
+        names = ", ".join(_CONFIG_ENV[k] + "=" + v for k, v in config.items() if k in _CONFIG_ENV)
+        raise AuditError(f"DuckDB 设置无效 ({names}): {short_reason(exc)}") from None
     # DuckDB draws its own progress bar on stderr, even in pipes; the CLI shows one per rule instead
     con.execute("SET enable_progress_bar = false")
     try:
@@ -328,6 +338,10 @@ def _check_unchanged(directory: Path, report: LoadReport) -> None:
             raise InputChangedError(f"输入文件 {t.file} 在审核期间被修改, 未写出结果 (请在文件不再变动时重新审核)")
 
 
+#: DuckDB setting → the environment variable it comes from
+_CONFIG_ENV = {"memory_limit": "FUNDGUARD_MEMORY_LIMIT", "threads": "FUNDGUARD_THREADS", "temp_directory": "FUNDGUARD_TEMP_DIR"}
+
+
 def _duckdb_config() -> dict[str, str]:
     """DuckDB settings from the environment: FUNDGUARD_MEMORY_LIMIT (e.g. `6GB`; DuckDB spills beyond
     it), FUNDGUARD_THREADS, FUNDGUARD_TEMP_DIR (where spills go; default the system temp folder)."""
@@ -408,7 +422,7 @@ def write_run(
         out_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out_path.name}.", dir=out_path.parent))
         # mkdtemp makes a private (0700) folder; a new OUT gets the usual permissions (umask) instead
-        os.chmod(tmp, 0o777 & ~_umask())
+        os.chmod(tmp, 0o777 & ~process_umask())
     except OSError as exc:
         raise AuditError(f"无法写出结果到 {out_path}: {exc.strerror or exc}") from None
     try:
@@ -450,7 +464,7 @@ def _publish(tmp: Path, out: Path) -> None:
         os.replace(tmp / name, out / name)
 
 
-def _umask() -> int:
+def process_umask() -> int:
     """The process umask, read without setting it (os.umask would change it for every thread meanwhile)."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import duckdb
+
 from fundguard.contract.factories import build_tables, to_arrow
 from fundguard.contract.tables import TABLES
 from fundguard.engine.examples import EXAMPLE_KB_HASH, ExampleOutcome
@@ -41,6 +43,9 @@ def run_realtime_example(rule: Rule, index: int, *, kb_manifest: dict | None = N
     frame = example_frame(example.given, kb)
     try:
         flags = evaluator.evaluate(frame, [rule], {rule.id: rule.bind_params(example.params)})
+    except (RuntimeError, duckdb.Error) as exc:  # a twin's or the rule SQL's failure (RuleRuntimeError is one)
+        outcome.error = str(exc)
+        return outcome
     finally:
         evaluator.close()
     outcome.actual = {(f.flag_key, f.vola_amt) for f in flags}
