@@ -732,25 +732,24 @@ def test_cli_dataset_path_that_is_a_file_is_not_called_missing(tmp_path):
     assert not (tmp_path / "db.duckdb").exists(), "nothing is created for a dataset that cannot load"
 
 
-def test_cli_db_file_is_not_left_behind_when_the_dataset_fails(tmp_path):
+def _dataset_with_a_bad_cnt(tmp_path: Path, data_row: int) -> Path:
     directory = write_csv_dataset(tmp_path / "ds")
     path = directory / "feedetl.csv"
     rows = read_rows(path)
-    rows[0]["cnt"] = "abc"
+    rows[data_row - 1]["cnt"] = "abc"
     write_rows(path, rows)
+    return directory
+
+
+def test_cli_db_file_is_not_left_behind_when_the_dataset_fails(tmp_path):
     db = tmp_path / "new.duckdb"
-    result = CliRunner().invoke(app, ["validate", str(directory), "--db", str(db)])
+    result = CliRunner().invoke(app, ["validate", str(_dataset_with_a_bad_cnt(tmp_path, 1)), "--db", str(db)])
     assert result.exit_code == 1 and "cnt" in result.output, result.output
     assert not db.exists() and not (tmp_path / "new.duckdb.wal").exists()
 
 
 def test_cli_json_output_lists_the_problems_of_a_failed_load(tmp_path):
-    directory = write_csv_dataset(tmp_path / "ds")
-    path = directory / "feedetl.csv"
-    rows = read_rows(path)
-    rows[1]["cnt"] = "abc"
-    write_rows(path, rows)
-    result = CliRunner().invoke(app, ["validate", str(directory), "--json"])
+    result = CliRunner().invoke(app, ["validate", str(_dataset_with_a_bad_cnt(tmp_path, 2)), "--json"])
     assert result.exit_code == 1
     report = json.loads(result.stdout)
     assert report["ok"] is False and report["total"] == 1
