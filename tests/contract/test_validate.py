@@ -90,6 +90,11 @@ def remove_file(directory: Path, table: str) -> None:
 CASES = [
     ("wrong type", lambda d: set_cell(d, "feedetl", 2, "cnt", "abc"), ("feedetl.csv", 2, "cnt", "数值")),
     ("wrong int type", lambda d: set_cell(d, "diag", 2, "diag_srt_no", "first"), ("diag.csv", 2, "diag_srt_no", "整数")),
+    (
+        "integer beyond its type",
+        lambda d: set_cell(d, "diag", 2, "diag_srt_no", "99999999999"),
+        ("diag.csv", 2, "diag_srt_no", "超出范围: 应为 INTEGER"),
+    ),
     ("unknown code", lambda d: set_cell(d, "psn", 1, "gend", "3"), ("psn.csv", 1, "gend", "字典")),
     ("unknown med_type", lambda d: set_cell(d, "mdtrt", 2, "med_type", "99"), ("mdtrt.csv", 2, "med_type", "字典")),
     ("duplicate key", lambda d: set_cell(d, "feedetl", 3, "feedetl_sn", "F1"), ("feedetl.csv", 3, "feedetl_sn", "重复")),

@@ -293,3 +293,10 @@ def test_audit_rules_option_may_be_repeated(dataset, tmp_path):
     result = runner.invoke(app, ["audit", str(dataset), "--out", str(out), "--rules", "A01", "--rules", "b06,B07"])
     assert result.exit_code == 0, result.output
     assert [r["id"] for r in json.loads((out / "run.json").read_text(encoding="utf-8"))["rules"]] == ["A01", "B06", "B07"]
+
+
+def test_spark_master_without_the_spark_engine_is_a_usage_error(dataset, tmp_path):
+    # it would otherwise audit silently on this machine with DuckDB
+    result = runner.invoke(app, ["audit", str(dataset), "--out", str(tmp_path / "out"), "--spark-master", "yarn"])
+    assert result.exit_code == 2 and "--engine spark" in result.output, result.output
+    assert not (tmp_path / "out").exists()

@@ -102,6 +102,19 @@ def test_unknown_kind_and_unparseable_yaml(bad_rules_root):
         load_rule_file(p2)
 
 
+def test_rule_files_saved_in_another_encoding_are_named(bad_rules_root):
+    yaml_path = bad_rules_root / "a_restrictions" / "A01_item_for_other_sex.yaml"
+    yaml_path.write_bytes(yaml_path.read_text(encoding="utf-8").encode("gbk"))
+    with pytest.raises(RuleFileError, match="不是 UTF-8 文本") as exc:
+        load_rule_file(yaml_path)
+    assert "A01_item_for_other_sex.yaml" in str(exc.value)
+    sql_path = bad_rules_root / "a_restrictions" / "A05_item_outside_indication.sql"
+    sql_path.write_bytes(sql_path.read_bytes() + "-- 说明".encode("gbk"))
+    with pytest.raises(RuleFileError, match="不是 UTF-8 文本") as exc:
+        load_rule_file(sql_path.with_suffix(".yaml"))
+    assert "A05_item_outside_indication.sql" in str(exc.value)
+
+
 def test_sql_kind_requires_sql_file(bad_rules_root):
     src = (bad_rules_root / "a_restrictions" / "A08_item_not_in_catalog.yaml").read_text(encoding="utf-8")
     p = _write(bad_rules_root, "A14_z.yaml", src.replace("id: A08", "id: A14").replace("slug: item_not_in_catalog", "slug: z"))

@@ -48,6 +48,10 @@ def audit(
     from fundguard.engine.run import InputChangedError
     from fundguard.kb import KbError
 
+    if spark_master is not None and engine != "spark":
+        # a master without the engine would silently audit on this machine with DuckDB
+        err_console.print(f"--spark-master 只用于 --engine spark (当前引擎: {engine})", markup=False)
+        raise typer.Exit(EXIT_USAGE)
     ids = None
     if rules is not None:
         ids = [r.strip() for given in rules for r in given.split(",") if r.strip()]

@@ -151,7 +151,12 @@ def docs(
     """由规则文件生成规则文档 Regenerate docs/rules/ from the rule files."""
     from fundguard.engine.docs import write_docs
 
-    names = write_docs(load_rule_library(rules_dir), out)
+    library = load_rule_library(rules_dir)
+    try:
+        names = write_docs(library, out)
+    except OSError as exc:
+        err_console.print(f"{out}: 无法写入 ({exc.strerror or exc})", markup=False)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
     out_console.print(f"已生成 {len(names)} 个文件 → {out}", markup=False)
 
 

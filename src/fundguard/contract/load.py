@@ -568,9 +568,16 @@ class _Loader:
             elif col.type in (ColumnType.STR, ColumnType.CODE):
                 bad_type = "FALSE"
             if bad_type != "FALSE":
-                self._reject(
-                    table, col.name, bad_type, f"'应为' || ? || '，实际为 \"' || CAST({name} AS VARCHAR) || '\"'", [wanted]
-                )
+                reason = f"'应为' || ? || '，实际为 \"' || CAST({name} AS VARCHAR) || '\"'"
+                params = [wanted]
+                if col.type in (ColumnType.INT, ColumnType.DECIMAL):
+                    # a number the contract type cannot hold is out of range, not "not a number"
+                    number = (f"TRY_CAST({name} AS HUGEINT) IS NOT NULL" if col.type is ColumnType.INT
+                              else f"isfinite(TRY_CAST({name} AS DOUBLE))")
+                    reason = (f"CASE WHEN {number} THEN '超出范围: 应为 ' || ? || '，实际为 \"'"
+                              f" || CAST({name} AS VARCHAR) || '\"' ELSE {reason} END")
+                    params = [col.duckdb_type, wanted]
+                self._reject(table, col.name, bad_type, reason, params)
             scale = _scale(col.duckdb_type) if col.type in (ColumnType.INT, ColumnType.DECIMAL) else None
             lossy = _lossy_sql(name, src, col.duckdb_type, scale) if scale is not None else None
             if lossy is not None:

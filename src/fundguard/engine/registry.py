@@ -109,12 +109,24 @@ def validation_problems(exc: ValidationError, prefix: str = "") -> list[str]:
     return out
 
 
+def _not_utf8(data: bytes) -> str | None:
+    """Why `data` is not UTF-8 text (a rule file saved as GBK, say), or None."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"不是 UTF-8 文本 (第 {exc.start + 1} 字节起无法按 UTF-8 解码; 请以 UTF-8 保存)"
+    return None
+
+
 def load_rule_file(path: Path) -> Rule:
     """Read and validate one rule file (and its `.sql` when the kind is `sql`)."""
     match = _FILE.match(path.name)
     if not match:
         raise RuleFileError(path, ["文件名应为 <ID>_<slug>.yaml, 如 A01_item_for_other_sex.yaml"])
     raw_bytes = path.read_bytes()
+    bad = _not_utf8(raw_bytes)
+    if bad:
+        raise RuleFileError(path, [bad])
     try:
         data = yaml.safe_load(raw_bytes)
     except yaml.YAMLError as exc:
@@ -145,6 +157,9 @@ def load_rule_file(path: Path) -> Rule:
             problems.append(f"kind 为 sql, 但缺少 {sql_path.name}")
         else:
             sql_bytes = sql_path.read_bytes()
+            bad = _not_utf8(sql_bytes)
+            if bad:
+                raise RuleFileError(sql_path, [bad])
             rule.sql = sql_bytes.decode("utf-8")
     elif sql_path.exists():
         problems.append(f"kind 为 {rule.kind}, 不应有 {sql_path.name}")
