@@ -51,13 +51,14 @@ def summary(
     distinct: dict[str, int] = {}
     for g in groups:
         col = _GROUPS[g]
-        distinct[g] = con.execute(f"SELECT count(DISTINCT CAST({col} AS VARCHAR)) FROM f").fetchone()[0]  # noqa: S608
+        # count(*) OVER (): the number of groups, counted before LIMIT keeps the top ones
         rows = con.execute(
-            f"SELECT CAST({col} AS VARCHAR) AS k, count(*) AS n, sum(vola_amt) AS amt FROM f "  # noqa: S608
-            "GROUP BY 1 ORDER BY amt DESC NULLS LAST, n DESC, k LIMIT ?",
+            f"SELECT CAST({col} AS VARCHAR) AS k, count(*) AS n, sum(vola_amt) AS amt, count(*) OVER () AS groups "  # noqa: S608
+            "FROM f GROUP BY 1 ORDER BY amt DESC NULLS LAST, n DESC, k LIMIT ?",
             [top],
         ).fetchall()
-        result[g] = [{"key": k, "flags": int(n), "vola_amt": f"{amt:.2f}"} for k, n, amt in rows]
+        distinct[g] = rows[0][3] if rows else 0
+        result[g] = [{"key": k, "flags": int(n), "vola_amt": f"{amt:.2f}"} for k, n, amt, _ in rows]
     total = con.execute("SELECT count(*), COALESCE(sum(vola_amt), 0) FROM f").fetchone()
     con.close()
     if as_json:

@@ -235,9 +235,12 @@ def _parse_csv(path: Path, header: list[str], use_threads: bool, bad_rows: list,
 _HIDDEN_LINE = "(本文件含身份证号/姓名列，原文不显示也不保存)"
 
 
+#: source columns holding identity numbers or names: hashed or dropped at load, never shown
+_IDENTITY_COLUMNS = IDENTITY_COLUMNS_HASHED + IDENTITY_COLUMNS_DROPPED
+
+
 def _has_identity_columns(header: list[str]) -> bool:
-    hidden = IDENTITY_COLUMNS_HASHED + IDENTITY_COLUMNS_DROPPED
-    return any(h.strip().lower() in hidden for h in header)
+    return any(h.strip().lower() in _IDENTITY_COLUMNS for h in header)
 
 
 def _line_text(row, hidden: bool) -> str:
@@ -849,9 +852,8 @@ class _Loader:
     def write_rejects(self, rejects_path: Path) -> None:
         sqls: list[str] = []
         params: list = []
-        hidden = IDENTITY_COLUMNS_HASHED + IDENTITY_COLUMNS_DROPPED
         for table in TABLES:
-            present = [c for c in self.present.get(table.name, []) if c.lower() not in hidden]
+            present = [c for c in self.present.get(table.name, []) if c.lower() not in _IDENTITY_COLUMNS]
             if not present:
                 continue
             packed = ", ".join(f"{_quote(c)} := CAST(s.{_quote(c)} AS VARCHAR)" for c in present)

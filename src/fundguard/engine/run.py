@@ -243,7 +243,7 @@ def run_audit(
     except duckdb.Error as exc:
         from fundguard.contract.load import short_reason
 
-        names = ", ".join(_CONFIG_ENV[k] + "=" + v for k, v in config.items() if k in _CONFIG_ENV)
+        names = ", ".join(f"{env}={os.environ[env]}" for env in _CONFIG_ENV if os.environ.get(env))
         raise AuditError(f"DuckDB 设置无效 ({names}): {short_reason(exc)}") from None
     # DuckDB draws its own progress bar on stderr, even in pipes; the CLI shows one per rule instead
     con.execute("SET enable_progress_bar = false")
@@ -338,8 +338,8 @@ def _check_unchanged(directory: Path, report: LoadReport) -> None:
             raise InputChangedError(f"输入文件 {t.file} 在审核期间被修改, 未写出结果 (请在文件不再变动时重新审核)")
 
 
-#: DuckDB setting → the environment variable it comes from
-_CONFIG_ENV = {"memory_limit": "FUNDGUARD_MEMORY_LIMIT", "threads": "FUNDGUARD_THREADS", "temp_directory": "FUNDGUARD_TEMP_DIR"}
+#: the environment variables `_duckdb_config` reads (named when DuckDB refuses a setting)
+_CONFIG_ENV = ("FUNDGUARD_MEMORY_LIMIT", "FUNDGUARD_THREADS", "FUNDGUARD_TEMP_DIR")
 
 
 def _duckdb_config() -> dict[str, str]:

@@ -11,13 +11,13 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
+from fundguard.realtime.kinds._common import round_amt
 from fundguard.realtime.knowledge import Knowledge
 
 INPATIENT_MED_TYPES = frozenset({"21", "52"})
 ZERO = Decimal(0)
-CENT = Decimal("0.01")
 
 
 def age_years(birth: dt.date | None, at: dt.date | None) -> int | None:
@@ -188,7 +188,7 @@ def net_refunds(feedetl) -> list[dict]:
             for sn, units in taken.items():
                 if units > 0:
                     net_cnt[sn] -= units
-                    net_amt[sn] -= (units * pric).quantize(CENT, ROUND_HALF_UP)
+                    net_amt[sn] -= round_amt(units * pric)
     out = []
     for o in originals:
         sn = o["feedetl_sn"]
