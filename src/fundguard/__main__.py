@@ -1,5 +1,5 @@
 """`python -m fundguard` runs the command line."""
 
-from fundguard.cli import main
+from fundguard._entry import main
 
 main()

@@ -105,6 +105,10 @@ def test_flags_summary_of_a_corrupt_or_foreign_file(dataset, tmp_path):
     shutil.copy(dataset / "psn.parquet", foreign / "flags.parquet")
     result = runner.invoke(app, ["flags", "summary", str(foreign)])
     assert result.exit_code == 1 and "缺少列" in result.output, result.output
+    folder = tmp_path / "partitioned"
+    (folder / "flags.parquet").mkdir(parents=True)  # e.g. a Spark-style folder of part files
+    result = runner.invoke(app, ["flags", "summary", str(folder)])
+    assert result.exit_code == 1 and "是目录" in result.output, result.output
 
 
 def test_a_bureau_copy_of_the_library_runs_with_rules_dir(dataset, tmp_path):
@@ -230,6 +234,7 @@ def test_the_engine_confines_rule_sql_to_the_dataset_and_the_output_folder(datas
     with pytest.raises(RuleRuntimeError) as info:
         run_audit(dataset, out, rules=["D04"], registry=Registry(library, {"D04": rule}))
     assert "D04" in str(info.value) and "disabled by configuration" in str(info.value)
+    assert f"({d04})" in str(info.value)  # the file to fix is named
     assert "do-not-leak" not in str(info.value)
     assert not out.exists()
     # the same SQL reading a file inside the dataset folder works (the fee lines are read in place there)
@@ -300,3 +305,26 @@ def test_spark_master_without_the_spark_engine_is_a_usage_error(dataset, tmp_pat
     result = runner.invoke(app, ["audit", str(dataset), "--out", str(tmp_path / "out"), "--spark-master", "yarn"])
     assert result.exit_code == 2 and "--engine spark" in result.output, result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_ctrl_c_while_the_command_line_loads_ends_quietly():
+    """Ctrl-C in the second or so the command's modules take to import: exit 130, no traceback. The
+    signal is sent once `typer` has been imported (`-X importtime` reports each finished import), i.e.
+    while `fundguard.cli` is still loading its commands."""
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-X", "importtime", "-m", "fundguard", "rules", "list"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, encoding="utf-8",
+    )
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if line.rstrip().endswith("|   typer"):
+            proc.send_signal(signal.SIGINT)
+            break
+    err = "".join(seen) + proc.stderr.read()
+    assert proc.wait(timeout=60) == 130, err[-2000:]
+    assert "已中断" in err and "Traceback" not in err, err[-2000:]

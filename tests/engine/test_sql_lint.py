@@ -68,3 +68,16 @@ def test_macros_and_portable_sql_pass():
 def test_string_literals_and_comments_do_not_trigger():
     sql = "-- date_diff and QUALIFY in a comment\nSELECT 'a::b QUALIFY json' AS ev_note FROM feedetl"
     assert lint_sql(sql, "Z97") == []
+
+
+@pytest.mark.parametrize(
+    ("sql", "construct"),
+    [
+        ("SELECT f.feedetl_sn FROM fee_lines f JOIN nope n ON n.x = f.feedetl_sn", "JOIN nope"),
+        ("SELECT f.feedetl_sn FROM nope f", "FROM nope"),
+        ("SELECT f.feedetl_sn FROM fee_lines f LEFT JOIN read_text('x') t ON true", "JOIN READ_TEXT"),
+    ],
+)
+def test_unknown_or_file_relations_are_named_with_their_clause(sql, construct):
+    text = "\n".join(str(i) for i in lint_sql(sql, "Z96"))
+    assert construct.upper() in text.upper(), text

@@ -32,6 +32,9 @@ def summary(
     if not path.exists():
         err_console.print(f"找不到 {path}", markup=False)
         raise typer.Exit(EXIT_BAD_INPUT)
+    if path.is_dir():
+        err_console.print(f"{path} 是目录: 应为审核输出的 flags.parquet 文件", markup=False)
+        raise typer.Exit(EXIT_BAD_INPUT)
     groups = [g.strip() for g in by.split(",") if g.strip()]
     bad = [g for g in groups if g not in _GROUPS]
     if bad:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 from enum import IntEnum, StrEnum
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -239,6 +240,14 @@ class Rule(BaseModel):
     @property
     def runs_in_batch(self) -> bool:
         return Scene.POST in self.scenes
+
+    @property
+    def source(self) -> str:
+        """` (<file>)` naming the file an error in the rule's SQL is to be fixed in (the `.sql` of a
+        `sql` rule, else the YAML that configures the kind); empty for a rule built in memory."""
+        if not self.path:
+            return ""
+        return f" ({Path(self.path).with_suffix('.sql') if self.kind == 'sql' else self.path})"
 
     def defaults(self) -> dict[str, ParamValue]:
         return {name: p.default for name, p in self.params.items()}

@@ -151,13 +151,14 @@ def _check_relations(statement: exp.Expression, add: Any) -> None:
     read_csv/read_text/glob), each one the engine provides or a CTE of the statement itself."""
     readable = known_relations() | {cte.alias_or_name.lower() for cte in statement.find_all(exp.CTE)}
     for table in statement.find_all(exp.Table):
+        kw = "JOIN" if isinstance(table.parent, exp.Join) else "FROM"
         if isinstance(table.this, exp.Func):
             name = table.this.sql_name() if not isinstance(table.this, exp.Anonymous) else str(table.this.this)
-            add(f"FROM {name}(…)", "规则 SQL 不得调用表函数或读取文件: 只读契约表、知识库表与视图")
+            add(f"{kw} {name}(…)", "规则 SQL 不得调用表函数或读取文件: 只读契约表、知识库表与视图")
         elif table.args.get("db"):
-            add(f"FROM {table.sql(dialect='duckdb')}", "不得指定库或模式名: 规则 SQL 只读契约表、知识库表与视图")
+            add(f"{kw} {table.sql(dialect='duckdb')}", "不得指定库或模式名: 规则 SQL 只读契约表、知识库表与视图")
         elif table.name and table.name.lower() not in readable:
-            add(f"FROM {table.name}", "未知的表: 规则 SQL 只读契约表、知识库表 (kb_*)、视图 (fee_lines 等) 与自身的 WITH 子查询")
+            add(f"{kw} {table.name}", "未知的表: 规则 SQL 只读契约表、知识库表 (kb_*)、视图 (fee_lines 等) 与自身的 WITH 子查询")
 
 
 def _check_node(node: exp.Expression, add: Any) -> None:

@@ -95,7 +95,7 @@ class DuckDBBackend:
         used = sql_params(sql)
         unknown = [p for p in used if p not in params]
         if unknown:
-            raise RuleRuntimeError(f"规则 {rule.id} 的 SQL 使用了未声明的参数: {', '.join('$' + u for u in unknown)}")
+            raise RuleRuntimeError(f"规则 {rule.id}{rule.source} 的 SQL 使用了未声明的参数: {', '.join('$' + u for u in unknown)}")
         try:
             self.con.execute(
                 "CREATE OR REPLACE TEMP TABLE _r AS SELECT * REPLACE "
@@ -105,7 +105,7 @@ class DuckDBBackend:
         except duckdb.InterruptException:
             raise  # Ctrl-C: the run stops, it is not the rule's fault
         except duckdb.Error as exc:
-            raise RuleRuntimeError(f"规则 {rule.id} 的 SQL 执行失败: {exc}") from exc
+            raise RuleRuntimeError(f"规则 {rule.id}{rule.source} 的 SQL 执行失败: {exc}") from exc
         described = self.con.execute("DESCRIBE _r").fetchall()
         cols = [r[0] for r in described]
         self._types = {r[0]: str(r[1]) for r in described}
@@ -120,7 +120,7 @@ class DuckDBBackend:
         g = rule.granularity
         key = g.key_column
         if key not in cols or "vola_amt" not in cols:
-            raise RuleRuntimeError(f"规则 {rule.id} 的 SQL 须返回 {key} 与 vola_amt 列, 实际返回: {', '.join(cols)}")
+            raise RuleRuntimeError(f"规则 {rule.id}{rule.source} 的 SQL 须返回 {key} 与 vola_amt 列, 实际返回: {', '.join(cols)}")
         has = set(cols)
         empty = "CAST([] AS VARCHAR[])"
         if "flag_key" in has:
@@ -149,7 +149,7 @@ class DuckDBBackend:
                 parts.append(f"$_m{i}")
             elif kind == "field":
                 raise RuleRuntimeError(
-                    f"规则 {rule.id} 的 message 引用了 {{{value}}}, 它既不是 SQL 输出列也不是参数 (输出列: {', '.join(cols)})"
+                    f"规则 {rule.id}{rule.source} 的 message 引用了 {{{value}}}, 它既不是 SQL 输出列也不是参数 (输出列: {', '.join(cols)})"
                 )
             else:
                 bind[f"_m{i}"] = value
@@ -174,11 +174,11 @@ FROM r {ctx.joins}
             "GROUP BY 1 HAVING count(*) > 1 ORDER BY 1 LIMIT 1"
         ).fetchone()
         if dup:
-            raise RuleRuntimeError(f"规则 {rule.id} 对同一键 {dup[0]!r} 返回了 {dup[1]} 行 (每个疑点应只有一行)")
+            raise RuleRuntimeError(f"规则 {rule.id}{rule.source} 对同一键 {dup[0]!r} 返回了 {dup[1]} 行 (每个疑点应只有一行)")
         try:
             self.con.execute(f"INSERT INTO _flags {select}", bind)
         except duckdb.Error as exc:
-            raise RuleRuntimeError(f"规则 {rule.id} 的疑点组装失败: {exc}") from exc
+            raise RuleRuntimeError(f"规则 {rule.id}{rule.source} 的疑点组装失败: {exc}") from exc
 
     def flag_rows(self, rule_id: str | None = None) -> list[tuple]:
         where = "WHERE rule_id = ?" if rule_id else ""

@@ -227,7 +227,7 @@ def rule_spark_sql(rule: Rule) -> str:
     try:
         return transpile(get_kind(rule.kind).batch_sql(rule))
     except TranspileError as exc:
-        raise TranspileError(f"规则 {rule.id} 的 SQL 无法转换为 Spark SQL: {exc}") from exc
+        raise TranspileError(f"规则 {rule.id}{rule.source} 的 SQL 无法转换为 Spark SQL: {exc}") from exc
 
 
 # ---- types and inputs -------------------------------------------------------------------------------
@@ -518,7 +518,7 @@ class SparkBackend:
         used = sql_params(macros.expand(get_kind(rule.kind).batch_sql(rule), "duckdb"))
         unknown = [p for p in used if p not in params]
         if unknown:
-            raise RuleRuntimeError(f"规则 {rule.id} 的 SQL 使用了未声明的参数: {', '.join('$' + u for u in unknown)}")
+            raise RuleRuntimeError(f"规则 {rule.id}{rule.source} 的 SQL 使用了未声明的参数: {', '.join('$' + u for u in unknown)}")
         try:
             r = self.spark.sql(sql, args={p: params[p] for p in used} or None)
             if "vola_amt" in r.columns:
@@ -528,7 +528,7 @@ class SparkBackend:
         except RuleRuntimeError:
             raise
         except Exception as exc:  # py4j / analysis errors: name the rule
-            raise RuleRuntimeError(f"规则 {rule.id} 的 SQL 在 Spark 上执行失败: {_short(exc)}") from exc
+            raise RuleRuntimeError(f"规则 {rule.id}{rule.source} 的 SQL 在 Spark 上执行失败: {_short(exc)}") from exc
         table = table.select([n for n, _ in FLAG_COLUMNS]).cast(FLAG_SCHEMA)
         keys = table.column("flag_key").to_pylist()
         if len(set(keys)) != len(keys):
@@ -536,7 +536,7 @@ class SparkBackend:
             for k in keys:
                 seen[k] = seen.get(k, 0) + 1
             dup = min((k for k, c in seen.items() if c > 1), key=lambda k: (k is None, k or ""))
-            raise RuleRuntimeError(f"规则 {rule.id} 对同一键 {dup!r} 返回了 {seen[dup]} 行 (每个疑点应只有一行)")
+            raise RuleRuntimeError(f"规则 {rule.id}{rule.source} 对同一键 {dup!r} 返回了 {seen[dup]} 行 (每个疑点应只有一行)")
         self._flags.append((rule.id, table))
         amounts = table.column("vola_amt").to_pylist()
         total = sum((a for a in amounts if a is not None), Decimal(0))
@@ -547,7 +547,7 @@ class SparkBackend:
         key = g.key_column
         cols = r.columns
         if key not in cols or "vola_amt" not in cols:
-            raise RuleRuntimeError(f"规则 {rule.id} 的 SQL 须返回 {key} 与 vola_amt 列, 实际返回: {', '.join(cols)}")
+            raise RuleRuntimeError(f"规则 {rule.id}{rule.source} 的 SQL 须返回 {key} 与 vola_amt 列, 实际返回: {', '.join(cols)}")
         has = set(cols)
         types = {f.name: f.dataType for f in r.schema.fields}
         empty = "CAST(array() AS ARRAY<STRING>)"
@@ -577,7 +577,7 @@ class SparkBackend:
                 parts.append(f":_m{i}")
             elif kind == "field":
                 raise RuleRuntimeError(
-                    f"规则 {rule.id} 的 message 引用了 {{{value}}}, 它既不是 SQL 输出列也不是参数 (输出列: {', '.join(cols)})"
+                    f"规则 {rule.id}{rule.source} 的 message 引用了 {{{value}}}, 它既不是 SQL 输出列也不是参数 (输出列: {', '.join(cols)})"
                 )
             else:
                 args[f"_m{i}"] = value
