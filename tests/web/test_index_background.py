@@ -40,6 +40,8 @@ def test_pages_and_api_say_the_index_is_being_built_then_serve_it(synth_workspac
         api = client.get(f"/api/v1/runs/{run_id}/flags")
         assert api.status_code == 503 and api.headers["retry-after"] == "5" and "建立中" in api.json()["detail"]
         assert client.get("/runs/nope/").status_code == 404  # an unknown run is still unknown
+        (listed,) = client.get("/api/v1/runs").json()  # listed, without counts until its index is built
+        assert listed["run_id"] == run_id and listed["status"] == "indexing" and listed["flags"] is None
 
         services.index_runs()
 
@@ -48,6 +50,8 @@ def test_pages_and_api_say_the_index_is_being_built_then_serve_it(synth_workspac
         assert 'data-testid="run-building"' not in client.get("/runs").text
         flags = client.get(f"/api/v1/runs/{run_id}/flags")
         assert flags.status_code == 200 and flags.json()["items"]
+        (listed,) = client.get("/api/v1/runs").json()
+        assert listed["status"] == "ready" and listed["flags"] == flags.json()["total"] > 0
 
 
 def _free_port() -> int:
@@ -71,7 +75,7 @@ def test_serve_builds_the_index_in_the_background_and_serves_it(synth_workspace,
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/runs", timeout=5) as r:
                     runs = json.loads(r.read())
-                if runs:
+                if runs and runs[0]["status"] == "ready":  # listed as "indexing" meanwhile
                     listed = runs
                     break
             except (urllib.error.URLError, ConnectionError):

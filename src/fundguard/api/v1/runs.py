@@ -12,10 +12,19 @@ from fundguard.workspace.queries import run_overview, run_summary
 router = APIRouter(tags=["runs"])
 
 
-@router.get("/runs", response_model=list[RunOut], summary="审核运行列表 (最新在前)")
+@router.get("/runs", response_model=list[RunOut], summary="审核运行列表 (最新在前; 索引建立中的运行 status 为 indexing, 无计数)")
 def list_runs(svc: Svc, who: Who) -> list[dict]:
     ws = svc.workspace
-    return [run_overview(ws, r, who) for r in ws.runs.values() if r.index is not None]
+    out = []
+    for r in ws.runs.values():
+        if r.index is not None:
+            out.append({**run_overview(ws, r, who), "status": "ready"})
+        elif ws.is_building(r):
+            # its counts come from the index (scoped to the caller): none until it is built
+            info = r.summary()
+            out.append({k: info[k] for k in ("run_id", "started", "finished", "engine", "kb_content_hash")}
+                       | {"status": "indexing"})
+    return out
 
 
 @router.get("/runs/{run_id}", response_model=RunDetail, summary="一次运行 (run_id 或 latest)")

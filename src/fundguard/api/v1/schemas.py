@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -34,10 +34,11 @@ class RunOut(BaseModel):
     finished: str | None = None
     engine: str | None = None
     kb_content_hash: str | None = None
-    flags: int = Field(description="调用者可见范围内的疑点数")
-    vola_amt: Decimal = Field(description="调用者可见范围内的金额合计")
-    institutions: int
-    rules_triggered: int
+    status: Literal["ready", "indexing"] = Field("ready", description="indexing: 疑点索引建立中, 计数为空, 稍后再取")
+    flags: int | None = Field(None, description="调用者可见范围内的疑点数")
+    vola_amt: Decimal | None = Field(None, description="调用者可见范围内的金额合计")
+    institutions: int | None = None
+    rules_triggered: int | None = None
 
 
 class RunDetail(RunOut):
