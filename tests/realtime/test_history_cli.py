@@ -54,7 +54,7 @@ def test_history_gives_context_but_only_the_request_is_reported(tmp_path, make_s
     assert [(r["rule_id"], r["mdtrt_id"]) for r in result] == [("A01", "2001668")]
     assert [d["rx_id"] for d in result[0]["judge_result_detail_dtos"]] == ["RX1"]
     patient, ds, flags, frame = svc.analyse_flags(svc_parse(svc, request(gend="1", orders=[order("RX1", FEMALE_ONLY_DRUG, **DRUG)])))[0]
-    assert "h:F1" in frame.line_by_sn and "h:F2" not in frame.line_by_sn
+    assert "!h:F1" in frame.line_by_sn and "!h:F2" not in frame.line_by_sn
 
 
 def svc_parse(svc, payload):

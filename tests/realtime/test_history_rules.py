@@ -213,3 +213,108 @@ def test_finding_keyed_on_a_past_encounter_names_the_current_one(tmp_path, make_
     # the same finding sent again keeps its jr_id
     again = {r["rule_id"]: r["jr_id"] for r in svc.handle(body(payload), {}).body["output"]["result"]}
     assert again["D03"] == results["D03"]["jr_id"] and again["D07"] == results["D07"]["jr_id"]
+
+
+# ---- C06 / C07: traceability codes sent with the orders (FundGuard extension drug_trac_codg) -------------
+
+AMOXICILLIN = "XJ01CAA040E001010100001"  # kb_drug_product: trace prefix 8100001 (sample knowledge)
+METFORMIN = "XA10BAE046A001010100001"  # trace prefix 8100002
+BOX = "81000010000000000001"
+
+
+def _sold_elsewhere(tmp_path, *, refunded: bool = False) -> str:
+    """Another person bought the box at another pharmacy on 6-01 (refunded the same day when asked)."""
+    feedetl = [{"feedetl_sn": "F1", "mdtrt_id": "OLD9", "psn_no": "P9", "fixmedins_code": "H2", "hilist_code": AMOXICILLIN,
+                "med_chrgitm_type": "09", "prd_days": 7, "cnt": 1, "pric": 10, "fee_ocur_time": "2025-06-01 10:00:00"}]
+    if refunded:
+        feedetl.append({**feedetl[0], "feedetl_sn": "F1R", "cnt": -1, "refd_flag": True, "orig_feedetl_sn": "F1",
+                        "fee_ocur_time": "2025-06-01 11:00:00"})
+    return _history(tmp_path, {
+        "psn": [{"psn_no": PATIENT, "gend": "1", "brdy": "1951-08-27"}, {"psn_no": "P9"}],
+        "mdtrt": [{"mdtrt_id": "OLD9", "psn_no": "P9", "med_type": "41", "fixmedins_code": "H2",
+                   "begntime": "2025-06-01 10:00:00"}],
+        "feedetl": feedetl,
+        "drug_trac": [{"feedetl_sn": "F1", "drug_trac_codg": BOX}],
+    })
+
+
+def _sale(hilist_code: str = AMOXICILLIN, codes=BOX) -> dict:
+    return request("3102", scene="6", med_type="11",
+                   orders=[order("RX1", hilist_code, cnt=1, **{**DRUG, "drug_trac_codg": codes})])
+
+
+def test_c06_box_already_sold_to_another_person_is_flagged(tmp_path, make_service):
+    svc = make_service(auth=False, history_path=_sold_elsewhere(tmp_path))
+    c06 = _results(svc, _sale(), "C06")
+    assert [(r["mdtrt_id"], r["vola_amt"]) for r in c06] == [(CURRENT, 10.0)]
+    assert f"追溯码 {BOX} 已于 2025-06-01 10:00:00" in c06[0]["vola_cont"]
+    assert [(d["rx_id"], d["vola_item_type"]) for d in c06[0]["judge_result_detail_dtos"]] == [("RX1", "1")]
+
+
+def test_c06_a_refunded_earlier_sale_is_not_a_sale(tmp_path, make_service):
+    svc = make_service(auth=False, history_path=_sold_elsewhere(tmp_path, refunded=True))
+    assert _results(svc, _sale(), "C06") == []
+
+
+def test_c06_twice_in_one_request_and_new_boxes(tmp_path, make_service):
+    svc = make_service(auth=False, history_path=_sold_elsewhere(tmp_path))
+    fresh = "81000010000000000002"
+    assert _results(svc, _sale(codes=[fresh]), "C06") == []  # a box nobody bought before
+    twice = request("3102", scene="6", med_type="11", orders=[
+        order("RX1", AMOXICILLIN, cnt=1, **{**DRUG, "drug_trac_codg": fresh}),
+        order("RX2", AMOXICILLIN, cnt=1, when="2025-06-14 14:25:00", **{**DRUG, "drug_trac_codg": f" {fresh} ,"}),
+    ])
+    c06 = _results(svc, twice, "C06")
+    # the later order is the finding (its amount); the first sale is named beside it
+    assert [(r["vola_amt"], {d["rx_id"]: d["vola_amt"] for d in r["judge_result_detail_dtos"]}) for r in c06] == [
+        (10.0, {"RX1": 0.0, "RX2": 10.0})]
+    assert "由明细 RX1 销售结算" in c06[0]["vola_cont"]
+
+
+def test_c07_code_of_another_product_from_the_request_alone(service):
+    # no history store needed: the code's product comes from the knowledge edition
+    c07 = _results(service, _sale(METFORMIN), "C07")
+    assert [(r["mdtrt_id"], r["vola_amt"]) for r in c07] == [(CURRENT, 10.0)]
+    assert f"追溯码 {BOX} 对应的药品为 阿莫西林胶囊（{AMOXICILLIN}）" in c07[0]["vola_cont"]
+    assert _results(service, _sale(AMOXICILLIN), "C07") == []
+
+
+def test_trace_codes_of_a_wrong_type_are_named(service):
+    payload = _sale(codes={"code": BOX})
+    reply = service.handle(body(payload), {})
+    assert reply.body["infcode"] == -1 and "fsi_order_dtos[0].drug_trac_codg" in reply.body["err_msg"], reply.body
+
+
+# ---- ties and titles between the request and the history store ------------------------------------------
+
+HBA1C = "002503020030000"  # kb_item_cycle: once per 15 days
+
+
+def test_a_settled_line_at_the_same_time_counts_as_the_earlier_one(tmp_path, make_service):
+    when = "2025-06-14 14:20:00"
+    store = _history(tmp_path, {
+        "mdtrt": [{"mdtrt_id": "OLD1", "fixmedins_code": "H2", "begntime": "2025-06-14 08:00:00"}],
+        "feedetl": [{"feedetl_sn": "F1", "mdtrt_id": "OLD1", "hilist_code": HBA1C, "cnt": 1, "pric": 23.01,
+                     "fee_ocur_time": when}],
+    })
+    svc = make_service(auth=False, history_path=store)
+    b10 = _results(svc, request("3102", scene="6", orders=[order("RX1", HBA1C, pric=23.01, when=when)]), "B10")
+    assert [(r["vola_amt"], [d["rx_id"] for d in r["judge_result_detail_dtos"]]) for r in b10] == [(23.01, ["RX1"])]
+
+
+TITLED_ITEM = "001102000020100"  # kb_item_title: chief physicians only
+
+
+def test_the_request_alone_gives_its_doctors_titles(tmp_path, make_service):
+    # the store knows D01 as a junior doctor (from this patient's past line); the request's title decides
+    store = _history(tmp_path, {
+        "practitioner": [{"prac_psn_code": "D01", "fixmedins_code": "H2", "profttl": "4"}],
+        "mdtrt": [{"mdtrt_id": "OLD1", "fixmedins_code": "H2", "begntime": "2025-05-01 08:00:00"}],
+        "feedetl": [{"feedetl_sn": "F1", "mdtrt_id": "OLD1", "bilg_dr_codg": "D01"}],
+    })
+    svc = make_service(auth=False, history_path=store)
+    def a09(profttl):
+        return _results(svc, request(orders=[order("RX1", TITLED_ITEM, pric=50.0, drord_dr_profttl=profttl)]), "A09")
+    assert a09("5") == [] and a09(None) == []  # not a GB/T 8561 code: the title is unknown, as documented
+    assert [r["vola_amt"] for r in a09("234")] == [50.0]  # 234 (医师) is below 主任医师
+    assert a09("231") == []

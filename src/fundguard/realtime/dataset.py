@@ -63,7 +63,7 @@ def _end_time(enc: Encounter, inf_time: dt.datetime | None, latest: dt.datetime)
 def patient_dataset(req: AnalysisRequest, patient: Patient) -> RequestDataset:
     psn_no = patient.patn_id
     org_code = req.fixmedins_code
-    tables: dict[str, list[dict]] = {k: [] for k in ("psn", "fixmedins", "practitioner", "mdtrt", "diag", "oprn", "feedetl")}
+    tables: dict[str, list[dict]] = {k: [] for k in ("psn", "fixmedins", "practitioner", "mdtrt", "diag", "oprn", "feedetl", "drug_trac")}
     current = patient.current
     insutype = current.insutype or "310"
     tables["psn"].append(
@@ -118,6 +118,7 @@ def patient_dataset(req: AnalysisRequest, patient: Patient) -> RequestDataset:
                 )
                 if f.rx_id:
                     rx_by_sn[f.feedetl_sn] = f.rx_id
+                tables["drug_trac"].extend({"feedetl_sn": f.feedetl_sn, "drug_trac_codg": c} for c in f.drug_trac_codg)
         for o in enc.orders:
             orders.append({"rx_id": o.rx_id, "hilist_code": o.hilist_code, "mdtrt_id": enc.mdtrt_id})
             if o.dr_codg and o.dr_codg not in pracs:
@@ -147,6 +148,7 @@ def patient_dataset(req: AnalysisRequest, patient: Patient) -> RequestDataset:
                 }
             )
             rx_by_sn[o.rx_id] = o.rx_id
+            tables["drug_trac"].extend({"feedetl_sn": o.rx_id, "drug_trac_codg": c} for c in o.drug_trac_codg)
         for line in lines:
             line["mdtrt_id"] = enc.mdtrt_id
             line["psn_no"] = psn_no
@@ -206,8 +208,18 @@ def patient_dataset(req: AnalysisRequest, patient: Patient) -> RequestDataset:
     return RequestDataset(tables, orders, current.mdtrt_id, rx_by_sn, psn_no)
 
 
+#: prefix of the history store's fee line ids in a request's dataset: keeps them apart from the request's
+#: `rx_id`s, and sorts before any ordinary id (`!` is the lowest printable character but the space), so
+#: at equal `fee_ocur_time` a settled line counts as the earlier one in every rule (Python twins and SQL)
+HISTORY_SN_PREFIX = "!h:"
+
+
 def merge_history(ds: RequestDataset, history: dict[str, list[dict]] | None) -> dict[str, list[dict]]:
-    """The request's rows plus the person's history (other encounters only; history line ids prefixed)."""
+    """The request's rows plus the person's history (other encounters only; history line ids prefixed).
+
+    A doctor who ordered in the request is described by the request alone: a stored practitioner record
+    would give titles to this patient's doctors and not to another patient's (the store holds, per
+    person, the doctors of their past lines), so an unmapped `drord_dr_profttl` stays unknown."""
     if not history:
         return ds.tables
     own = {m["mdtrt_id"] for m in ds.tables["mdtrt"]}
@@ -220,7 +232,7 @@ def merge_history(ds: RequestDataset, history: dict[str, list[dict]] | None) -> 
         if o["fixmedins_code"] not in orgs:
             tables["fixmedins"].append(o)
             orgs.add(o["fixmedins_code"])
-    pracs = {p["prac_psn_code"] for p in tables["practitioner"]}
+    pracs = {p["prac_psn_code"] for p in tables["practitioner"]} | {f["bilg_dr_codg"] for f in ds.tables["feedetl"]}
     for p in history.get("practitioner", ()):
         if p["prac_psn_code"] not in pracs:
             tables["practitioner"].append(p)
@@ -230,9 +242,9 @@ def merge_history(ds: RequestDataset, history: dict[str, list[dict]] | None) -> 
     for f in history.get("feedetl", ()):
         if f["mdtrt_id"] not in own:
             line = dict(f)
-            line["feedetl_sn"] = "h:" + f["feedetl_sn"]
+            line["feedetl_sn"] = HISTORY_SN_PREFIX + f["feedetl_sn"]
             if f.get("orig_feedetl_sn"):
-                line["orig_feedetl_sn"] = "h:" + f["orig_feedetl_sn"]
+                line["orig_feedetl_sn"] = HISTORY_SN_PREFIX + f["orig_feedetl_sn"]
             line["psn_no"] = ds.psn_no
             tables["feedetl"].append(line)
     for m in tables["mdtrt"]:

@@ -216,6 +216,8 @@ class Order:
     rxno: str | None = None
     prd_days: int | None = None
     hosp_appr_flag: bool = False
+    #: FundGuard extension: the drug traceability codes (追溯码) scanned for this order
+    drug_trac_codg: tuple[str, ...] = ()
 
 
 @dataclass
@@ -237,6 +239,7 @@ class FeeLine:
     refd_flag: bool = False
     orig_feedetl_sn: str | None = None
     hosp_appr_flag: bool = False
+    drug_trac_codg: tuple[str, ...] = ()
 
 
 @dataclass
@@ -454,7 +457,32 @@ def _order(o: dict, path: str) -> Order:
         rxno=_str(o.get("rxno"), f"{path}.rxno"),
         prd_days=_int(o.get("prd_days"), f"{path}.prd_days"),
         hosp_appr_flag=_flag(o.get("hosp_appr_flag"), f"{path}.hosp_appr_flag"),
+        drug_trac_codg=_trace_codes(o.get("drug_trac_codg"), f"{path}.drug_trac_codg"),
     )
+
+
+def _trace_codes(value: Any, path: str) -> tuple[str, ...]:
+    """Traceability codes: a list, or one string of codes separated by commas, semicolons or spaces.
+    Their form is not checked here (nor by the data contract): a code no knowledge entry or sale knows
+    simply matches nothing."""
+    if value is None or value == "" or value == []:
+        return ()
+    if isinstance(value, str):
+        items = re.split(r"[,，;|\s]+", value.strip())
+    elif isinstance(value, int) and not isinstance(value, bool):
+        items = [value]
+    else:
+        items = value
+    if not isinstance(items, list):
+        raise RequestError(path, "应为追溯码列表或逗号分隔的字符串")
+    out: list[str] = []
+    for i, item in enumerate(items):
+        code = _str(item, f"{path}[{i}]")
+        if not code:
+            continue
+        if code not in out:
+            out.append(code)
+    return tuple(out)
 
 
 def _amounts(cnt, pric, sumamt, path: str, sum_name: str) -> tuple[Decimal, Decimal, Decimal]:
@@ -490,6 +518,7 @@ def _fee_line(f: dict, path: str) -> FeeLine:
         refd_flag=_flag(f.get("refd_flag"), f"{path}.refd_flag"),
         orig_feedetl_sn=_str(f.get("orig_feedetl_sn"), f"{path}.orig_feedetl_sn"),
         hosp_appr_flag=_flag(f.get("hosp_appr_flag"), f"{path}.hosp_appr_flag"),
+        drug_trac_codg=_trace_codes(f.get("drug_trac_codg"), f"{path}.drug_trac_codg"),
     )
 
 

@@ -50,6 +50,9 @@ class Frame:
     rx_by_sn: dict[str, str] = field(default_factory=dict)
     #: `drug_trac` rows (traceability codes scanned per fee line), as given
     drug_trac: list[dict] = field(default_factory=list)
+    #: other active sales of the request's traceability codes from the history store (any person):
+    #: `drug_trac_codg`, `feedetl_sn` (history-prefixed), `fee_ocur_time`, `mdtrt_id`; C06 ranks them too
+    trace_sales: list[dict] = field(default_factory=list)
     #: the contract rows the frame was built from (request and history), for rules run by their SQL
     tables: dict[str, list[dict]] = field(default_factory=dict)
 
@@ -81,6 +84,7 @@ class Frame:
         orders: list[dict] | None = None,
         focus: frozenset[str] | None = None,
         rx_by_sn: dict[str, str] | None = None,
+        trace_sales: list[dict] | None = None,
     ) -> Frame:
         psn = {r["psn_no"]: r for r in tables.get("psn") or ()}
         org = {r["fixmedins_code"]: r for r in tables.get("fixmedins") or ()}
@@ -144,6 +148,7 @@ class Frame:
             focus=focus,
             rx_by_sn=dict(rx_by_sn or {}),
             drug_trac=list(tables.get("drug_trac") or ()),
+            trace_sales=list(trace_sales or ()),
             tables=dict(tables),
         )
 

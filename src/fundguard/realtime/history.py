@@ -140,6 +140,7 @@ def load_history(dataset: Path | str, store: Path | str, *, progress: Callable[[
                         progress(persons)
                 heads["psn"] = next(iters["psn"], None)
             out.executemany("INSERT INTO history VALUES (?, ?, ?, ?)", batch)
+            sales = _write_trace_sales(con, out)
             meta = {
                 "format_version": FORMAT_VERSION,
                 "source": str(Path(dataset).resolve()),
@@ -147,6 +148,7 @@ def load_history(dataset: Path | str, store: Path | str, *, progress: Callable[[
                 "persons": str(persons),
                 "encounters": str(encounters),
                 "fee_lines": str(lines),
+                "trace_sales": str(sales),
             }
             out.executemany("INSERT INTO meta VALUES (?, ?)", sorted(meta.items()))
             out.commit()
@@ -159,6 +161,35 @@ def load_history(dataset: Path | str, store: Path | str, *, progress: Callable[[
     finally:
         con.close()
     return LoadSummary(persons, encounters, lines, time.perf_counter() - start, str(store))
+
+
+#: every active sale of a traceability code in the dataset (a refunded sale is not a sale, as in C06): the
+#: index C06 (回流药) reads in real time, across persons and institutions
+_TRACE_SALES = """
+SELECT t.drug_trac_codg, f.feedetl_sn, strftime(f.fee_ocur_time, '%Y-%m-%d %H:%M:%S'), f.mdtrt_id
+FROM drug_trac t
+JOIN feedetl f ON f.feedetl_sn = t.feedetl_sn
+LEFT JOIN fee_netting n ON n.orig_sn = f.feedetl_sn
+WHERE t.drug_trac_codg IS NOT NULL AND NOT f.refd_flag AND f.cnt + COALESCE(n.refund_cnt, 0) > 0
+"""
+
+
+def _write_trace_sales(con: duckdb.DuckDBPyConnection, out: sqlite3.Connection) -> int:
+    from fundguard.engine.views import FEE_NETTING, FEE_REFUNDS
+
+    out.execute("CREATE TABLE trace_sale (code TEXT NOT NULL, feedetl_sn TEXT NOT NULL, fee_ocur_time TEXT NOT NULL, "
+                "mdtrt_id TEXT NOT NULL, PRIMARY KEY (code, feedetl_sn)) WITHOUT ROWID")
+    if not con.execute("SELECT count(*) FROM drug_trac").fetchone()[0]:
+        return 0
+    con.execute(FEE_REFUNDS)
+    con.execute(FEE_NETTING)
+    cur = con.cursor()
+    cur.execute(_TRACE_SALES)
+    n = 0
+    while rows := cur.fetchmany(50_000):
+        out.executemany("INSERT OR IGNORE INTO trace_sale VALUES (?, ?, ?, ?)", rows)
+        n += len(rows)
+    return n
 
 
 def _pack(obj: Any) -> bytes:
@@ -260,6 +291,26 @@ class HistoryStore:
         out["fixmedins"] = [shared["fixmedins"][c] for c in sorted(orgs) if c in shared["fixmedins"]]
         docs = {f["bilg_dr_codg"] for f in out["feedetl"]}
         out["practitioner"] = [shared["practitioner"][c] for c in sorted(docs) if c in shared["practitioner"]]
+        return out
+
+    def trace_sales(self, codes: list[str]) -> list[dict]:
+        """The stored active sales of these traceability codes (any person, any institution): code,
+        `feedetl_sn`, `fee_ocur_time`, `mdtrt_id`. A store written before this index existed has none."""
+        conn = self._conn()
+        if conn is None or not codes:
+            return []
+        out = []
+        for start in range(0, len(codes), 500):
+            chunk = codes[start:start + 500]
+            try:
+                rows = conn.execute(
+                    f"SELECT code, feedetl_sn, fee_ocur_time, mdtrt_id FROM trace_sale WHERE code IN ({', '.join('?' * len(chunk))})",  # noqa: S608
+                    chunk,
+                ).fetchall()
+            except sqlite3.OperationalError:  # no trace_sale table: a store from an earlier release
+                return []
+            out.extend({"drug_trac_codg": c, "feedetl_sn": sn, "fee_ocur_time": dt.datetime.fromisoformat(t), "mdtrt_id": m}
+                       for c, sn, t, m in rows)
         return out
 
     def close(self) -> None:

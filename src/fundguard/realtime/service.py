@@ -23,7 +23,7 @@ from typing import Any
 
 from fundguard.engine.registry import Registry, load_registry
 from fundguard.realtime.auth import Authenticator, AuthError
-from fundguard.realtime.dataset import merge_history, patient_dataset
+from fundguard.realtime.dataset import HISTORY_SN_PREFIX, merge_history, patient_dataset
 from fundguard.realtime.envelope import (
     AnalysisRequest,
     FeedbackRequest,
@@ -169,10 +169,20 @@ class RealtimeService:
             history = self.history.get(ds.psn_no) if self.history.available else None
             tables = merge_history(ds, history)
             frame = Frame.build(tables, self.evaluator.kb, orders=ds.orders, focus=frozenset({ds.current_mdtrt_id}),
-                                rx_by_sn=ds.rx_by_sn)
+                                rx_by_sn=ds.rx_by_sn, trace_sales=self._trace_sales(ds))
             flags = self.evaluator.evaluate(frame, rules, self.params)
             out.append((patient, ds, flags, frame))
         return out
+
+    def _trace_sales(self, ds) -> list[dict]:
+        """Stored sales of the request's traceability codes, but those of the request's own encounters
+        (the request is newer, as with history rows)."""
+        codes = sorted({t["drug_trac_codg"] for t in ds.tables["drug_trac"]})
+        if not codes or not self.history.available:
+            return []
+        own = {m["mdtrt_id"] for m in ds.tables["mdtrt"]}
+        return [dict(s, feedetl_sn=HISTORY_SN_PREFIX + s["feedetl_sn"]) for s in self.history.trace_sales(codes)
+                if s["mdtrt_id"] not in own]
 
     def _analyse(self, req: AnalysisRequest, base_call: dict, received: dt.datetime, t0: float) -> Reply:
         rules = self.evaluator.select(req.stages, req.rule_ids)

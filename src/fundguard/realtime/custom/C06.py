@@ -1,6 +1,8 @@
 """C06 in Python (twin of C06_trace_code_resold.sql): every active sale of a traceability code after its
 first sale by (`fee_ocur_time`, `feedetl_sn`); one flag per sale line, amount the line's net amount.
-Reads the frame's `drug_trac` rows (those of the request and of whatever history carries them)."""
+Reads the frame's `drug_trac` rows (those of the request and of whatever history carries them) and, in a
+3101/3102, the history store's other sales of the request's codes (`frame.trace_sales`, any person): a box
+already sold and settled elsewhere makes the request's sale a later one."""
 
 from __future__ import annotations
 
@@ -18,16 +20,24 @@ def evaluate(rule: Any, params: dict, frame, kb) -> list[dict]:
         code = t.get("drug_trac_codg")
         if code is not None and t["feedetl_sn"] in frame.line_by_sn:
             sales[code].add(t["feedetl_sn"])
+    stored: dict[str, dict] = {}  # sales known from the history store only (fee time and id suffice)
+    for s in frame.trace_sales:
+        if s["drug_trac_codg"] in sales:
+            sales[s["drug_trac_codg"]].add(s["feedetl_sn"])  # the person's own history line is in the frame too
+            if s["feedetl_sn"] not in frame.line_by_sn:
+                stored[s["feedetl_sn"]] = s
     later: dict[str, list[tuple[str, dict]]] = defaultdict(list)  # line → [(code, first sale)]
     for code, sns in sales.items():
         if len(sns) < 2:
             continue
-        ranked = sorted((frame.line_by_sn[s] for s in sns), key=order_key)
+        ranked = sorted((frame.line_by_sn.get(s) or stored[s] for s in sns), key=order_key)
         for line in ranked[1:]:
             later[line["feedetl_sn"]].append((code, ranked[0]))
     out = []
     for sn, dups in later.items():
-        line = frame.line_by_sn[sn]
+        line = frame.line_by_sn.get(sn)
+        if line is None:  # a stored sale: not this request's finding
+            continue
         if not frame.in_focus(line["mdtrt_id"]):
             continue
         code, first = min(dups, key=lambda d: d[0])
