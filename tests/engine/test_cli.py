@@ -328,3 +328,28 @@ def test_ctrl_c_while_the_command_line_loads_ends_quietly():
     err = "".join(seen) + proc.stderr.read()
     assert proc.wait(timeout=60) == 130, err[-2000:]
     assert "已中断" in err and "Traceback" not in err, err[-2000:]
+
+
+def test_running_out_of_memory_is_named_not_a_traceback_nor_a_rule_error(dataset, tmp_path, monkeypatch):
+    monkeypatch.setenv("FUNDGUARD_MEMORY_LIMIT", "4MB")  # too little even for the three-line dataset
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["audit", str(dataset), "--out", str(out)])
+    assert result.exit_code == 1 and "内存不足" in result.output and "FUNDGUARD_MEMORY_LIMIT=4MB" in result.output, result.output
+    assert "SQL 执行失败" not in result.output and "文件损坏" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert not out.exists()
+
+
+def test_a_parquet_column_named_file_row_number_is_named_not_corrupt(dataset, tmp_path):
+    import shutil
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    data = tmp_path / "data"
+    shutil.copytree(dataset, data)
+    fee = pq.read_table(data / "feedetl.parquet")
+    pq.write_table(fee.append_column("file_row_number", pa.array(range(fee.num_rows))), data / "feedetl.parquet")
+    result = runner.invoke(app, ["audit", str(data), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1 and "file_row_number 为保留名" in result.output, result.output
+    assert "文件损坏" not in result.output

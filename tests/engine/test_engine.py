@@ -169,6 +169,30 @@ def test_two_runs_identical_flags(dataset, tmp_path, library):
     assert "hilist_complete" in skipped.get("A08", "")
 
 
+def test_extra_encounter_columns_named_like_computed_ones_are_ignored(dataset, tmp_path):
+    """A source's mdtrt may carry columns the engine computes itself (the national settlement record has
+    gend and brdy): they are kept and ignored, never read by a rule in place of the computed ones."""
+    import shutil
+
+    import pyarrow as pa
+
+    extra = tmp_path / "extra"
+    shutil.copytree(dataset, extra)
+    mdtrt = pq.read_table(extra / "mdtrt.parquet")
+    n = mdtrt.num_rows
+    for name, value in (("gend", "1"), ("stay_days", 99), ("is_inpatient", False), ("begn_date", "2020-01-01"),
+                        ("death_date", "2000-01-01"), ("age_at_begn", 40), ("org_admdvs", "999999")):
+        mdtrt = mdtrt.append_column(name, pa.array([value] * n))
+    pq.write_table(mdtrt, extra / "mdtrt.parquet")
+    registry = load_registry()
+    base = run_audit(dataset, tmp_path / "a", registry=registry)
+    run_audit(extra, tmp_path / "b", registry=registry)
+    assert {"A03", "B06"} <= {r["id"] for r in base["rules"] if r.get("flags")}  # rules reading those columns fire
+    cols = ["flag_id", "vola_amt", "message", "evidence"]
+    assert pq.read_table(tmp_path / "a" / "flags.parquet", columns=cols).equals(
+        pq.read_table(tmp_path / "b" / "flags.parquet", columns=cols))
+
+
 def test_rule_selection_and_params_file(dataset, tmp_path, library):
     params = tmp_path / "p.yaml"
     params.write_text("B06: {}\n", encoding="utf-8")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -76,6 +77,14 @@ def audit(
         except (UnknownRuleError, ParamError, AuditError) as exc:
             err_console.print(str(exc), markup=False)
             raise typer.Exit(EXIT_USAGE) from None
+        except duckdb.OutOfMemoryException:
+            limit = os.environ.get("FUNDGUARD_MEMORY_LIMIT")
+            err_console.print(
+                f"内存不足, 未写出结果: DuckDB 超出内存上限 ({'FUNDGUARD_MEMORY_LIMIT=' + limit if limit else '默认为本机内存的 80%'})。"
+                "请调大 FUNDGUARD_MEMORY_LIMIT, 或减少 FUNDGUARD_THREADS (每个线程各占内存), 或为 FUNDGUARD_TEMP_DIR 留出溢写空间",
+                markup=False,
+            )
+            raise typer.Exit(EXIT_BAD_INPUT) from None
         except (duckdb.IOException, OSError) as exc:
             # a full disk or a folder that went away mid-run: nothing was written to OUT
             from fundguard.contract.load import short_reason

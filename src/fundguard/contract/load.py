@@ -455,6 +455,11 @@ class _Loader:
                     return True
             except duckdb.Error as exc:
                 return self._unreadable(path, exc)
+            if any(row[0] == "file_row_number" for row in described):
+                # DuckDB's row numbering adds a column of that name and refuses a file that has one
+                self.issues.append(Issue(path.name, None, "file_row_number",
+                                         "列名 file_row_number 为保留名 (读取时用于记录行号): 请删除该列或改名"))
+                return False
             source = "SELECT file_row_number + 1 AS _row, * EXCLUDE (file_row_number) FROM read_parquet(?, file_row_number = true)"
             params = [str(path)]
         try:
@@ -491,6 +496,8 @@ class _Loader:
         """Report a file DuckDB cannot read, and start a new transaction: the failed statement aborted the
         load's, and the other files must still be read (each reports its own problems, none inherits this
         one). The load fails anyway, so what the aborted transaction held is not needed."""
+        if isinstance(exc, duckdb.OutOfMemoryException):
+            raise exc  # not the file's fault: the caller reports the memory limit
         reason = short_reason(exc, path)
         what = "文件损坏或不是 Parquet 文件" if path.suffix == ".parquet" else "无法读取文件"
         self.issues.append(Issue(path.name, None, None, f"{what} ({reason})"))
@@ -966,7 +973,7 @@ def _load(
                 loader.materialise(t)
             except duckdb.Error as exc:
                 # a table read in place is first read whole by its checks: a corrupt data page shows here
-                if not loader.reports[t.name].in_place:
+                if not loader.reports[t.name].in_place or isinstance(exc, duckdb.OutOfMemoryException):
                     raise
                 path = directory / loader.reports[t.name].file
                 reason = short_reason(exc, path)

@@ -25,6 +25,7 @@ re-derives them. Rules read these by name:
 
 from __future__ import annotations
 
+from fundguard.contract.tables import TABLES_BY_NAME
 from fundguard.kb.tables import KB_TABLES
 
 INPATIENT_MED_TYPES = ("21", "52")
@@ -141,9 +142,13 @@ SELECT feedetl_sn, mdtrt_id, psn_no, fixmedins_code, fee_ocur_time, fee_date, hi
 FROM fee_lines
 """
 
+#: the encounter columns of the contract, named one by one: a source's extra column (kept and ignored by
+#: the loader) must not shadow a column computed here, such as `gend` or `stay_days`
+_MDTRT_COLUMNS = ", ".join(f"m.{c.name}" for c in TABLES_BY_NAME["mdtrt"].columns)
+
 MDTRT_CTX = """
 CREATE VIEW mdtrt_ctx AS
-SELECT m.*,
+SELECT <mdtrt columns>,
        {{ to_date(m.begntime) }} AS begn_date,
        {{ to_date(m.endtime) }} AS end_date,
        {{ age_years(p.brdy, m.begntime) }} AS age_at_begn,
@@ -154,7 +159,7 @@ SELECT m.*,
 FROM mdtrt m
 JOIN psn p ON p.psn_no = m.psn_no
 JOIN fixmedins o ON o.fixmedins_code = m.fixmedins_code
-"""
+""".replace("<mdtrt columns>", _MDTRT_COLUMNS)
 
 INPATIENT_STAYS = """
 CREATE VIEW inpatient_stays AS SELECT * FROM mdtrt_ctx WHERE is_inpatient

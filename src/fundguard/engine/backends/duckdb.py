@@ -102,8 +102,8 @@ class DuckDBBackend:
                 f"(CAST(ROUND(vola_amt, 2) AS DECIMAL(16,2)) AS vola_amt) FROM ({sql}) _rule",  # noqa: S608
                 {p: params[p] for p in used},
             )
-        except duckdb.InterruptException:
-            raise  # Ctrl-C: the run stops, it is not the rule's fault
+        except (duckdb.InterruptException, duckdb.OutOfMemoryException):
+            raise  # Ctrl-C or the memory limit: the run stops, it is not the rule's fault
         except duckdb.Error as exc:
             raise RuleRuntimeError(f"规则 {rule.id}{rule.source} 的 SQL 执行失败: {exc}") from exc
         described = self.con.execute("DESCRIBE _r").fetchall()
@@ -177,6 +177,8 @@ FROM r {ctx.joins}
             raise RuleRuntimeError(f"规则 {rule.id}{rule.source} 对同一键 {dup[0]!r} 返回了 {dup[1]} 行 (每个疑点应只有一行)")
         try:
             self.con.execute(f"INSERT INTO _flags {select}", bind)
+        except duckdb.OutOfMemoryException:
+            raise
         except duckdb.Error as exc:
             raise RuleRuntimeError(f"规则 {rule.id}{rule.source} 的疑点组装失败: {exc}") from exc
 
