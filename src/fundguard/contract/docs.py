@@ -32,7 +32,9 @@ def render_markdown() -> str:
         "(10.005 as money, 1.5 as an integer) is an error, never rounded; a DOUBLE column counts as its",
         "value to 15 significant digits. `fundguard validate DIR` checks a dataset; loading is",
         "all-or-nothing and every error names the file, the 1-based data row and the column. Unknown extra",
-        "columns are kept and ignored.",
+        "columns are kept and ignored (no rule reads them, even one named like a value the engine computes,",
+        "such as `gend` or `stay_days` in `mdtrt`), except that a Parquet column may not be named",
+        "`file_row_number` (the reader numbers rows under that name).",
         "",
     ]
     for table in TABLES:
