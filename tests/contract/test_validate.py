@@ -822,3 +822,18 @@ def test_parquet_with_a_duplicate_column_name_is_refused(tmp_path, second):
     assert [(i.file, i.row, i.column) for i in issues] == [("psn.parquet", None, second)], [str(i) for i in issues]
     assert "文件中列名重复" in issues[0].message
     assert con.execute("SELECT count(*) FROM information_schema.tables").fetchone()[0] == 0
+
+
+def test_lines_of_ten_billion_yuan_and_more_are_checked_not_an_overflow(tmp_path):
+    # DECIMAL(16,4) × DECIMAL(16,4) would be typed DECIMAL(18,8) by DuckDB: the amount check overflowed
+    big = [{"feedetl_sn": "F1", "mdtrt_id": "M1", "cnt": 1, "pric": 90_000_000_000},
+           {"feedetl_sn": "F2", "mdtrt_id": "M2", "cnt": 2, "pric": 90_000_000_000}]
+    ok = write_dataset(build_tables({**GIVEN, "feedetl": big}), tmp_path / "ok")
+    load_dataset(ok, duckdb.connect())
+    tables = build_tables({**GIVEN, "feedetl": big})
+    tables["feedetl"][1]["det_item_fee_sumamt"] = Decimal("90000000000.00")  # half of 2 × 9e10
+    bad = write_dataset(tables, tmp_path / "bad")
+    with pytest.raises(ContractError) as info:
+        load_dataset(bad, duckdb.connect())
+    assert [(i.row, i.column) for i in info.value.issues] == [(2, "det_item_fee_sumamt")]
+    assert "数量×单价 = 180000000000.00" in info.value.issues[0].message

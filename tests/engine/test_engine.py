@@ -383,3 +383,14 @@ def test_encounters_without_any_fee_line_are_warned_about(dataset, tmp_path, lib
     assert len(run["warnings"]) == 1 and "feedetl" in run["warnings"][0]
     assert json.loads((tmp_path / "o1" / "run.json").read_text(encoding="utf-8"))["warnings"] == run["warnings"]
     assert run_audit(dataset, tmp_path / "o2", rules=["B06"], registry=library)["warnings"] == []
+
+
+def test_c04_daily_count_in_the_message_is_rounded_half_away_from_zero_exactly():
+    # 8.29 / 8 = 1.03625 exactly; as a DOUBLE it is 1.0362499…, which a cast to DECIMAL(16,4) rounded down
+    from fundguard.engine.examples import run_example
+
+    rule = next(r for r in load_registry() if r.id == "C04")
+    index = next(i for i, ex in enumerate(rule.examples) if "1.03625" in ex.title)
+    outcome = run_example(rule, index)
+    assert outcome.actual == {("F1", Decimal("0.29"))}
+    assert len(outcome.messages) == 1 and "日均 1.0363 单位" in outcome.messages[0], outcome.messages

@@ -63,3 +63,75 @@ def test_an_invalid_master_is_refused_before_the_jvm_starts(good, tmp_path, mast
     with pytest.raises(AuditError, match="--spark-master"):
         run_audit(good, out, engine="spark", rules=["A01"], spark_master=master)
     assert not out.exists()
+
+
+def test_nanosecond_timestamps_are_named_not_a_java_trace(spark, good, tmp_path):
+    # DuckDB (and the contract loader) read them; Spark cannot: the file and the way out are named
+    import pyarrow.parquet as pq
+
+    ns = tmp_path / "ns"
+    shutil.copytree(good, ns)
+    import pyarrow as pa
+
+    fee = pq.read_table(ns / "feedetl.parquet")
+    at = fee.schema.get_field_index("fee_ocur_time")
+    fee = fee.set_column(at, "fee_ocur_time", fee.column(at).cast(pa.timestamp("ns")))
+    pq.write_table(fee, ns / "feedetl.parquet", version="2.6")  # as pandas writes them
+    assert "timestamp[ns]" in str(pq.read_schema(ns / "feedetl.parquet").field("fee_ocur_time").type)
+    out = tmp_path / "out"
+    with pytest.raises(ContractError) as info:
+        run_audit(ns, out, engine="spark", rules=["A01"])
+    assert "feedetl.parquet" in str(info.value) and "纳秒" in str(info.value) and "coerce_timestamps='us'" in str(info.value)
+    assert not out.exists()
+
+
+def test_sub_second_times_in_evidence_as_on_duckdb(spark, tmp_path):
+    import pyarrow.parquet as pq
+
+    given = {
+        "psn": [{"psn_no": "P1"}, {"psn_no": "P2"}],
+        "mdtrt": [{"mdtrt_id": "M1", "psn_no": "P1", "med_type": "41"}, {"mdtrt_id": "M2", "psn_no": "P2", "med_type": "41"}],
+        "feedetl": [
+            {"feedetl_sn": "F1", "mdtrt_id": "M1", "hilist_code": "XJ01CAA040E001010100001", "med_chrgitm_type": "09",
+             "prd_days": 7, "cnt": 1, "pric": 10, "fee_ocur_time": "2025-03-03 09:00:00"},
+            {"feedetl_sn": "F2", "mdtrt_id": "M2", "hilist_code": "XJ01CAA040E001010100001", "med_chrgitm_type": "09",
+             "prd_days": 7, "cnt": 1, "pric": 10, "fee_ocur_time": "2025-03-03 09:40:00"},
+        ],
+        "drug_trac": [{"feedetl_sn": "F1", "drug_trac_codg": "81000010000000000001"},
+                      {"feedetl_sn": "F2", "drug_trac_codg": "81000010000000000001"}],
+    }
+    data = write_dataset(build_tables(given), tmp_path / "data")
+    import datetime as dt
+
+    import pyarrow as pa
+
+    fee = pq.read_table(data / "feedetl.parquet")  # F1 half a second later, in microseconds
+    at = fee.schema.get_field_index("fee_ocur_time")
+    times = [t + dt.timedelta(microseconds=500_000) if sn == "F1" else t
+             for sn, t in zip(fee.column("feedetl_sn").to_pylist(), fee.column(at).to_pylist(), strict=True)]
+    pq.write_table(fee.set_column(at, "fee_ocur_time", pa.array(times, pa.timestamp("us"))), data / "feedetl.parquet")
+    run_audit(data, tmp_path / "d", rules=["C06"])
+    run_audit(data, tmp_path / "s", rules=["C06"], engine="spark")
+    d, s = (pq.read_table(tmp_path / x / "flags.parquet").column("evidence").to_pylist() for x in ("d", "s"))
+    assert len(d) == 1 and '"first_fee_time":"2025-03-03 09:00:00.5"' in d[0], d
+    assert s == d
+
+
+def test_an_amount_beyond_decimal_16_2_stops_the_run_on_both_engines(spark, good, tmp_path):
+    from typer.testing import CliRunner
+
+    from fundguard.cli import app
+    from fundguard.engine.backends.duckdb import RuleRuntimeError
+    from fundguard.engine.registry import Registry, load_rule_file
+
+    library = tmp_path / "library"
+    assert CliRunner().invoke(app, ["rules", "export", str(library)]).exit_code == 0
+    (d04,) = library.glob("*/D04_*.sql")
+    d04.write_text("SELECT m.mdtrt_id, CAST(1e15 AS DECIMAL(18,2)) AS vola_amt, '' AS ev_death_date, '' AS ev_begn_date, "
+                   "0 AS ev_days_after_death, '' AS ev_med_type, 0 AS ev_hifp_pay FROM mdtrt_ctx m", encoding="utf-8")
+    registry = Registry(library, {"D04": load_rule_file(d04.with_suffix(".yaml"))})
+    for engine in ("duckdb", "spark"):
+        out = tmp_path / engine
+        with pytest.raises(RuleRuntimeError, match="D04"):
+            run_audit(good, out, rules=["D04"], engine=engine, registry=registry)
+        assert not out.exists()

@@ -40,6 +40,9 @@ if "prorate_amt" in macros.MACRO_NAMES:
     # cents × share with halves (2.10 × 2 ÷ 8 = 0.525) and an expression as the share
     EXPRESSIONS["prorate_amt"] = "{{ prorate_amt(CAST(days AS DECIMAL(16,2)) * 1.05, days, 8) }}"
     EXPRESSIONS["prorate_amt_expr"] = "{{ prorate_amt(CAST(days AS DECIMAL(16,2)) * 3.33, days + 1 - 1, days + 2) }}"
+    # cents × share beyond BIGINT (1e8 cents × 1e12): it wrapped around on Spark, overflowed on DuckDB
+    EXPRESSIONS["prorate_amt_large"] = ("{{ prorate_amt(CAST(1000000.00 AS DECIMAL(16,2)), "
+                                        "CAST(999999930000 + days AS BIGINT), CAST(1000000000000 AS BIGINT)) }}")
 if "num_text" in macros.MACRO_NAMES:
     EXPRESSIONS["num_text"] = "{{ num_text(CAST(days AS DECIMAL(16,4)) / 4) }}"
 
@@ -76,3 +79,5 @@ def test_prorate_amt_rounds_half_cents_away_from_zero():
     sql = "SELECT {{ prorate_amt(2.10, 2, 8) }}, {{ prorate_amt(1.05, 1, 8) }}, {{ prorate_amt(-2.10, 2, 8) }}, {{ prorate_amt(10.00, 3 - 1, 1 + 3) }}"
     (got,) = duckdb.sql(macros.expand(sql, "duckdb")).fetchall()
     assert [str(v) for v in got] == ["0.53", "0.13", "-0.53", "5.00"]
+    big = "SELECT {{ prorate_amt(1000000.00, CAST(999999930000 AS BIGINT), CAST(1000000000000 AS BIGINT)) }}"
+    assert str(duckdb.sql(macros.expand(big, "duckdb")).fetchall()[0][0]) == "999999.93"  # not an INT64 overflow

@@ -647,8 +647,9 @@ class _Loader:
             self._reject(
                 table,
                 "det_item_fee_sumamt",
-                f"abs({c['cnt']} * {c['pric']} - {c['det_item_fee_sumamt']}) > 0.01",
-                f"'金额不符: 数量×单价 = ' || CAST(round({c['cnt']} * {c['pric']}, 2) AS VARCHAR) || '，明细金额为 ' || CAST({c['det_item_fee_sumamt']} AS VARCHAR)",
+                # in DECIMAL(38,8): DECIMAL(16,4) × DECIMAL(16,4) would be typed DECIMAL(18,8) and overflow at 10^10
+                f"abs(CAST({c['cnt']} AS DECIMAL(38,8)) * {c['pric']} - {c['det_item_fee_sumamt']}) > 0.01",
+                f"'金额不符: 数量×单价 = ' || CAST(round(CAST({c['cnt']} AS DECIMAL(38,8)) * {c['pric']}, 2) AS VARCHAR) || '，明细金额为 ' || CAST({c['det_item_fee_sumamt']} AS VARCHAR)",
             )
             self._reject(
                 table,

@@ -33,8 +33,10 @@ def _num_text(x: str, text_type: str = "VARCHAR") -> str:
 
 def _prorate_amt(amt: str, num: str, den: str) -> str:
     # amt × num ÷ den in whole cents, rounded half away from zero: the amount in integer cents times the
-    # (integer) share, divided in DOUBLE (as DuckDB divides integers; written out, so both engines agree)
-    cents = f"CAST(({amt}) * 100 AS BIGINT) * ({num})"
+    # (integer) share, divided in DOUBLE (as DuckDB divides integers; written out, so both engines agree).
+    # The product is taken in DECIMAL(38,0): in BIGINT it overflows past 9.2e18 (DuckDB stops, non-ANSI
+    # Spark wraps around silently)
+    cents = f"CAST(({amt}) * 100 AS DECIMAL(38,0)) * ({num})"
     return f"(CAST(ROUND(CAST({cents} AS DOUBLE) / CAST(({den}) AS DOUBLE), 0) AS DECIMAL(18,0)) * 0.01)"
 
 

@@ -50,6 +50,9 @@ SESSION_CONF: dict[str, str] = {
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
     "spark.sql.parquet.inferTimestampNTZ.enabled": "true",
+    # decimal products keep their scale, as DuckDB's do: with precision loss allowed Spark cuts a running
+    # sum (DECIMAL(38,4)) times a price (DECIMAL(16,4)) to 6 places, and 0.00499995 rounds to 0.01, not 0.00
+    "spark.sql.decimalOperations.allowPrecisionLoss": "false",
     # rule SQL reads the registered tables only: no `SELECT … FROM text.`/etc/…`` on files
     "spark.sql.runSQLOnFiles": "false",
 }
@@ -361,6 +364,19 @@ class DatasetError(RuntimeError):
     """A table the contract requires is missing from the dataset (Spark input)."""
 
 
+class UnreadableInputError(RuntimeError):
+    """An input file Spark cannot read (the DuckDB loader may have read it: nanosecond timestamps)."""
+
+    def __init__(self, path: str, exc: Exception):
+        self.path = path
+        reason = _short(exc)
+        hint = ""
+        if "NANOS" in reason:
+            hint = ("时间列为纳秒精度 TIMESTAMP(NANOS), Spark 只读微秒精度: 请以微秒写出 "
+                    "(pyarrow: coerce_timestamps='us'; pandas: to_parquet(..., coerce_timestamps='us')); ")
+        super().__init__(f"{path}: Spark 无法读取该文件: {hint}{reason}")
+
+
 def read_contract_tables(spark: SparkSession, uri: str) -> dict[str, list[str] | None]:
     """Read `<uri>/<table>.parquet` for every contract table into temp views; returns the columns each
     file has (None: no file).
@@ -375,8 +391,11 @@ def read_contract_tables(spark: SparkSession, uri: str) -> dict[str, list[str] |
         path = f"{base}/{table.name}.parquet"
         columns = contract_columns(table.name)
         if _path_exists(spark, path):
-            raw = spark.read.parquet(path)
-            found[table.name] = raw.columns
+            try:
+                raw = spark.read.parquet(path)
+                found[table.name] = raw.columns
+            except Exception as exc:  # Spark cannot read the file's schema: name the file, not the Java trace
+                raise UnreadableInputError(path, exc) from None
             df = _typed(raw, columns)
         elif table.optional:
             df = _empty(spark, columns)
@@ -411,6 +430,11 @@ def _json_value(expr: str, spark_dtype: Any) -> str:
     if isinstance(spark_dtype, DecimalType):
         # to_json would print small decimals of scale > 6 as 0E-8; DuckDB prints them plainly
         return f"COALESCE(CAST({expr} AS STRING), 'null')"
+    from pyspark.sql.types import TimestampNTZType, TimestampType
+
+    if isinstance(spark_dtype, TimestampType | TimestampNTZType):
+        # as DuckDB writes it: seconds, and a fraction only when there is one ("09:00:00.5")
+        return f"COALESCE(concat('\"', CAST({expr} AS STRING), '\"'), 'null')"
     j = f"to_json(named_struct('v', {expr}), {_JSON_OPTS})"
     return f"substr({j}, 6, length({j}) - 6)"
 
@@ -522,7 +546,13 @@ class SparkBackend:
         try:
             r = self.spark.sql(sql, args={p: params[p] for p in used} or None)
             if "vola_amt" in r.columns:
-                r = r.withColumn("vola_amt", F.round(F.col("vola_amt"), 2).cast("decimal(16,2)"))
+                # an amount beyond DECIMAL(16,2) stops the run, as DuckDB's cast does (non-ANSI Spark
+                # would write NULL)
+                amt = F.round(F.col("vola_amt"), 2).cast("decimal(16,2)")
+                too_big = F.col("vola_amt").isNotNull() & amt.isNull()
+                r = r.withColumn("vola_amt", F.when(too_big, F.raise_error(
+                    F.concat(F.lit("vola_amt 超出 DECIMAL(16,2): "), F.col("vola_amt").cast("string")))).otherwise(amt)
+                    .cast("decimal(16,2)"))
             # flags are few next to the data: each rule's are collected to the driver in one job
             table = self._assemble(rule, params, r, run_id=run_id, version=version, kb_hash=kb_hash).toArrow()
         except RuleRuntimeError:
@@ -760,6 +790,10 @@ def run_audit_spark(
         columns = read_contract_tables(session, uri)
     except DatasetError as exc:
         raise AuditError(str(exc)) from exc
+    except UnreadableInputError as exc:
+        from fundguard.contract.load import ContractError, Issue
+
+        raise ContractError([Issue(exc.path.rsplit("/", 1)[-1], None, None, str(exc).split(": ", 1)[1])]) from None
     register_kb_tables(session, edition.tables)
     tables: dict[str, dict[str, Any]] = {}
     for t in TABLES:

@@ -12,7 +12,9 @@ SELECT feedetl_sn,
        {{ prorate_amt(net_amt, CAST((net_cnt - allowed_cnt) * 10000 AS BIGINT), CAST(net_cnt * 10000 AS BIGINT)) }} AS vola_amt,
        hilist_code, item_name,
        net_cnt AS ev_cnt, prd_days AS ev_prd_days,
-       CAST(net_cnt / prd_days AS DECIMAL(16,4)) AS ev_daily_cnt,
+       -- cnt / prd_days to 4 places, half away from zero, exactly: floor((2·cnt·10^4 + d) / 2d) / 10^4 (a DOUBLE
+       -- quotient cast to DECIMAL would round the binary value on DuckDB and its decimal text on Spark)
+       CAST(CAST(FLOOR((net_cnt * 20000 + prd_days) / (2 * prd_days)) AS DECIMAL(18,0)) * 0.0001 AS DECIMAL(16,4)) AS ev_daily_cnt,
        max_daily_cnt AS ev_kb_max_daily_cnt, kb_hilist_code AS ev_kb_hilist_code,
        net_cnt - allowed_cnt AS ev_excess_cnt
 FROM drug
