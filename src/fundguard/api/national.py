@@ -89,6 +89,25 @@ def _openapi(examples: dict[str, Any]) -> dict:
     }
 
 
+#: the largest request body read (a stay of several thousand orders is well under 8 MB); a larger one is
+#: refused before it is read whole or authenticated
+MAX_BODY_BYTES = 8 * 1024 * 1024
+
+
+async def _read_body(request: Request, limit: int) -> bytes | None:
+    """The body, or None once it is known to exceed `limit` bytes (by Content-Length or while reading)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def _json(status: int, body: dict) -> Response:
     data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
     return Response(content=data, status_code=status, media_type="application/json; charset=utf-8")
@@ -102,8 +121,11 @@ def build_router(config: RealtimeConfig | RealtimeService, *, include_noop: bool
     both = _openapi({"3101 事前分析": _EXAMPLE_3101, "3103 反馈": _EXAMPLE_3103})
 
     async def _call(request: Request, path_infno: str | None = None, expect: str | None = None) -> Response:
-        body = await request.body()
-        reply = service.handle(body, request.headers, path_infno=path_infno, expect_infno=expect)
+        body = await _read_body(request, MAX_BODY_BYTES)
+        if body is None:
+            reply = service.too_large(MAX_BODY_BYTES)
+        else:
+            reply = service.handle(body, request.headers, path_infno=path_infno, expect_infno=expect)
         return _json(reply.status, reply.body)
 
     @router.post(UNIFIED, summary="统一入口: 按 infno 分派 3101/3102/3103", openapi_extra=both)

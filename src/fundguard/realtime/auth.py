@@ -50,7 +50,7 @@ class Authenticator:
         if missing:
             raise AuthError(f"缺少认证头 {', '.join(missing)}")
         ts_text = values["x-tif-timestamp"]
-        if not ts_text.isdigit():
+        if not (ts_text.isascii() and ts_text.isdigit()) or len(ts_text) > 16:
             raise AuthError("x-tif-timestamp 应为 Unix 秒数")
         ts = int(ts_text)
         if ts > 10_000_000_000:  # some clients send milliseconds

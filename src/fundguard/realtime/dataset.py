@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from fundguard.realtime.envelope import AnalysisRequest, Encounter, Patient
 
@@ -107,7 +107,7 @@ def patient_dataset(req: AnalysisRequest, patient: Patient) -> RequestDataset:
                         "med_chrgitm_type": f.chrg_type if f.chrg_type in _CHRG_TYPES else "14",
                         "cnt": f.cnt,
                         "pric": f.pric,
-                        "det_item_fee_sumamt": f.sumamt.quantize(CENT),
+                        "det_item_fee_sumamt": f.sumamt.quantize(CENT, ROUND_HALF_UP),
                         "bilg_dept_codg": f.dept_codg or enc.adm_dept_codg or "",
                         "bilg_dr_codg": f.dr_codg or enc.dr_codg or "",
                         "prd_days": f.prd_days,
@@ -138,7 +138,7 @@ def patient_dataset(req: AnalysisRequest, patient: Patient) -> RequestDataset:
                     "med_chrgitm_type": chrg,
                     "cnt": o.cnt,
                     "pric": o.pric,
-                    "det_item_fee_sumamt": o.sumamt.quantize(CENT),
+                    "det_item_fee_sumamt": o.sumamt.quantize(CENT, ROUND_HALF_UP),
                     "bilg_dept_codg": o.dept_codg or enc.adm_dept_codg or "",
                     "bilg_dr_codg": o.dr_codg or enc.dr_codg or "",
                     "prd_days": o.prd_days,
@@ -176,10 +176,10 @@ def patient_dataset(req: AnalysisRequest, patient: Patient) -> RequestDataset:
                 "dscg_way": None,
                 "dept_code": enc.adm_dept_codg or "",
                 "atddr_no": enc.dr_codg or "",
-                "medfee_sumamt": medfee.quantize(CENT),
-                "hifp_pay": hifp.quantize(CENT),
-                "acct_pay": acct.quantize(CENT),
-                "psn_cash_pay": max(medfee - hifp - acct, ZERO).quantize(CENT),
+                "medfee_sumamt": medfee.quantize(CENT, ROUND_HALF_UP),
+                "hifp_pay": hifp.quantize(CENT, ROUND_HALF_UP),
+                "acct_pay": acct.quantize(CENT, ROUND_HALF_UP),
+                "psn_cash_pay": max(medfee - hifp - acct, ZERO).quantize(CENT, ROUND_HALF_UP),
                 "setl_time": _end_time(enc, req.inf_time, latest),
                 "insu_admdvs": req.insuplc_admdvs or patient.poolarea or "",
                 "drg_code": None,

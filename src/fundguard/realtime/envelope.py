@@ -12,7 +12,7 @@ import datetime as dt
 import json
 import re
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 INFNOS = ("3101", "3102", "3103")
@@ -151,7 +151,20 @@ def _dec(value: Any, path: str) -> Decimal | None:
         raise RequestError(path, f"应为数值, 得到 {value!r}") from None
     if not out.is_finite():
         raise RequestError(path, f"应为有限数值, 得到 {value!r}")
+    if abs(out) >= _MAX_NUMBER:
+        # quantities and prices are DECIMAL(16,4) in the data contract; a bound also keeps "1e999999" from
+        # turning into a million-digit integer
+        raise RequestError(path, f"数值超出范围 (绝对值应小于 10^12), 得到 {_short_text(value)}")
     return out
+
+
+_MAX_NUMBER = Decimal(10) ** 12
+_MAX_INT = 2**31
+
+
+def _short_text(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "…"
 
 
 def _int(value: Any, path: str) -> int | None:
@@ -159,7 +172,9 @@ def _int(value: Any, path: str) -> int | None:
     if d is None:
         return None
     if d != d.to_integral_value():
-        raise RequestError(path, f"应为整数, 得到 {value!r}")
+        raise RequestError(path, f"应为整数, 得到 {_short_text(value)}")
+    if abs(d) >= _MAX_INT:
+        raise RequestError(path, f"整数超出范围, 得到 {_short_text(value)}")
     return int(d)
 
 
@@ -168,6 +183,10 @@ def parse_time(value: Any, path: str, *, sentinel_is_none: bool = False) -> dt.d
     if value is None:
         return None
     if isinstance(value, int | float) and not isinstance(value, bool):
+        if isinstance(value, float) and not value.is_integer():  # inf, nan, 20250614.5
+            raise RequestError(path, f"无法识别的日期时间 {_short_text(value)} (应为 yyyy-MM-dd HH:mm:ss)")
+        if not 0 <= value < 10**14:
+            raise RequestError(path, f"无法识别的日期时间 {_short_text(value)} (应为 yyyy-MM-dd HH:mm:ss)")
         value = str(int(value))
     if not isinstance(value, str):
         raise RequestError(path, f"应为日期时间字符串, 得到 {type(value).__name__}")
@@ -191,7 +210,7 @@ def parse_time(value: Any, path: str, *, sentinel_is_none: bool = False) -> dt.d
         if out.year == _SENTINEL_YEAR and sentinel_is_none:
             return None
         return out
-    raise RequestError(path, f"无法识别的日期时间 {value!r} (应为 yyyy-MM-dd HH:mm:ss)")
+    raise RequestError(path, f"无法识别的日期时间 {_short_text(value)} (应为 yyyy-MM-dd HH:mm:ss)")
 
 
 # ---- request objects ----------------------------------------------------------------------------------
@@ -377,6 +396,8 @@ def decode_body(body: bytes) -> dict:
         raw = json.loads(text)
     except ValueError as exc:
         raise RequestError("$", f"不是合法的 JSON: {exc.args[0] if exc.args else exc}") from None
+    except RecursionError:
+        raise RequestError("$", "JSON 嵌套层级过深") from None
     if not isinstance(raw, dict):
         raise RequestError("$", "请求体应为 JSON 对象")
     return _normalise(raw)
@@ -408,7 +429,7 @@ def _scenes(value: Any, infno: str, path: str) -> tuple[int, ...]:
     for part in parts:
         if not part:
             continue
-        if not part.isdigit() or not 1 <= int(part) <= 10:
+        if not (part.isascii() and part.isdigit()) or not 1 <= int(part) <= 10:
             raise RequestError(path, f"无效的触发场景 {part!r} (应为 1-10, 可用逗号分隔)")
         scenes.append(int(part))
     if not scenes:
@@ -494,6 +515,14 @@ def _amounts(cnt, pric, sumamt, path: str, sum_name: str) -> tuple[Decimal, Deci
         pric = sumamt / cnt if cnt else Decimal(0)
     if sumamt is None:
         sumamt = cnt * pric
+    # what one line may hold in the data contract: quantities and prices DECIMAL(16,4), money DECIMAL(16,2)
+    for name, value, bound in (("cnt", cnt, _MAX_NUMBER), ("pric", pric, _MAX_NUMBER), (sum_name, sumamt, _MAX_NUMBER * 100)):
+        if abs(value) >= bound:
+            raise RequestError(f"{path}.{name}", f"数值超出范围: {_short_text(str(value))}")
+    if pric < 0:
+        raise RequestError(f"{path}.pric", f"单价不能为负 (退费以负数量表示), 得到 {pric}")
+    if abs(cnt * pric - sumamt) > Decimal("0.01"):
+        raise RequestError(f"{path}.{sum_name}", f"金额不符: 数量×单价 = {(cnt * pric).quantize(Decimal('0.01'), ROUND_HALF_UP)}, {sum_name} 为 {sumamt}")
     return cnt, pric, sumamt
 
 
@@ -539,6 +568,10 @@ def _encounter(e: dict, path: str) -> Encounter:
             )
         )
     opath = f"{path}.fsi_order_dtos"
+    if "fsi_order_dtos" not in e:
+        # required by the national format: a request without it (or with a misspelt key) would otherwise be
+        # answered "no finding" without anything having been checked; [] / "" / null mean "no orders"
+        raise RequestError(opath, "缺少必填字段 (无医嘱时传 [])")
     orders = [_order(o, f"{opath}[{i}]") for i, o in enumerate(_list(e.get("fsi_order_dtos"), opath))]
     seen: dict[str, int] = {}
     for i, o in enumerate(orders):

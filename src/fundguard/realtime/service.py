@@ -117,8 +117,25 @@ class RealtimeService:
 
     def handle(self, body: bytes, headers: Mapping[str, str], *, path_infno: str | None = None,
                expect_infno: str | None = None) -> Reply:
-        t0 = time.perf_counter()
+        """One call, answered with the national envelope whatever happens (a bug is a 500 envelope with
+        an error number, logged with its trace; never a bare 500)."""
         received = dt.datetime.now()
+        try:
+            return self._handle(body, headers, received, path_infno=path_infno, expect_infno=expect_infno)
+        except Exception:
+            error_id = hashlib.sha256(body).hexdigest()[:12]
+            log.exception("实时审核内部错误 (请求摘要 %s)", error_id)
+            return Reply(500, self._envelope(-1, f"服务内部错误, 请联系管理员 (编号 {error_id})", None, received))
+
+    def too_large(self, limit: int) -> Reply:
+        """The reply to a body over `limit` bytes (not read further, not authenticated)."""
+        msg = f"$: 请求体超过 {limit // (1024 * 1024)} MB 上限"
+        self._log_line("?", "rejected", None, 0, -1, time.perf_counter(), msg)
+        return Reply(413, self._envelope(-1, msg, None, dt.datetime.now()))
+
+    def _handle(self, body: bytes, headers: Mapping[str, str], received: dt.datetime, *, path_infno: str | None,
+                expect_infno: str | None) -> Reply:
+        t0 = time.perf_counter()
         digest = hashlib.sha256(body).hexdigest()
         base_call = {"received_at": received, "day": received.strftime("%Y-%m-%d"), "request_digest": digest}
         inst = None
@@ -128,6 +145,7 @@ class RealtimeService:
             except AuthError as exc:
                 self._log_line("-", "refused", None, 0, -1, t0, exc.message)
                 return Reply(exc.status, self._envelope(-1, exc.message, None, received))
+        infno = path_infno or expect_infno or "?"
         try:
             envelope = decode_body(body)
             infno = envelope_infno(envelope, path_infno or expect_infno)
@@ -145,11 +163,12 @@ class RealtimeService:
         except RequestError as exc:
             msg = f"{exc.path}: {exc.message}"
             ms = (time.perf_counter() - t0) * 1000
-            self.store.record(CallRecord(dict(base_call, infno=path_infno or expect_infno or "?", status="rejected",
+            self.store.record(CallRecord(dict(base_call, infno=infno[:4], status="rejected",
                                               fixmedins_code=inst.fixmedins_code if inst else None, infcode=-1,
                                               err_msg=msg[:2000], duration_ms=Decimal(f"{ms:.3f}")), [], []))
-            self._log_line(path_infno or "?", "rejected", inst.fixmedins_code if inst else None, 0, -1, t0, msg)
-            return Reply(200, self._envelope(-1, msg, None, received))
+            self._log_line(infno, "rejected", inst.fixmedins_code if inst else None, 0, -1, t0, msg)
+            # err_msg is str(200) on the wire; the call log keeps more
+            return Reply(200, self._envelope(-1, msg if len(msg) <= 200 else msg[:199] + "…", None, received))
         try:
             if isinstance(req, FeedbackRequest):
                 return self._feedback(req, base_call, received, t0)

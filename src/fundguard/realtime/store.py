@@ -334,7 +334,10 @@ class RealtimeStore:
                     known = {
                         r.jr_id: (r.rule_id, r.dr_codg)
                         for r in con.execute(
-                            select(Result.jr_id, Result.rule_id, Result.dr_codg).where(Result.jr_id.in_(ids)).order_by(Result.id)
+                            # only the caller's own findings: a jr_id of another institution links nothing
+                            select(Result.jr_id, Result.rule_id, Result.dr_codg)
+                            .where(Result.jr_id.in_(ids), Result.fixmedins_code == call["fixmedins_code"])
+                            .order_by(Result.id)
                         )
                     }
                     rows = []
