@@ -84,8 +84,12 @@ def test_serve_builds_the_index_in_the_background_and_serves_it(synth_workspace,
         assert listed and listed[0]["run_id"] == run_id
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/runs/{run_id}/flags", timeout=5) as r:
             assert r.status == 200 and json.loads(r.read())["items"]
+        # a search by person: the identifier stays out of the server's access log
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/runs/{run_id}/flags?psn_no=PSECRET0123", timeout=5) as r:
+            assert r.status == 200
     finally:
         proc.terminate()
         out, _ = proc.communicate(timeout=30)
     # built by serve's background thread (the in-process test above shows the pages meanwhile)
     assert f"正在建立疑点索引: 运行 {run_id}" in out and f"疑点索引已建立: 运行 {run_id}" in out
+    assert f"/api/v1/runs/{run_id}/flags?…" in out and "PSECRET0123" not in out

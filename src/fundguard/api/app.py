@@ -13,6 +13,8 @@ import os
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from starlette.middleware.sessions import SessionMiddleware
 
 from fundguard.api.v1 import build_router
@@ -38,6 +40,38 @@ def config_from_env() -> AppConfig:
                      no_auth=os.environ.get("FUNDGUARD_NO_AUTH") == "1")
 
 
+_MESSAGES = {
+    "missing": "缺少必填字段",
+    "int_parsing": "应为整数",
+    "int_from_float": "应为整数",
+    "decimal_parsing": "应为数字",
+    "float_parsing": "应为数字",
+    "finite_number": "应为有限数值",
+    "date_parsing": "日期格式应为 YYYY-MM-DD",
+    "date_from_datetime_parsing": "日期格式应为 YYYY-MM-DD",
+    "date_from_datetime_inexact": "日期格式应为 YYYY-MM-DD",
+    "string_type": "应为字符串",
+    "string_too_long": "过长",
+    "string_too_short": "过短",
+    "json_invalid": "不是合法的 JSON",
+    "model_attributes_type": "应为 JSON 对象",
+    "dict_type": "应为 JSON 对象",
+    "bool_parsing": "应为 true 或 false",
+    "literal_error": "取值不在允许范围内",
+    "enum": "取值不在允许范围内",
+}
+
+
+def _chinese(error: dict) -> str:
+    kind = error.get("type", "")
+    ctx = error.get("ctx") or {}
+    if kind in ("less_than_equal", "less_than"):
+        return f"应不大于 {ctx.get('le', ctx.get('lt'))}"
+    if kind in ("greater_than_equal", "greater_than"):
+        return f"应不小于 {ctx.get('ge', ctx.get('gt'))}"
+    return _MESSAGES.get(kind, "取值无效")
+
+
 def create_app(config: AppConfig | None = None, *, services: Services | None = None) -> FastAPI:
     config = config or config_from_env()
     services = services or Services(config)
@@ -52,12 +86,19 @@ def create_app(config: AppConfig | None = None, *, services: Services | None = N
     )
     app.state.services = services
 
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # in Chinese, and without pydantic's `input` (a log-in body sent as text would be echoed, password included)
+        return JSONResponse(status_code=422, content={"detail": [
+            {"loc": list(e.get("loc", ())), "msg": _chinese(e), "type": e.get("type", "")} for e in exc.errors()]})
+
     @app.middleware("http")
     async def _security_headers(request: Request, call_next):
         response = await call_next(request)
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
-        if request.url.path.startswith("/api/") or request.url.path.startswith("/runs/"):
+        if not request.url.path.startswith("/static/"):
+            # every page and answer is per user (scope, counts): never kept by a browser or proxy cache
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import logging
 from pathlib import Path
 from typing import Annotated
 
@@ -21,7 +22,6 @@ def build_app(config: AppConfig):
 
 
 def run_server(config: AppConfig, host: str, port: int) -> None:
-    import logging
     import threading
 
     import uvicorn
@@ -38,7 +38,31 @@ def run_server(config: AppConfig, host: str, port: int) -> None:
     if config.index_in_background:
         # the server answers at once; a run's pages say "索引建立中" until its flag index is ready
         threading.Thread(target=app.state.services.index_runs, name="fundguard-index", daemon=True).start()
-    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False, server_header=False)
+    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False, server_header=False,
+                log_config=access_log_without_queries())
+
+
+class _NoQuery(logging.Filter):
+    """Access-log lines without the query string: a search by `psn_no` or `mdtrt_id` must not write the
+    identifier to the server's log (the app's own access log records who viewed what)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str) and "?" in args[2]:
+            record.args = (args[0], args[1], args[2].split("?", 1)[0] + "?…", args[3], args[4])
+        return True
+
+
+def access_log_without_queries() -> dict:
+    """uvicorn's logging configuration with `_NoQuery` on its access handler."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config.setdefault("filters", {})["no_query"] = {"()": _NoQuery}
+    config["handlers"]["access"]["filters"] = ["no_query"]
+    return config
 
 
 def register(app: typer.Typer) -> None:

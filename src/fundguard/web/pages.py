@@ -120,18 +120,28 @@ def _parse_filter(request: Request) -> tuple[FlagFilter, list[str]]:
         if not v:
             return None
         try:
-            return Decimal(v)
+            d = Decimal(v)
         except InvalidOperation:
-            errors.append(f"金额应为数字：{v}")
+            errors.append(f"金额应为数字：{v[:40]}")
             return None
+        if not d.is_finite() or abs(d) >= Decimal(10) ** 14:
+            errors.append(f"金额超出范围：{v[:40]}")
+            return None
+        return d
+
+    def text(name: str) -> str | None:
+        # control characters cannot be in any code or be written to Excel: dropped
+        v = "".join(ch for ch in (q.get(name) or "") if ord(ch) >= 32).strip()[:200]
+        return v or None
 
     sev = [int(s) for s in q.getlist("sev_deg") if s in ("1", "2", "3")]
+    rule_ids = ["".join(ch for ch in r if ord(ch) >= 32).strip().upper()[:200] for r in q.getlist("rule_id")]
     flt = FlagFilter(
-        rule_id=[r.strip().upper() for r in q.getlist("rule_id") if r.strip()], sev_deg=sev,
-        category=q.get("category") or None, fixmedins_code=(q.get("fixmedins_code") or "").strip() or None,
-        admdvs=(q.get("admdvs") or "").strip() or None, date_from=date("date_from"), date_to=date("date_to"),
-        amount_min=money("amount_min"), amount_max=money("amount_max"), psn_no=(q.get("psn_no") or "").strip() or None,
-        dept_code=(q.get("dept_code") or "").strip() or None, dr_code=(q.get("dr_code") or "").strip() or None,
+        rule_id=[r for r in rule_ids if r], sev_deg=sev,
+        category=text("category"), fixmedins_code=text("fixmedins_code"),
+        admdvs=text("admdvs"), date_from=date("date_from"), date_to=date("date_to"),
+        amount_min=money("amount_min"), amount_max=money("amount_max"), psn_no=text("psn_no"),
+        dept_code=text("dept_code"), dr_code=text("dr_code"),
     )
     return flt, errors
 
@@ -173,6 +183,10 @@ def login(request: Request, username: str = Form(""), password: str = Form(""), 
 @router.post("/logout")
 def logout(request: Request, csrf_token_: str = Form("", alias="csrf_token")) -> Response:
     if csrf_ok(request.session, csrf_token_):
+        uid = request.session.get("uid")
+        svc = _svc(request)
+        if isinstance(uid, int) and not svc.config.no_auth:
+            svc.users.end_sessions(uid)  # the old cookie must not work again (it is signed, not stored)
         request.session.clear()
     return RedirectResponse("/login", status_code=303)
 
@@ -342,6 +356,12 @@ def rule_page(request: Request, rule_id: str) -> HTMLResponse:
     run_stats = None
     if latest is not None:
         run_stats = next((r for r in latest.info.get("rules", []) if r.get("id") == doc["id"]), None)
+        if run_stats is not None and not who.scope.is_all:
+            # the run's figures are the whole dataset's: a scoped user sees those of their scope
+            scoped = {}
+            if latest.index is not None:
+                scoped = {r["key"]: r for r in latest.index.breakdown("rule_id", who.scope)}.get(doc["id"]) or {}
+            run_stats = dict(run_stats, flags=scoped.get("flags", 0), vola_amt=scoped.get("vola_amt", 0))
     return _render(request, "rule.html", who, rule=doc, national=national, run=latest, run_stats=run_stats)
 
 

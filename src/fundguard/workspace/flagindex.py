@@ -106,6 +106,10 @@ def cents_to_decimal(cents: int | None) -> Decimal:
     return (Decimal(int(cents or 0)) * CENT).quantize(CENT)
 
 
+#: amounts are DECIMAL(16,2): a filter bound beyond that matches everything or nothing, and overflows SQLite
+_MAX_AMOUNT = Decimal(10) ** 14
+
+
 def decimal_to_cents(value: Decimal | str | float | int) -> int:
     return int((Decimal(str(value)) * 100).to_integral_value())
 
@@ -312,6 +316,23 @@ class FlagFilter:
     dept_code: str | None = None
     dr_code: str | None = None
 
+    def problems(self) -> list[str]:
+        """What a caller sent that no flag can match and the index cannot take (Chinese, for a 4xx)."""
+        out = []
+        for name, value in (("amount_min", self.amount_min), ("amount_max", self.amount_max)):
+            if value is not None and (not value.is_finite() or abs(value) >= _MAX_AMOUNT):
+                out.append(f"{name}: 金额应为小于 10^14 的有限数值")
+        bad = [s for s in self.sev_deg if s not in (1, 2, 3)]
+        if bad:
+            out.append(f"sev_deg: 严重程度应为 1、2 或 3, 得到 {bad[0]}")
+        for name in ("category", "fixmedins_code", "admdvs", "psn_no", "mdtrt_id", "dept_code", "dr_code"):
+            value = getattr(self, name)
+            if value is not None and (len(value) > 200 or any(ord(ch) < 32 for ch in value)):
+                out.append(f"{name}: 含控制字符或超过 200 个字符")
+        if any(len(r) > 200 or any(ord(ch) < 32 for ch in r) for r in self.rule_id):
+            out.append("rule_id: 含控制字符或超过 200 个字符")
+        return out
+
     def describe(self) -> list[tuple[str, str]]:
         out = []
         for label, value in (
@@ -350,6 +371,9 @@ def decode_cursor(cursor: str, sort: str) -> tuple[Any, str]:
         raise CursorError("翻页游标无效") from exc
     if got_sort != sort or not isinstance(flag_id, str):
         raise CursorError("翻页游标与排序方式不符")
+    if not (value is None or isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)
+                                                       and -(2**63) <= value < 2**63)):
+        raise CursorError("翻页游标无效")  # the sort keys are text or 64-bit integers (cents, dates)
     return value, flag_id
 
 

@@ -25,6 +25,7 @@ from sqlalchemy import (
     create_engine,
     event,
     select,
+    update,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
@@ -237,6 +238,12 @@ class UserStore:
             row.is_active = active
             row.session_gen += 1
 
+    def end_sessions(self, user_id: int) -> None:
+        """Log the user out everywhere (every session cookie carries the generation it was made in)."""
+        with self._s() as s, s.begin():
+            s.execute(update(UserRow).where(UserRow.id == user_id)
+                      .values(session_gen=UserRow.session_gen + 1).execution_options(synchronize_session=False))
+
     def _row(self, s: Session, username: str) -> UserRow:
         row = s.scalar(select(UserRow).where(UserRow.username == username))
         if row is None:
@@ -258,10 +265,18 @@ class UserStore:
                 self._verify(self._dummy_hash, password)
                 return None
             if not self._verify(row.password_hash, password) or not row.is_active:
-                row.failed_logins += 1
-                if row.failed_logins >= MAX_FAILED_LOGINS:
-                    row.locked_until = now + LOCKOUT
-                    row.failed_logins = 0
+                # counted in the database, not on the row read before the (slow) hash check: parallel
+                # guesses each add one instead of overwriting each other's count
+                uid = row.id
+                s.expunge(row)
+                s.execute(update(UserRow).where(UserRow.id == uid)
+                          .values(failed_logins=UserRow.failed_logins + 1).execution_options(synchronize_session=False))
+                failed = s.scalar(select(UserRow.failed_logins).where(UserRow.id == uid))
+                if failed >= MAX_FAILED_LOGINS:
+                    s.execute(update(UserRow).where(UserRow.id == uid)
+                              .values(locked_until=now + LOCKOUT, failed_logins=0).execution_options(synchronize_session=False))
+                    s.add(AccessLogRow(username=username[:64], action="locked", object=""))
+                s.add(AccessLogRow(username=username[:64], action="login_failed", object=""))
                 return None
             if self._hasher.check_needs_rehash(row.password_hash):
                 row.password_hash = self._hasher.hash(password)

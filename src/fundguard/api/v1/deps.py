@@ -46,12 +46,16 @@ def flag_filter(
     dept_code: Annotated[str | None, Query(description="科室")] = None,
     dr_code: Annotated[str | None, Query(description="医师编码")] = None,
 ) -> FlagFilter:
-    return FlagFilter(
+    flt = FlagFilter(
         rule_id=[r.strip().upper() for r in rule_id or [] if r.strip()], sev_deg=list(sev_deg or []),
         category=category or None, fixmedins_code=fixmedins_code or None, admdvs=admdvs or None,
         date_from=date_from, date_to=date_to, amount_min=amount_min, amount_max=amount_max, psn_no=psn_no or None,
         mdtrt_id=mdtrt_id or None, dept_code=dept_code or None, dr_code=dr_code or None,
     )
+    problems = flt.problems()
+    if problems:
+        raise HTTPException(422, "; ".join(problems))
+    return flt
 
 
 Svc = Annotated[Services, Depends(services)]

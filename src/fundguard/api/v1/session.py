@@ -32,6 +32,11 @@ def read_session(who: Who) -> UserOut:
 
 
 @router.delete("/session", status_code=204, summary="退出登录")
-def delete_session(request: Request) -> Response:
+def delete_session(request: Request, svc: Svc) -> Response:
+    # the cookie is signed, not stored: ending it on the server means moving the user's session
+    # generation on (every session of this user ends, on every device)
+    uid = request.session.get("uid")
+    if isinstance(uid, int) and not svc.config.no_auth:
+        svc.users.end_sessions(uid)
     request.session.clear()
     return Response(status_code=204)
