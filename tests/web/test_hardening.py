@@ -143,3 +143,50 @@ def test_pages_are_not_cached(client, users):
     for path in ("/runs", "/rules", "/login"):
         assert client.get(path).headers.get("cache-control") == "no-store", path
     assert client.get("/static/app.css").headers.get("cache-control") != "no-store"
+
+
+def test_an_institution_does_not_see_another_institutions_encounter_in_a_shared_finding(app, app_services):
+    from fundguard.workspace import Role, Scope
+    from fundguard.workspace.flagindex import FlagFilter
+
+    run = app_services.workspace.latest()
+    ix = run.index
+    cross = None
+    for flag in ix.iter_flags(FlagFilter(), Scope()):
+        full = ix.get(flag["flag_id"], Scope())
+        orgs = {e["fixmedins_code"] for e in full["encounters"]}
+        if len(orgs) > 1 and full["fixmedins_code"]:
+            cross = full
+            break
+    assert cross is not None, "the synthetic audit should have a finding over two institutions' encounters (D03/D07)"
+    own = cross["fixmedins_code"]
+    foreign = {e["mdtrt_id"] for e in cross["encounters"] if e["fixmedins_code"] != own}
+    app_services.users.create("inst_cross", PASSWORD, Role.INSTITUTION, fixmedins_code=own)
+    with TestClient(app) as c:
+        api_login(c, "inst_cross")
+        got = c.get(f"/api/v1/runs/{run.run_id}/flags/{cross['flag_id']}").json()
+    assert {e["fixmedins_code"] for e in got["encounters"]} == {own}
+    seen = {d["mdtrt_id"] for d in got["diagnoses"]} | {f["mdtrt_id"] for f in got["fee_lines"] + got["encounter_lines"]}
+    assert seen and not seen & foreign
+
+
+def test_masked_flags_carry_no_whole_identifier_anywhere(client, users, app_services):
+    from fundguard.workspace import Scope
+    from fundguard.workspace.flagindex import FlagFilter
+
+    run = app_services.workspace.latest()
+    ix = run.index
+    ids: set[str] = set()
+    flags = list(ix.iter_flags(FlagFilter(), Scope()))
+    for f in flags:
+        full = ix.get(f["flag_id"], Scope())
+        ids |= {x for x in (full["psn_no"], full["mdtrt_id"], full["setl_id"], *full["mdtrt_ids"]) if x}
+    api_login(client, users["admin"])  # the admin sees identifiers masked
+    listing = client.get("/api/v1/runs/latest/flags", params={"limit": 1000}).text
+    details = [client.get(f"/api/v1/runs/latest/flags/{f['flag_id']}").text for f in flags[:60]]
+    for text in (listing, *details):
+        leaked = [i for i in ids if i in text]  # synthetic ids are long (P00020179): no accidental match
+        assert not leaked, leaked[:5]
+    wb = load_workbook(io.BytesIO(client.get("/api/v1/runs/latest/flags.xlsx").content), read_only=True)
+    messages = " ".join(str(r[-1]) for r in wb["疑点"].iter_rows(min_row=2, values_only=True))
+    assert not [i for i in ids if i in messages]

@@ -13,7 +13,7 @@ from openpyxl.styles import Font
 
 from fundguard.workspace.flagindex import FlagFilter, FlagIndex, Scope
 from fundguard.workspace.runs import SEVERITY_LABELS
-from fundguard.workspace.services import mask_id
+from fundguard.workspace.services import mask_flag, mask_id
 
 EXPORT_LIMIT = 100_000
 HEADERS = ("疑点编号", "规则编号", "规则名称", "类别", "严重程度", "机构编码", "机构名称", "医保区划", "科室", "医师",
@@ -55,7 +55,7 @@ def write_flags_xlsx(target: IO[bytes] | Path, index: FlagIndex, flt: FlagFilter
         ws.append(_safe(ws, [f["flag_id"], f["rule_id"], names.get(f["rule_id"], ""), f["category"],
                              SEVERITY_LABELS.get(f["sev_deg"], str(f["sev_deg"])), f["fixmedins_code"], f["fixmedins_name"],
                              f["admdvs"], f["dept_code"], f["dr_code"], f["flag_date"], mask_id(f["psn_no"]),
-                             mask_id(f["mdtrt_id"]), amount, f["message"]]))
+                             mask_id(f["mdtrt_id"]), amount, mask_flag(f)["message"]]))
         n += 1
     total = index.count(flt, scope)
     about = wb.create_sheet("筛选条件")

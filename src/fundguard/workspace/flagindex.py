@@ -445,7 +445,7 @@ def _where(flt: FlagFilter, scope: Scope) -> tuple[list[str], list[Any]]:
 
 _LIST_COLUMNS = ("flag_id", "rule_id", "category", "sev_deg", "granularity", "psn_no", "mdtrt_id", "setl_id",
                  "fixmedins_code", "fixmedins_name", "admdvs", "dept_code", "dr_code", "flag_date", "vola_cents",
-                 "message")
+                 "message", "mdtrt_ids")  # mdtrt_ids: the encounters a message names, masked with the rest
 
 
 def _flag_dict(row: sqlite3.Row) -> dict:
@@ -555,8 +555,14 @@ class FlagIndex:
         flag = _flag_dict(rows[0])
         sns = list(flag["feedetl_sn"])
         encs = list(dict.fromkeys([*flag["mdtrt_ids"], *([flag["mdtrt_id"]] if flag["mdtrt_id"] else [])]))
-        flag["fee_lines"] = self._fee_lines(sns)
-        flag["encounters"] = [self._enc(r) for r in self._in("enc", "mdtrt_id", encs, "begntime")]
+        encounters = [self._enc(r) for r in self._in("enc", "mdtrt_id", encs, "begntime")]
+        if scope.fixmedins_code is not None:
+            # an institution sees its own encounters only: a finding about an overlap with another
+            # institution's stay (D03/D07/D09) names it (message, mdtrt_ids) but does not open it
+            encounters = [e for e in encounters if e["fixmedins_code"] == scope.fixmedins_code]
+            encs = [e["mdtrt_id"] for e in encounters]
+        flag["fee_lines"] = [f for f in self._fee_lines(sns) if scope.fixmedins_code is None or f["mdtrt_id"] in encs]
+        flag["encounters"] = encounters
         flag["diagnoses"] = [dict(r) for r in self._in("diag", "mdtrt_id", encs, "mdtrt_id, diag_srt_no")]
         psn = self._q("SELECT * FROM psn WHERE psn_no = ?", [flag["psn_no"]]) if flag["psn_no"] else []
         flag["person"] = dict(psn[0]) if psn else None

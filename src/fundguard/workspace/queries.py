@@ -94,10 +94,7 @@ def flag_detail(ws: Workspace, run: Run, who: Principal, flag_id: str) -> dict[s
     flag["related"] = related_flags(run, who, flag)
     flag["identifiers_masked"] = not who.sees_identifiers
     if not who.sees_identifiers:
-        flag = mask_flag(flag)
-        if flag.get("person"):
-            flag["person"] = mask_flag(flag["person"])
-        flag["encounters"] = [mask_flag(e) for e in flag["encounters"]]
+        flag = mask_flag(flag)  # everywhere in it: person, encounters, lines, evidence, message
     return flag
 
 

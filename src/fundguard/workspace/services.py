@@ -184,9 +184,39 @@ def mask_id(value: str | None) -> str:
     return s[:4] + "*" * (len(s) - 6) + s[-2:]
 
 
+_ID_KEYS = ("psn_no", "mdtrt_id", "setl_id")
+
+
 def mask_flag(flag: dict) -> dict:
-    out = dict(flag)
-    for key in ("psn_no", "mdtrt_id", "setl_id"):
-        if key in out:
-            out[key] = mask_id(out[key])
-    return out
+    """`flag` with the person's, encounters' and settlements' identifiers masked wherever they appear:
+    its own fields, `mdtrt_ids`, the evidence, the fee lines and encounters it carries, and inside text
+    (the message and `flag_key` name them: "与更早的住院 M0000088572 重叠", `P00020119|XA02…`)."""
+    ids: set[str] = set()
+
+    def collect(value: Any, key: str = "") -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                collect(v, k)
+        elif isinstance(value, list):
+            for v in value:
+                collect(v, key)
+        elif isinstance(value, str) and value and (key in _ID_KEYS or key == "mdtrt_ids" or key.endswith(_ID_KEYS)):
+            ids.add(value)
+
+    collect(flag)
+    ordered = sorted(ids, key=len, reverse=True)  # a longer id first, should one contain another
+
+    def mask(value: Any, key: str = "") -> Any:
+        if isinstance(value, dict):
+            return {k: mask(v, k) for k, v in value.items()}
+        if isinstance(value, list):
+            return [mask(v, key) for v in value]
+        if isinstance(value, str) and value:
+            if value in ids:
+                return mask_id(value)
+            for i in ordered:
+                if i in value:
+                    value = value.replace(i, mask_id(i))
+        return value
+
+    return {k: mask(v, k) for k, v in flag.items()}
