@@ -190,3 +190,14 @@ def test_masked_flags_carry_no_whole_identifier_anywhere(client, users, app_serv
     wb = load_workbook(io.BytesIO(client.get("/api/v1/runs/latest/flags.xlsx").content), read_only=True)
     messages = " ".join(str(r[-1]) for r in wb["疑点"].iter_rows(min_row=2, values_only=True))
     assert not [i for i in ids if i in messages]
+
+
+def test_summary_refuses_filters_it_cannot_apply_and_applies_region(client, users, app_services):
+    api_login(client, users["auditor"])
+    r = client.get("/api/v1/runs/latest/summary", params={"rule_id": "A01"})
+    assert r.status_code == 422 and "rule_id" in r.json()["detail"]
+    whole = client.get("/api/v1/runs/latest/summary").json()["totals"]["flags"]
+    region = client.get("/api/v1/runs/latest/summary").json()["by_region"][0]["key"]
+    in_region = client.get("/api/v1/runs/latest/summary", params={"admdvs": region}).json()["totals"]["flags"]
+    listed = client.get("/api/v1/runs/latest/flags", params={"admdvs": region, "limit": 1}).json()["total"]
+    assert 0 < in_region == listed < whole

@@ -618,6 +618,9 @@ class FlagIndex:
         if flt is not None and flt.fixmedins_code:
             clauses.append("fixmedins_code = ?")
             args.append(flt.fixmedins_code)
+        if flt is not None and flt.admdvs:
+            clauses.append("admdvs >= ? AND admdvs < ?")
+            args.extend([flt.admdvs, flt.admdvs + "~"])
         return (f"WHERE {' AND '.join(clauses)}" if clauses else ""), args
 
     def breakdown(self, dim: str, scope: Scope, flt: FlagFilter | None = None, *, limit: int | None = None,
