@@ -114,3 +114,21 @@ def test_feedback_on_another_institutions_finding_links_nothing(make_service):
     with svc.store.engine.connect() as con:
         rows = con.execute(select(Feedback.rule_id).order_by(Feedback.id)).all()
     assert [r[0] for r in rows] == [None, "A01"]
+
+
+def test_over_long_caller_values_are_cut_to_their_columns(service):
+    # PostgreSQL refuses a value longer than its column, and the batch of calls queued with it would be lost
+    from sqlalchemy import select
+
+    from fundguard.realtime.store import Call, Result
+
+    payload = deep(request(orders=[order("RX1", FEMALE_ONLY_DRUG, **{"hilist_type": "101", "chrg_type": "11", "pric": 25.5})]))
+    payload["msgid"] = "M" * 100
+    _enc(payload)["mdtrt_id"] = "E" * 80
+    payload["input"]["data"]["patient_dtos"][0]["curr_mdtrt_id"] = "E" * 80
+    assert _reply(service, payload).body["infcode"] == 0
+    service.store.flush()
+    with service.store.engine.connect() as con:
+        call = con.execute(select(Call.msgid, Call.mdtrt_id).order_by(Call.received_at.desc())).first()
+        result = con.execute(select(Result.mdtrt_id)).first()
+    assert call.msgid == "M" * 64 and call.mdtrt_id == "E" * 50 and result.mdtrt_id == "E" * 50

@@ -156,7 +156,8 @@ def build_router(config: RealtimeConfig | RealtimeService, *, include_noop: bool
 
 def standalone_app(config: RealtimeConfig | None = None, *, include_noop: bool = True) -> FastAPI:
     """A FastAPI app with only the national paths; configured from `FUNDGUARD_RT_*` variables when no
-    config is given (`FUNDGUARD_RT_DB`, `FUNDGUARD_RT_HISTORY`, `FUNDGUARD_RT_KB`, `FUNDGUARD_RT_NO_AUTH=1`)."""
+    config is given (`FUNDGUARD_RT_DB`, `FUNDGUARD_RT_HISTORY`, `FUNDGUARD_RT_KB`, `FUNDGUARD_RT_NO_AUTH=1`,
+    `FUNDGUARD_RT_ADMDVS`)."""
     if config is None:
         config = RealtimeConfig(
             db_url=os.environ.get("FUNDGUARD_RT_DB", "sqlite:///var/realtime.db"),
@@ -164,6 +165,7 @@ def standalone_app(config: RealtimeConfig | None = None, *, include_noop: bool =
             kb_path=os.environ.get("FUNDGUARD_RT_KB") or None,
             auth=os.environ.get("FUNDGUARD_RT_NO_AUTH") != "1",
             infcode_as_string=os.environ.get("FUNDGUARD_RT_INFCODE_STRING") == "1",
+            admdvs=os.environ.get("FUNDGUARD_RT_ADMDVS") or "000000",  # this centre's division: inf_refmsgid prefix
         )
     router = build_router(config, include_noop=include_noop)
     service = router.service  # type: ignore[attr-defined]

@@ -211,6 +211,20 @@ def _engine(url: str):
     return create_engine(url, pool_pre_ping=True)
 
 
+def _fit(model: type[Base], row: dict) -> dict:
+    """`row` with each text cut to its column's length: values come from callers (msgid, mdtrt_id,
+    warn_rslt_id…), and one over-long value would fail the whole batch insert on PostgreSQL (SQLite does
+    not check lengths), losing the other calls queued with it."""
+    limits = _LIMITS.get(model)
+    if limits is None:
+        limits = _LIMITS[model] = {c.name: c.type.length for c in model.__table__.columns
+                                   if isinstance(c.type, String) and c.type.length}
+    return {k: v[: limits[k]] if isinstance(v, str) and k in limits and len(v) > limits[k] else v for k, v in row.items()}
+
+
+_LIMITS: dict[type, dict[str, int]] = {}
+
+
 class RealtimeStore:
     def __init__(self, url: str, *, background: bool = True):
         self.url = url
@@ -319,10 +333,10 @@ class RealtimeStore:
         records = list(records)
         calls, results = [], []
         for rec in records:
-            call = dict(_CALL_DEFAULTS, **rec.call)
+            call = _fit(Call, dict(_CALL_DEFAULTS, **rec.call))
             call.setdefault("id", uuid.uuid4().hex)
             calls.append(call)
-            results.extend(dict(r, call_id=call["id"]) for r in rec.results)
+            results.extend(_fit(Result, dict(r, call_id=call["id"])) for r in rec.results)
         with self.engine.begin() as con:
             con.execute(insert(Call), calls)
             if results:
@@ -343,7 +357,7 @@ class RealtimeStore:
                     rows = []
                     for f in rec.feedback:
                         rule_id, dr = known.get(f["warn_rslt_id"], (None, None))
-                        rows.append(dict(f, call_id=call_id, rule_id=rule_id, dr_codg=dr))
+                        rows.append(_fit(Feedback, dict(f, call_id=call_id, rule_id=rule_id, dr_codg=dr)))
                     con.execute(insert(Feedback), rows)
 
     def flush(self, timeout: float = 30.0) -> None:
