@@ -132,3 +132,17 @@ def test_over_long_caller_values_are_cut_to_their_columns(service):
         call = con.execute(select(Call.msgid, Call.mdtrt_id).order_by(Call.received_at.desc())).first()
         result = con.execute(select(Result.mdtrt_id)).first()
     assert call.msgid == "M" * 64 and call.mdtrt_id == "E" * 50 and result.mdtrt_id == "E" * 50
+
+
+def test_refused_calls_are_in_the_call_log(secure):
+    from sqlalchemy import select
+
+    from fundguard.realtime.store import Call
+
+    svc, paasid, secret = secure
+    assert svc.handle(body(request()), signed(paasid, "wrong-secret-wrong-secret")).status == 401
+    assert svc.handle(body(request(fixmedins_code="H99999999999")), signed(paasid, secret)).status == 403
+    svc.store.flush()
+    with svc.store.engine.connect() as con:
+        rows = con.execute(select(Call.status, Call.infno, Call.fixmedins_code).where(Call.status == "refused")).all()
+    assert sorted(rows, key=str) == sorted([("refused", "?", None), ("refused", "3101", ORG)], key=str)

@@ -127,6 +127,14 @@ class RealtimeService:
             log.exception("实时审核内部错误 (请求摘要 %s)", error_id)
             return Reply(500, self._envelope(-1, f"服务内部错误, 请联系管理员 (编号 {error_id})", None, received))
 
+    def _refused(self, base_call: dict, infno: str, caller: str | None, t0: float, msg: str) -> None:
+        """A call refused by authentication (401) or for another institution's code (403): in the call
+        log too, so that an operator sees attempts, not only answered calls."""
+        ms = (time.perf_counter() - t0) * 1000
+        self.store.record(CallRecord(dict(base_call, infno=infno[:4], status="refused", fixmedins_code=caller, infcode=-1,
+                                          err_msg=msg[:2000], duration_ms=Decimal(f"{ms:.3f}")), [], []))
+        self._log_line(infno, "refused", caller, 0, -1, t0, msg)
+
     def too_large(self, limit: int) -> Reply:
         """The reply to a body over `limit` bytes (not read further, not authenticated)."""
         msg = f"$: 请求体超过 {limit // (1024 * 1024)} MB 上限"
@@ -143,7 +151,7 @@ class RealtimeService:
             try:
                 inst = self.auth.check(headers)
             except AuthError as exc:
-                self._log_line("-", "refused", None, 0, -1, t0, exc.message)
+                self._refused(base_call, path_infno or expect_infno or "?", None, t0, exc.message)
                 return Reply(exc.status, self._envelope(-1, exc.message, None, received))
         infno = path_infno or expect_infno or "?"
         try:
@@ -158,7 +166,7 @@ class RealtimeService:
                     raise RequestError("fixmedins_code", "缺少定点医药机构编号")
                 if req.fixmedins_code != inst.fixmedins_code:
                     msg = f"fixmedins_code: {req.fixmedins_code} 不属于已认证的调用方"
-                    self._log_line("?", "refused", req.fixmedins_code, 0, -1, t0, msg)
+                    self._refused(base_call, infno, inst.fixmedins_code, t0, msg)
                     return Reply(403, self._envelope(-1, msg, None, received))
         except RequestError as exc:
             msg = f"{exc.path}: {exc.message}"
