@@ -146,3 +146,18 @@ def test_refused_calls_are_in_the_call_log(secure):
     with svc.store.engine.connect() as con:
         rows = con.execute(select(Call.status, Call.infno, Call.fixmedins_code).where(Call.status == "refused")).all()
     assert sorted(rows, key=str) == sorted([("refused", "?", None), ("refused", "3101", ORG)], key=str)
+
+
+def test_only_findings_on_the_orders_being_saved_when_the_his_marks_them(service):
+    drug = {"hilist_type": "101", "chrg_type": "11", "pric": 25.5}
+
+    def a01(flag_old: int, flag_new: int) -> list[str]:
+        payload = request(orders=[order("RX1", FEMALE_ONLY_DRUG, curr_drord_flag=flag_old, **drug),
+                                  order("RX2", curr_drord_flag=flag_new)])
+        reply = _reply(service, payload)
+        return [d["rx_id"] for r in reply.body["output"]["result"] if r["rule_id"] == "A01"
+                for d in r["judge_result_detail_dtos"]]
+
+    assert a01(0, 1) == []  # the earlier order was warned about when it was saved
+    assert a01(1, 1) == ["RX1"]
+    assert a01(0, 0) == ["RX1"]  # none marked current (as in the national sample): every order counts

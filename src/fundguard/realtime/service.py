@@ -67,6 +67,18 @@ class Reply:
     body: dict
 
 
+def _on_current_orders(flags: list[Flag], patient: Any, frame: Frame) -> list[Flag]:
+    """When the HIS marks the orders being saved now (`curr_drord_flag` 1) among the encounter's earlier
+    ones (0), only findings that involve a current order are reported: an inpatient HIS sends the whole
+    stay at every save, and old orders must not be warned about again each time. Findings on no order
+    (encounter or person level) stay. With no order marked 1 (the national sample marks its only order 0)
+    every order counts as current."""
+    current = {o.rx_id for o in patient.current.orders if (o.curr_drord_flag or "").strip() == "1"}
+    if not current:
+        return flags
+    return [f for f in flags if not f.feedetl_sns or any(frame.rx_by_sn.get(sn) in current for sn in f.feedetl_sns)]
+
+
 class RealtimeService:
     def __init__(self, config: RealtimeConfig, *, knowledge: Knowledge | None = None, store: RealtimeStore | None = None):
         self.config = config
@@ -197,7 +209,7 @@ class RealtimeService:
             tables = merge_history(ds, history)
             frame = Frame.build(tables, self.evaluator.kb, orders=ds.orders, focus=frozenset({ds.current_mdtrt_id}),
                                 rx_by_sn=ds.rx_by_sn, trace_sales=self._trace_sales(ds))
-            flags = self.evaluator.evaluate(frame, rules, self.params)
+            flags = _on_current_orders(self.evaluator.evaluate(frame, rules, self.params), patient, frame)
             out.append((patient, ds, flags, frame))
         return out
 
