@@ -193,6 +193,14 @@ def test_extra_encounter_columns_named_like_computed_ones_are_ignored(dataset, t
         pq.read_table(tmp_path / "b" / "flags.parquet", columns=cols))
 
 
+def test_run_json_records_absolute_paths(dataset, tmp_path, library, monkeypatch):
+    # the web app reads the dataset for a flag's evidence from wherever it is started
+    monkeypatch.chdir(dataset.parent)
+    run_audit(Path(dataset.name), tmp_path / "o", rules=["B06"], registry=library)
+    run = json.loads((tmp_path / "o" / "run.json").read_text(encoding="utf-8"))
+    assert run["dataset"]["path"] == str(dataset.resolve()) and Path(run["kb"]["path"]).is_absolute()
+
+
 def test_rule_selection_and_params_file(dataset, tmp_path, library):
     params = tmp_path / "p.yaml"
     params.write_text("B06: {}\n", encoding="utf-8")

@@ -101,3 +101,33 @@ def test_cli_history_institutions_stats(tmp_path, make_service):
         assert r.exit_code == 0, r.output
     r = runner.invoke(cli, ["realtime", "stats", "--by", "nurse", "--db", db])
     assert r.exit_code == 2
+
+
+def test_realtime_commands_default_to_the_workspace_serve_reads(tmp_path, monkeypatch):
+    """`institutions register`, `history load` and `realtime stats` write and read where `fundguard serve`
+    (default workspace var/workspace) looks: the documented set-up works without --db/--store."""
+    from typer.testing import CliRunner
+
+    from fundguard.cli import app
+    from fundguard.contract.factories import build_tables, write_dataset
+    from fundguard.workspace import AppConfig
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("FUNDGUARD_DB_URL", raising=False)
+    monkeypatch.delenv("FUNDGUARD_RT_DB", raising=False)
+    monkeypatch.delenv("FUNDGUARD_RT_HISTORY", raising=False)
+    runner = CliRunner()
+    assert runner.invoke(app, ["institutions", "register", "H1"]).exit_code == 0
+    data = write_dataset(build_tables({"psn": [{"psn_no": "P1"}], "mdtrt": [{"mdtrt_id": "M1", "psn_no": "P1"}],
+                                       "feedetl": [{"feedetl_sn": "F1", "mdtrt_id": "M1", "cnt": 1, "pric": 1}]}), tmp_path / "ds")
+    assert runner.invoke(app, ["history", "load", str(data)]).exit_code == 0
+    workspace = tmp_path / "var" / "workspace"
+    assert (workspace / "history.sqlite").is_file()
+    from fundguard.realtime.store import RealtimeStore
+
+    store = RealtimeStore(AppConfig(workspace=workspace).resolved_db_url(), background=False)
+    try:
+        assert [i["fixmedins_code"] for i in store.institutions()] == ["H1"]
+    finally:
+        store.close()
+    assert runner.invoke(app, ["realtime", "stats"]).exit_code == 0

@@ -130,8 +130,8 @@ def _include_national(app: FastAPI, config: AppConfig, services: Services) -> No
     if config.rules_dir is not None and "registry" not in options:
         options["registry"] = services.workspace.registry
     if config.workspace is not None and "history_path" not in options:
-        history = Path(config.workspace) / "history.sqlite"
-        options["history_path"] = history if history.exists() else None
+        # used as soon as `fundguard history load` writes it, even after the server started
+        options["history_path"] = Path(config.workspace) / "history.sqlite"
     try:
         router = national.build_router(RealtimeConfig(**options))
     except Exception as exc:  # the app still serves audits when the real-time part cannot start

@@ -116,11 +116,14 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(EXIT_BAD_INPUT) from exc
         address = f"http://{host}:{port}/"
         out_console.print("")
-        out_console.print(f"[bold green]FundGuard 演示[/bold green]: 在浏览器打开 {address}")
+        if serve:
+            out_console.print(f"[bold green]FundGuard 演示[/bold green]: 在浏览器打开 {address}")
+        else:
+            out_console.print(f"[bold green]FundGuard 演示已准备好[/bold green] (未启动服务): fundguard serve -w {workspace.resolve()}")
         out_console.print("登录 (密码每次运行 demo 时重新生成):")
         for username, password, label in users:
             out_console.print(f"  用户名 [bold]{username}[/bold]  密码 [bold]{password}[/bold]  ({label})")
-        out_console.print(f"数据与数据库: {folder.resolve()}  · API: {address}api/v1/openapi.json  · Ctrl+C 退出")
+        out_console.print(f"数据与数据库: {folder.resolve()}" + (f"  · API: {address}api/v1/openapi.json  · Ctrl+C 退出" if serve else ""))
         if serve:
             from fundguard.cli.serve import run_server
 

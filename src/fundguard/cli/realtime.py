@@ -12,20 +12,33 @@ from rich.table import Table
 
 from fundguard.cli._common import EXIT_BAD_INPUT, EXIT_USAGE, err_console, out_console
 
-DEFAULT_DB = "sqlite:///var/realtime.db"
-DEFAULT_HISTORY = Path("var/history.sqlite")
+#: the workspace `fundguard serve` uses by default: these commands write where the server reads
+DEFAULT_WORKSPACE = Path("var/workspace")
 
 history_app = typer.Typer(help="实时审核的参保人历史库 (按 psn_no)", no_args_is_help=True)
 realtime_app = typer.Typer(help="实时审核 (事前提醒 / 事中审核) 的统计", no_args_is_help=True)
 institutions_app = typer.Typer(help="调用实时接口的定点医药机构及其密钥", no_args_is_help=True)
 
-DbOption = Annotated[str, typer.Option("--db", envvar="FUNDGUARD_RT_DB", help="调用日志数据库 (SQLAlchemy URL)")]
+DbOption = Annotated[str | None, typer.Option("--db", envvar="FUNDGUARD_RT_DB",
+                                              help="调用日志数据库 (SQLAlchemy URL; 默认与 fundguard serve 相同: WORKSPACE/fundguard.db)")]
+WsOption = Annotated[Path, typer.Option("--workspace", "-w", help="fundguard serve 的工作区目录")]
+
+
+def _db_url(db: str | None, workspace: Path) -> str:
+    """The call-log database `fundguard serve --workspace WORKSPACE` uses (FUNDGUARD_DB_URL included)."""
+    if db:
+        return db
+    from fundguard.workspace import AppConfig
+
+    return AppConfig(workspace=workspace).resolved_db_url()
 
 
 @history_app.command("load")
 def history_load(
     dataset: Annotated[Path, typer.Argument(help="符合数据契约的数据集目录 (已结算的就诊与费用明细)")],
-    store: Annotated[Path, typer.Option("--store", envvar="FUNDGUARD_RT_HISTORY", help="历史库文件")] = DEFAULT_HISTORY,
+    store: Annotated[Path | None, typer.Option("--store", envvar="FUNDGUARD_RT_HISTORY",
+                                               help="历史库文件 (默认 WORKSPACE/history.sqlite, fundguard serve 读取之处)")] = None,
+    workspace: WsOption = DEFAULT_WORKSPACE,
 ) -> None:
     """校验数据集并整体替换历史库 (原子替换, 运行中的服务下次查询即用新库)。"""
     from fundguard.contract.load import ContractError
@@ -35,7 +48,7 @@ def history_load(
         err_console.print(f"[red]不是目录: {dataset}")
         raise typer.Exit(EXIT_BAD_INPUT)
     try:
-        summary = load_history(dataset, store)
+        summary = load_history(dataset, store or workspace / "history.sqlite")
     except ContractError as exc:
         err_console.print(f"[red]数据集不符合契约, 历史库未改动:\n{exc}")
         raise typer.Exit(EXIT_BAD_INPUT) from exc
@@ -48,7 +61,8 @@ def history_load(
 def realtime_stats(
     by: Annotated[str, typer.Option("--by", help="分组: rule | institution | doctor | day")] = "rule",
     as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False,
-    db: DbOption = DEFAULT_DB,
+    db: DbOption = None,
+    workspace: WsOption = DEFAULT_WORKSPACE,
 ) -> None:
     """提醒次数、违规、可疑提醒、医生反馈 (继续执行 / 返回修改), 按规则、机构、医生或日期。"""
     from fundguard.realtime.store import RealtimeStore
@@ -56,7 +70,7 @@ def realtime_stats(
     if by not in ("rule", "institution", "doctor", "day"):
         err_console.print(f"[red]--by 应为 rule, institution, doctor 或 day, 得到 {by!r}")
         raise typer.Exit(EXIT_USAGE)
-    store = RealtimeStore(db, background=False)
+    store = RealtimeStore(_db_url(db, workspace), background=False)
     try:
         rows = store.stats(by)
     finally:
@@ -82,7 +96,8 @@ def institutions_register(
     secret: Annotated[str | None, typer.Option("--secret", help="指定密钥 (默认随机生成)")] = None,
     paasid: Annotated[str | None, typer.Option("--paasid", help="x-tif-paasid (默认为机构编号)")] = None,
     name: Annotated[str | None, typer.Option("--name", help="机构名称")] = None,
-    db: DbOption = DEFAULT_DB,
+    db: DbOption = None,
+    workspace: WsOption = DEFAULT_WORKSPACE,
 ) -> None:
     """登记 (或更换密钥) 一家机构; 密钥只在此显示一次。"""
     from fundguard.realtime.store import RealtimeStore
@@ -90,7 +105,7 @@ def institutions_register(
     if not code.strip() or (secret is not None and len(secret) < 16):
         err_console.print("[red]机构编号不能为空; 密钥至少 16 个字符")
         raise typer.Exit(EXIT_BAD_INPUT)
-    store = RealtimeStore(db, background=False)
+    store = RealtimeStore(_db_url(db, workspace), background=False)
     try:
         pid, key = store.register_institution(code.strip(), secret=secret, paasid=paasid, name=name)
     finally:
@@ -101,11 +116,11 @@ def institutions_register(
 
 
 @institutions_app.command("list")
-def institutions_list(db: DbOption = DEFAULT_DB) -> None:
+def institutions_list(db: DbOption = None, workspace: WsOption = DEFAULT_WORKSPACE) -> None:
     """已登记的机构 (不显示密钥)。"""
     from fundguard.realtime.store import RealtimeStore
 
-    store = RealtimeStore(db, background=False)
+    store = RealtimeStore(_db_url(db, workspace), background=False)
     try:
         rows = store.institutions()
     finally:

@@ -273,10 +273,11 @@ def run_audit(
             engine=engine,
             extra={"rule_library": str(registry.root), "warnings": dataset_warnings({n: t.rows for n, t in report.tables.items()})},
             dataset={
-                "path": str(dataset),
+                # absolute: the web app reads the dataset for the evidence from wherever it is started
+                "path": str(Path(dataset).resolve()),
                 "tables": {n: {"rows": t.rows, "sha256": t.sha256, "file": t.file} for n, t in sorted(report.tables.items())},
             },
-            kb={"path": str(kb_path), "content_hash": kb_hash, "manifest": edition.manifest},
+            kb={"path": str(Path(kb_path).resolve()), "content_hash": kb_hash, "manifest": edition.manifest},
             result=result,
             total_seconds=total_seconds,
         )

@@ -825,8 +825,8 @@ def run_audit_spark(
             engine=NAME,
             extra={"rule_library": str(registry.root), "spark": {"master": session.sparkContext.master, "version": session.version},
                    "warnings": dataset_warnings({n: v["rows"] for n, v in tables.items()})},
-            dataset={"path": uri, "tables": dict(sorted(tables.items()))},
-            kb={"path": str(kb_path), "content_hash": kb_hash, "manifest": edition.manifest},
+            dataset={"path": str(local.resolve()) if local is not None else uri, "tables": dict(sorted(tables.items()))},
+            kb={"path": str(Path(kb_path).resolve()), "content_hash": kb_hash, "manifest": edition.manifest},
             result=result,
             total_seconds=total_seconds,
         )
