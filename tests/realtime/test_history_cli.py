@@ -96,6 +96,7 @@ def test_cli_history_institutions_stats(tmp_path, make_service):
     assert r.exit_code == 0, r.output
     rows = {x["rule"]: x for x in json.loads(r.output)}
     assert rows["A01"]["reminders"] == 1 and rows["A01"]["modified"] == 1
+    assert rows["A01"]["calls"] is None and rows["A01"]["calls_with_reminders"] == 1  # not 0: not counted per rule
     for by in ("institution", "doctor", "day"):
         r = runner.invoke(cli, ["realtime", "stats", "--by", by, "--db", db])
         assert r.exit_code == 0, r.output

@@ -86,7 +86,7 @@ def realtime_stats(
     for key, text in labels.items():
         table.add_column(text, justify="left" if key == by else "right")
     for r in rows:
-        table.add_row(*(str(r[k]) for k in labels))
+        table.add_row(*("-" if r[k] is None else str(r[k]) for k in labels))
     out_console.print(table)
 
 
