@@ -25,12 +25,10 @@ WsOption = Annotated[Path, typer.Option("--workspace", "-w", help="fundguard ser
 
 
 def _db_url(db: str | None, workspace: Path) -> str:
-    """The call-log database `fundguard serve --workspace WORKSPACE` uses (FUNDGUARD_DB_URL included)."""
-    if db:
-        return db
+    """`db`, else the call-log database `fundguard serve --workspace WORKSPACE` uses (FUNDGUARD_DB_URL included)."""
     from fundguard.workspace import AppConfig
 
-    return AppConfig(workspace=workspace).resolved_db_url()
+    return AppConfig(workspace=workspace, db_url=db).resolved_db_url()
 
 
 @history_app.command("load")

@@ -143,7 +143,7 @@ class RealtimeService:
         """A call refused by authentication (401) or for another institution's code (403): in the call
         log too, so that an operator sees attempts, not only answered calls."""
         ms = (time.perf_counter() - t0) * 1000
-        self.store.record(CallRecord(dict(base_call, infno=infno[:4], status="refused", fixmedins_code=caller, infcode=-1,
+        self.store.record(CallRecord(dict(base_call, infno=infno, status="refused", fixmedins_code=caller, infcode=-1,
                                           err_msg=msg[:2000], duration_ms=Decimal(f"{ms:.3f}")), [], []))
         self._log_line(infno, "refused", caller, 0, -1, t0, msg)
 
@@ -183,7 +183,7 @@ class RealtimeService:
         except RequestError as exc:
             msg = f"{exc.path}: {exc.message}"
             ms = (time.perf_counter() - t0) * 1000
-            self.store.record(CallRecord(dict(base_call, infno=infno[:4], status="rejected",
+            self.store.record(CallRecord(dict(base_call, infno=infno, status="rejected",
                                               fixmedins_code=inst.fixmedins_code if inst else None, infcode=-1,
                                               err_msg=msg[:2000], duration_ms=Decimal(f"{ms:.3f}")), [], []))
             self._log_line(infno, "rejected", inst.fixmedins_code if inst else None, 0, -1, t0, msg)

@@ -28,6 +28,7 @@ from fundguard.workspace import (
     csrf_ok,
     csrf_token,
     log_in,
+    log_out,
     mask_flag,
     mask_id,
     write_flags_xlsx,
@@ -183,11 +184,7 @@ def login(request: Request, username: str = Form(""), password: str = Form(""), 
 @router.post("/logout")
 def logout(request: Request, csrf_token_: str = Form("", alias="csrf_token")) -> Response:
     if csrf_ok(request.session, csrf_token_):
-        uid = request.session.get("uid")
-        svc = _svc(request)
-        if isinstance(uid, int) and not svc.config.no_auth:
-            svc.users.end_sessions(uid)  # the old cookie must not work again (it is signed, not stored)
-        request.session.clear()
+        log_out(request.session, _svc(request))
     return RedirectResponse("/login", status_code=303)
 
 

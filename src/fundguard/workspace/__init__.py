@@ -31,6 +31,7 @@ from fundguard.workspace.services import (
     csrf_ok,
     csrf_token,
     log_in,
+    log_out,
     mask_flag,
     mask_id,
 )
@@ -66,6 +67,7 @@ __all__ = [
     "csrf_token",
     "generate_password",
     "log_in",
+    "log_out",
     "mask_flag",
     "mask_id",
     "migrate",

@@ -325,12 +325,13 @@ class FlagFilter:
         bad = [s for s in self.sev_deg if s not in (1, 2, 3)]
         if bad:
             out.append(f"sev_deg: 严重程度应为 1、2 或 3, 得到 {bad[0]}")
-        for name in ("category", "fixmedins_code", "admdvs", "psn_no", "mdtrt_id", "dept_code", "dr_code"):
+        def bad(text: str) -> bool:
+            return len(text) > 200 or any(ord(ch) < 32 for ch in text)
+
+        for name in ("rule_id", "category", "fixmedins_code", "admdvs", "psn_no", "mdtrt_id", "dept_code", "dr_code"):
             value = getattr(self, name)
-            if value is not None and (len(value) > 200 or any(ord(ch) < 32 for ch in value)):
+            if any(bad(v) for v in value) if isinstance(value, list) else (value is not None and bad(value)):
                 out.append(f"{name}: 含控制字符或超过 200 个字符")
-        if any(len(r) > 200 or any(ord(ch) < 32 for ch in r) for r in self.rule_id):
-            out.append("rule_id: 含控制字符或超过 200 个字符")
         return out
 
     def describe(self) -> list[tuple[str, str]]:

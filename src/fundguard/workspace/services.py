@@ -159,6 +159,15 @@ def log_in(session: dict, user: User) -> None:
     session.update({"uid": user.id, "gen": user.session_gen, "csrf": secrets.token_urlsafe(24)})
 
 
+def log_out(session: dict, svc: Services) -> None:
+    """End the session on the server too: the cookie is signed, not stored, so the user's session
+    generation moves on (every session of this user ends, on every device), then the cookie is cleared."""
+    uid = session.get("uid")
+    if isinstance(uid, int) and not svc.config.no_auth:
+        svc.users.end_sessions(uid)
+    session.clear()
+
+
 def csrf_token(session: dict) -> str:
     token = session.get("csrf")
     if not token:

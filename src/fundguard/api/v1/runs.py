@@ -3,6 +3,8 @@ institution, region, department, doctor and month) within the caller's scope."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from fastapi import APIRouter, HTTPException
 
 from fundguard.api.v1.deps import FilterDep, RunDep, Svc, Who
@@ -35,8 +37,8 @@ def read_run(run: RunDep, svc: Svc, who: Who) -> dict:
 @router.get("/runs/{run_id}/summary", response_model=Summary, summary="总览: 按类别、严重程度、规则、机构、区划、科室、医师、月份")
 def read_summary(run: RunDep, svc: Svc, who: Who, flt: FilterDep) -> dict:
     # the summary is read from per-institution/region cubes: other filters would be silently ignored
-    unsupported = [name for name in ("rule_id", "sev_deg", "category", "date_from", "date_to", "amount_min", "amount_max",
-                                     "psn_no", "mdtrt_id", "dept_code", "dr_code") if getattr(flt, name) not in (None, [], "")]
+    unsupported = [f.name for f in dataclasses.fields(flt)
+                   if f.name not in ("fixmedins_code", "admdvs") and getattr(flt, f.name) not in (None, [], "")]
     if unsupported:
         raise HTTPException(422, f"总览只支持按机构 (fixmedins_code) 与区划 (admdvs) 筛选, 不支持: {', '.join(unsupported)}")
     out = run_summary(svc.workspace, run, who, flt)

@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 
 from fundguard.api.v1.deps import Svc, Who
 from fundguard.api.v1.schemas import LoginIn, UserOut
-from fundguard.workspace import Principal, log_in
+from fundguard.workspace import Principal, log_in, log_out
 
 router = APIRouter(tags=["session"])
 
@@ -33,10 +33,5 @@ def read_session(who: Who) -> UserOut:
 
 @router.delete("/session", status_code=204, summary="退出登录")
 def delete_session(request: Request, svc: Svc) -> Response:
-    # the cookie is signed, not stored: ending it on the server means moving the user's session
-    # generation on (every session of this user ends, on every device)
-    uid = request.session.get("uid")
-    if isinstance(uid, int) and not svc.config.no_auth:
-        svc.users.end_sessions(uid)
-    request.session.clear()
+    log_out(request.session, svc)
     return Response(status_code=204)

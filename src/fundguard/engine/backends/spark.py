@@ -374,7 +374,8 @@ class UnreadableInputError(RuntimeError):
         if "NANOS" in reason:
             hint = ("时间列为纳秒精度 TIMESTAMP(NANOS), Spark 只读微秒精度: 请以微秒写出 "
                     "(pyarrow: coerce_timestamps='us'; pandas: to_parquet(..., coerce_timestamps='us')); ")
-        super().__init__(f"{path}: Spark 无法读取该文件: {hint}{reason}")
+        self.message = f"Spark 无法读取该文件: {hint}{reason}"
+        super().__init__(f"{path}: {self.message}")
 
 
 def read_contract_tables(spark: SparkSession, uri: str) -> dict[str, list[str] | None]:
@@ -793,7 +794,7 @@ def run_audit_spark(
     except UnreadableInputError as exc:
         from fundguard.contract.load import ContractError, Issue
 
-        raise ContractError([Issue(exc.path.rsplit("/", 1)[-1], None, None, str(exc).split(": ", 1)[1])]) from None
+        raise ContractError([Issue(exc.path.rsplit("/", 1)[-1], None, None, exc.message)]) from None
     register_kb_tables(session, edition.tables)
     tables: dict[str, dict[str, Any]] = {}
     for t in TABLES:
