@@ -80,6 +80,40 @@ def test_overlay_errors_name_file_and_row(tmp_path):
     assert not (tmp_path / "ed").exists()
 
 
+@pytest.mark.parametrize(("file", "text", "message"), [
+    ("kb_item_gender.csv", "hilist_code,gend\nX1,1\nX2,3\n", "第 2 行 gend 值 '3' 无效：取值应为 1、2"),
+    ("kb_item_gender.csv", "hilist_code,gend\nX1,男\n", "第 1 行 gend 值 '男' 无效"),
+    ("kb_item_gender.csv", "hilist_code,gend\nX1,\n", "第 1 行 gend 不能为空"),
+    ("kb_item_age.csv", "hilist_code,min_age,max_age\nX,abc,3\n", "第 1 行 min_age 值 'abc' 不是整数"),
+    ("kb_item_age.csv", "hilist_code,min_age,max_age\nX,18,6\n", "min_age 18 大于 max_age 6"),
+    ("kb_item_age.csv", "hilist_code,min_age,max_age\nX,,\n", "min_age 与 max_age 不能都为空"),
+    ("kb_item_limit.csv", "hilist_code,max_cnt,per\nX,2,week\n", "per 值 'week' 无效：取值应为 hour、day、mdtrt"),
+    ("kb_item_limit.csv", "hilist_code,max_cnt,per\nX,0,day\n", "max_cnt 值 0 无效：应为不小于 1 的数"),
+    ("kb_hilist.csv", "hilist_code,pric_uplmt_amt\nX,12.345\n", "pric_uplmt_amt 值 '12.345' 不是数值"),
+    ("kb_hilist.csv", "hilist_code,covered\nX,maybe\n", "covered 值 'maybe' 不是是/否"),
+    ("kb_drug_product.csv", "trac_prefix,hilist_code\n81234,X\n", "trac_prefix 值 '81234' 无效：应为 7 位数字"),
+    ("kb_exclusive.csv", "hilist_code_a,hilist_code_b,scope\nA*1,B,day\n", "hilist_code_a 值 'A\\*1' 无效"),
+])
+def test_overlay_values_are_checked_per_column(tmp_path, file, text, message):
+    _write(tmp_path / "bad", file, text)
+    with pytest.raises(KbError, match=f"{file}: {message}" if message.startswith("第") else message):
+        build_edition(tmp_path / "ed", overlays=[tmp_path / "bad"])
+    assert not (tmp_path / "ed").exists()
+
+
+def test_national_and_sample_rows_pass_the_value_checks():
+    from fundguard.kb.edition import SAMPLE_DIR, national_layer, read_layer
+    from fundguard.kb.tables import coerce_row, row_problems
+
+    national, _ = national_layer()
+    sample = read_layer(SAMPLE_DIR, kind="sample", name="sample")
+    bad = [(layer.name, table, row, problems)
+           for layer in (national, sample) for table, rows in layer.tables.items() for row in rows
+           if (problems := row_problems(table, coerce_row(table, row)))]
+    assert sum(len(rows) for rows in national.tables.values()) > 10000
+    assert bad == []
+
+
 def test_refuses_to_overwrite_a_foreign_folder(tmp_path):
     _write(tmp_path / "mine", "notes.txt", "keep me")
     with pytest.raises(KbError):

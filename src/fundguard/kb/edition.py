@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from fundguard.kb.load_nhsa import NHSA_DIR, REPORT_COLUMNS, load_national, report_rows
-from fundguard.kb.tables import KB_KEYS, KB_TABLES, arrow_schema, to_arrow
+from fundguard.kb.tables import KB_KEYS, KB_TABLES, arrow_schema, coerce_row, row_problems, to_arrow
 
 LOADER_VERSION = "1"
 SAMPLE_DIR = Path(__file__).parent / "sample"
@@ -97,9 +97,12 @@ def _read_table_file(path: Path, table: str, layer_name: str) -> list[dict]:
         if not clean.get("source"):
             clean["source"] = f"overlay:{layer_name}"
         try:
-            to_arrow(table, [clean])
-        except (ValueError, decimal.InvalidOperation, pa.ArrowException) as exc:
-            raise KbError(f"{path}: 第 {number} 行 值无效：{exc}") from exc
+            typed = coerce_row(table, clean)
+        except ValueError as exc:
+            raise KbError(f"{path}: 第 {number} 行 {exc}") from exc
+        problems = row_problems(table, typed)
+        if problems:
+            raise KbError(f"{path}: 第 {number} 行 " + "；".join(problems))
         out.append(clean)
     return out
 

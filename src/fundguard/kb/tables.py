@@ -288,3 +288,110 @@ def to_arrow(table: str, rows: list[dict]) -> pa.Table:
         name: [_coerce(row.get(name), kind) for row in rows] for name, kind in columns
     }
     return pa.table(data, schema=arrow_schema(table))
+
+
+# ---- value checks ------------------------------------------------------------------------------------
+#
+# What a rule needs of a kb row beyond its column type: the code values the rules compare with (national
+# codes of the data contract), counts and days that are at least 1, ages inside a lifetime. An overlay
+# row that fails a check is refused with its file, row and column (a `gend` of 3 or 男 would otherwise
+# build silently and make A01 flag every line of the item, or none).
+
+
+def _codes(*codes: str):
+    allowed = frozenset(codes)
+    return lambda v: v in allowed, "取值应为 " + "、".join(codes)
+
+
+def _at_least(low: int):
+    return lambda v: v >= low, f"应为不小于 {low} 的数"
+
+
+def _positive():
+    return lambda v: v > 0, "应大于 0"
+
+
+def _age():
+    return lambda v: 0 <= v <= 150, "应为 0–150 的年龄（周岁）"
+
+
+_TWO_DIGITS = re.compile(r"\d{2}")
+_TRAC_PREFIX = re.compile(r"\d{7}")
+
+# (column, required, (predicate, description)) per table; predicates see the coerced value.
+KB_CHECKS: dict[str, list[tuple[str, bool, tuple]]] = {
+    "kb_hilist": [
+        ("list_type", False, _codes("101", "102", "201", "301")),
+        ("med_chrgitm_type", False, (lambda v: bool(_TWO_DIGITS.fullmatch(v)), "应为两位数字的收费项目类别代码")),
+        ("chrgitm_lv", False, _codes("01", "02", "03")),
+        ("pric_uplmt_amt", False, (lambda v: v >= 0, "不能为负数")),
+    ],
+    "kb_item_gender": [("gend", True, _codes("1", "2"))],
+    "kb_diag_gender": [("gend", True, _codes("1", "2"))],
+    "kb_item_age": [("min_age", False, _age()), ("max_age", False, _age())],
+    "kb_diag_age": [("min_age", False, _age()), ("max_age", False, _age())],
+    "kb_item_medins_lv": [("max_medins_lv", True, _codes("1", "2", "3"))],
+    "kb_item_setting": [("setting", True, _codes("inpatient", "inpatient_or_emergency"))],
+    "kb_item_insutype": [("insutype", True, _codes("310", "320", "390", "410", "510"))],
+    "kb_item_limit": [("max_cnt", True, _at_least(1)), ("per", True, _codes("hour", "day", "mdtrt"))],
+    "kb_item_cycle": [("max_cnt", True, _at_least(1)), ("cycle_days", True, _at_least(1))],
+    "kb_item_course": [("max_days", True, _at_least(1)), ("min_interval_days", False, _at_least(1))],
+    "kb_item_title": [("max_profttl", True, _codes("1", "2", "3", "4"))],
+    "kb_drug_days": [("max_prd_days", False, _at_least(1)), ("max_daily_cnt", False, _positive())],
+    "kb_exclusive": [("scope", True, _codes("day", "mdtrt"))],
+    "kb_bundle": [("scope", True, _codes("hour", "6h", "day", "mdtrt"))],
+    "kb_oprn_group": [("group_name", True, (lambda v: True, ""))],
+    "kb_drg": [
+        ("weight", False, _positive()),
+        ("avg_cost", False, (lambda v: v >= 0, "不能为负数")),
+        ("avg_los", False, _positive()),
+    ],
+    "kb_drug_product": [("trac_prefix", True, (lambda v: bool(_TRAC_PREFIX.fullmatch(v)), "应为 7 位数字"))],
+}
+
+_AGE_PAIRS = {"kb_item_age", "kb_diag_age"}
+
+
+def coerce_row(table: str, row: dict) -> dict:
+    """The row's values typed for the table's columns; ValueError names the column and the value."""
+    out = {}
+    for name, kind in KB_TABLES[table]:
+        value = row.get(name)
+        try:
+            out[name] = _coerce(value, kind)
+            scale = _DECIMAL.fullmatch(kind)
+            if out[name] is not None and scale and out[name] != decimal.Decimal(str(value).strip()):
+                raise ValueError("more decimal places than the column keeps")
+            if out[name] is not None:
+                pa.array([out[name]], type=arrow_type(kind))
+        except (ValueError, ArithmeticError, pa.ArrowException) as exc:
+            raise ValueError(f"{name} 值 {value!r} 不是{_TYPE_NAMES.get(kind.split('(')[0], kind)}") from exc
+    return out
+
+
+_TYPE_NAMES = {"INTEGER": "整数", "DECIMAL": "数值（小数位数不超过列定义）", "BOOLEAN": "是/否（1/0、true/false）",
+               "DATE": "日期（YYYY-MM-DD）", "VARCHAR": "文本"}
+
+
+def row_problems(table: str, row: dict) -> list[str]:
+    """What is wrong with a typed kb row (column and reason each), empty when the row can be used."""
+    problems = []
+    for column, required, (predicate, description) in KB_CHECKS.get(table, []):
+        value = row.get(column)
+        if value is None:
+            if required:
+                problems.append(f"{column} 不能为空")
+        elif not predicate(value):
+            problems.append(f"{column} 值 {value!r} 无效：{description}")
+    code_column = KB_CODE_COLUMN.get(table)
+    for column in {c for c in ("hilist_code", "hilist_code_b", "part_code", code_column) if c}:
+        value = row.get(column)
+        if isinstance(value, str) and "*" in value[:-1]:
+            problems.append(f"{column} 值 {value!r} 无效：* 只能出现在末尾（表示前缀）")
+    if table in _AGE_PAIRS:
+        low, high = row.get("min_age"), row.get("max_age")
+        if low is None and high is None:
+            problems.append("min_age 与 max_age 不能都为空")
+        elif low is not None and high is not None and low > high:
+            problems.append(f"min_age {low} 大于 max_age {high}")
+    return problems
