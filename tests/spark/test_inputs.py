@@ -51,9 +51,37 @@ def test_a_csv_dataset_is_named_as_csv(good, tmp_path):
     for f in good.glob("*.parquet"):
         duckdb.sql(f"COPY (SELECT * FROM read_parquet('{f}')) TO '{csv / (f.stem + '.csv')}' (HEADER)")  # noqa: S608
     out = tmp_path / "out"
-    with pytest.raises(AuditError, match="只读取 Parquet") as info:
+    with pytest.raises(ContractError, match="只读取 Parquet") as info:  # bad input (exit 1), as on DuckDB
         run_audit(csv, out, engine="spark", rules=["A01"])
-    assert "psn.csv" in str(info.value)
+    assert "psn.csv" in str(info.value) and "feedetl.csv" in str(info.value)
+    assert not out.exists()
+
+
+def test_an_unreachable_standalone_master_is_one_line_not_a_minute_of_retries(good, tmp_path):
+    import socket
+    import time
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    out = tmp_path / "out"
+    started = time.monotonic()
+    with pytest.raises(AuditError, match=f"无法连接 Spark master spark://127.0.0.1:{port}: 127.0.0.1:{port}"):
+        run_audit(good, out, engine="spark", rules=["A01"], spark_master=f"spark://127.0.0.1:{port}")
+    assert time.monotonic() - started < 30  # Spark's own retries take about a minute
+    assert not out.exists()
+
+
+def test_a_missing_table_on_spark_is_bad_input(spark, good, tmp_path):
+    # a folder of parts is read by Spark alone (the loader does not read part folders): Spark names the gap
+    (good / "mdtrt.parquet").unlink()
+    fee = good / "feedetl.parquet"
+    fee.rename(tmp_path / "part-0.parquet")
+    fee.mkdir()
+    (tmp_path / "part-0.parquet").rename(fee / "part-0.parquet")
+    out = tmp_path / "out"
+    with pytest.raises(ContractError, match="mdtrt.parquet.*缺少必需的表文件"):
+        run_audit(good, out, engine="spark", rules=["A01"])
     assert not out.exists()
 
 

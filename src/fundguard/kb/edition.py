@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import datetime
-import decimal
 import hashlib
 import json
 import os

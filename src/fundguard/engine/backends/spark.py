@@ -363,6 +363,11 @@ def register_from_duckdb(spark: SparkSession, con: Any) -> None:
 class DatasetError(RuntimeError):
     """A table the contract requires is missing from the dataset (Spark input)."""
 
+    def __init__(self, path: str, message: str):
+        self.path = path
+        self.message = message
+        super().__init__(f"{path}: {message}")
+
 
 class UnreadableInputError(RuntimeError):
     """An input file Spark cannot read (the DuckDB loader may have read it: nanosecond timestamps)."""
@@ -402,7 +407,7 @@ def read_contract_tables(spark: SparkSession, uri: str) -> dict[str, list[str] |
             df = _empty(spark, columns)
             found[table.name] = None
         else:
-            raise DatasetError(f"{path}: 缺少必需的表文件 (Spark 引擎读取 Parquet)")
+            raise DatasetError(path, "缺少必需的表文件 (Spark 引擎读取 Parquet)")
         df.createOrReplaceTempView(table.name)
     return found
 
@@ -696,6 +701,29 @@ def _local_sha256(uri: str) -> str | None:
 _MASTER = re.compile(r"^(local(\[(\*|\d+)(,\s*\d+)?\])?|yarn|(spark|k8s|mesos)://\S+)$")
 
 
+def check_master_reachable(master: str, timeout: float = 5.0) -> None:
+    """A standalone master (spark://host:port, or several for a standby set) answers a TCP connection;
+    otherwise one clear line instead of Spark's minute of retries and Java traces. Other masters (yarn,
+    k8s://) are located by their own configuration and are not checked here."""
+    import socket
+
+    from fundguard.engine.run import AuditError
+
+    if not master.startswith("spark://"):
+        return
+    reasons = []
+    for address in master[len("spark://"):].split(","):
+        host, _, port = address.strip().rpartition(":")
+        if not host or not port.isdigit():
+            raise AuditError(f"--spark-master {master!r} 无效: 应为 spark://主机:端口")
+        try:
+            with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+                return
+        except OSError as exc:
+            reasons.append(f"{host}:{port} ({exc.strerror or type(exc).__name__})")
+    raise AuditError(f"无法连接 Spark master {master}: {'; '.join(reasons)}。请确认地址与端口, 以及本机可以访问该主机")
+
+
 def _local_dir(uri: str) -> Path | None:
     """The folder of a local dataset (a plain path or file://…); None for hdfs://, s3a://… URIs."""
     if uri.startswith("file://"):
@@ -712,15 +740,18 @@ def check_local_dataset(directory: Path) -> LoadReport | None:
 
     from fundguard.contract import load_dataset
     from fundguard.contract.tables import TABLES
-    from fundguard.engine.run import IN_PLACE_TABLES, AuditError, _duckdb_config
+    from fundguard.engine.run import IN_PLACE_TABLES, _duckdb_config
 
     csv = [f"{t.name}.csv" for t in TABLES
            if (directory / f"{t.name}.csv").exists() and not (directory / f"{t.name}.parquet").exists()]
     if csv:
-        raise AuditError(
-            f"Spark 引擎只读取 Parquet: {directory} 中的 {', '.join(csv)} 是 CSV。请先转换为同名 .parquet 文件 "
-            "(列名与类型按数据契约), 或用 DuckDB 引擎直接审核 CSV"
-        )
+        from fundguard.contract.load import ContractError, Issue
+
+        raise ContractError([
+            Issue(name, None, None, "Spark 引擎只读取 Parquet, 此表是 CSV: 请先转换为同名 .parquet 文件 "
+                  "(列名与类型按数据契约), 或用 DuckDB 引擎直接审核 CSV")
+            for name in csv
+        ])
     if any((directory / f"{t.name}.parquet").is_dir() for t in TABLES):
         return None
     con = duckdb.connect(config=_duckdb_config())
@@ -782,6 +813,8 @@ def run_audit_spark(
         raise AuditError(
             f"--spark-master {spark_master!r} 无效: 应为 local、local[N]、local[*]、yarn、spark://主机:端口 或 k8s://…"
         )
+    if spark is None and spark_master is not None:
+        check_master_reachable(spark_master)
     try:
         session = spark or spark_session(spark_master)
     except Exception as exc:  # Py4J/JVM start-up errors: one line for the user, not the Java trace
@@ -790,7 +823,9 @@ def run_audit_spark(
     try:
         columns = read_contract_tables(session, uri)
     except DatasetError as exc:
-        raise AuditError(str(exc)) from exc
+        from fundguard.contract.load import ContractError, Issue
+
+        raise ContractError([Issue(exc.path, None, None, exc.message)]) from None
     except UnreadableInputError as exc:
         from fundguard.contract.load import ContractError, Issue
 
