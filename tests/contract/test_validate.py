@@ -636,6 +636,25 @@ def test_every_csv_row_with_the_wrong_field_count_is_listed_with_its_row(tmp_pat
     assert "这一行有 19 个字段" in info.value.issues[1].message
 
 
+def test_a_row_with_the_wrong_field_count_does_not_hide_the_other_rows_errors(tmp_path):
+    # strict validation lists every problem in one pass: the unsplittable row and a bad value in another
+    # row of the same file; the children of the unreadable row are not reported as "not found" on top
+    directory = write_csv_dataset(tmp_path / "ds")
+    rows = read_rows(directory / "psn.csv")
+    path = directory / "psn.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines[1] += ",x"  # data row 1: 7 fields
+    bad_gend = lines[2].split(",")
+    bad_gend[list(rows[0]).index("gend")] = "7"
+    lines[2] = ",".join(bad_gend)  # data row 2: gend 7
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(ContractError) as info:
+        load_dataset(directory, duckdb.connect())
+    found = [(i.file, i.row, i.column) for i in info.value.issues]
+    assert found == [("psn.csv", 1, None), ("psn.csv", 2, "gend")], [str(i) for i in info.value.issues]
+    assert "这一行有 7 个字段" in info.value.issues[0].message
+
+
 @pytest.mark.parametrize(("delimiter", "word"), [(";", "分号"), ("\t", "制表符")], ids=["semicolon", "tab"])
 def test_csv_with_another_delimiter_gets_a_hint(tmp_path, delimiter, word):
     directory = write_csv_dataset(tmp_path / "ds")

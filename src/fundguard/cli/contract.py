@@ -119,12 +119,12 @@ def validate(
 
 @docs_app.command("build")
 def docs_build(
-    out: Annotated[Path, typer.Option("--out", help="docs folder")] = Path("docs"),
+    out: Annotated[Path, typer.Option("--out", help="文档目录 docs folder")] = Path("docs"),
 ) -> None:
     """重新生成数据契约文档 Regenerate docs/data-contract.md from the contract code."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "data-contract.md").write_text(render_markdown(), encoding="utf-8")
-    out_console.print(f"wrote {out / 'data-contract.md'}")
+    out_console.print(f"已写出 {out / 'data-contract.md'}", markup=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -256,7 +256,7 @@ def _field_count_message(row, hidden: bool) -> str:
 class _CsvRead:
     """A CSV's data rows as strings with their 1-based data row numbers (`_row`), or the issues that
     stop it being read; `bad_rows`: (row, line text, reason) of the rows skipped for their field count
-    (lenient loads only: they become rejects)."""
+    (they become rejects: reported with the other rows' errors, or written to the rejects file)."""
 
     arrow: pa.Table | None
     issues: list[Issue]
@@ -289,7 +289,9 @@ def _read_csv(path: Path, lenient: bool = False) -> _CsvRead:
         kept = _parse_csv(path, header, False, numbered, cap=not lenient)
     except pa.ArrowInvalid:
         pass
-    if lenient and kept is not None and all(r.number for r in numbered):
+    if kept is not None and all(r.number for r in numbered):
+        # the other rows are still read: a lenient load rejects the bad ones and loads the rest, a strict
+        # load reports them together with every other row's errors (not one problem per pass)
         bad = [(r.number - 1, _line_text(r, hidden), _field_count_message(r, hidden)) for r in numbered]
         rows = np.setdiff1d(np.arange(1, kept.num_rows + len(bad) + 1), [b[0] for b in bad])
         return _CsvRead(_numbered(kept, rows), [], bad)
@@ -378,6 +380,9 @@ class _Loader:
         self.in_place = in_place
         self.con = con
         self.lenient = lenient
+        #: tables with CSV rows that could not be split: a strict load does not check references into
+        #: them (a child of an unreadable row would only repeat that row's error as "not found")
+        self.unsplit: set[str] = set()
         self.id_salt = id_salt
         #: fast pass: checks only count; any finding raises _NeedsDetail
         self.fast = fast
@@ -436,8 +441,9 @@ class _Loader:
             if read.arrow is None:
                 self.issues.extend(read.issues)
                 return False
-            if read.bad_rows:  # lenient: the rows that cannot be split are rejects
+            if read.bad_rows:  # the rows that cannot be split are rejects
                 self._reject_lines(table, read.bad_rows)
+                self.unsplit.add(table.name)
             view = f"_arrow_{table.name}"
             self.con.register(view, read.arrow)
             self._registered.append(view)
@@ -709,7 +715,7 @@ class _Loader:
         joins: list[str] = []
         counts: list[tuple[str, str]] = []
         for i, ref in enumerate(table.references):
-            if any(col not in self.present[table.name] for col in ref.columns):
+            if any(col not in self.present[table.name] for col in ref.columns) or self._unchecked(ref):
                 continue
             if ref.target == table.name:
                 # a reference into the same table (a refund's original line): its own query, so the filter
@@ -745,12 +751,15 @@ class _Loader:
         if dangling:
             raise _NeedsDetail(f"{table.name} reference {ref.target}")
 
+    def _unchecked(self, ref: Reference) -> bool:
+        return not self.lenient and ref.target in self.unsplit
+
     def check_references(self, table: Table) -> None:
         if self.fast:
             self._fast_references(table)
             return
         for ref in table.references:
-            if any(col not in self.present[table.name] for col in ref.columns):
+            if any(col not in self.present[table.name] for col in ref.columns) or self._unchecked(ref):
                 continue
             if ref.target == table.name:
                 parent = (
