@@ -944,8 +944,9 @@ def inject_b09(inj: Injector, k: int) -> None:
     fewer. Often also one operation of the group below full price (at the 50% discount, or partly
     discounted: not ranked, not flagged), one group item without a catalog price (not checked) or a
     full-price operation on another day (alone on its day). Lines are billed in an order drawn apart
-    from their times. In time order, every full-price line of the day after the first is flagged for
-    (pric − 50% × catalog price) × cnt (cnt 1, sometimes 2)."""
+    from their times. Ranked by catalog price (highest first: the main operation; ties in time order),
+    every full-price line of the day after the first is flagged for (pric − 50% × catalog price) × cnt
+    (cnt 1, sometimes 2)."""
     group, items = inj.choice(inj.memo("B09", lambda: _oprn_groups(inj)))
     los = inj.ri(3, 10)
     op_day = inj.ri(0, los - 1)
@@ -990,12 +991,13 @@ def inject_b09(inj: Injector, k: int) -> None:
         {"mdtrt_id": enc.mdtrt_id, "oprn_srt_no": 1, "oprn_oprt_code": "42.4100x001", "oprn_date": inj.at(op_day, first)},
         {"mdtrt_id": enc.mdtrt_id, "oprn_srt_no": 2, "oprn_oprt_code": "42.8500", "oprn_date": inj.at(op_day, first)},
     ]
-    full = sorted((i for i in same_day if ops[i][4]), key=lambda i: (times[i], i))
+    # the main operation is the one with the highest catalog price (ties: the earlier one)
+    full = sorted((i for i in same_day if ops[i][4]), key=lambda i: (-Decimal(ops[i][0].ceiling), times[i], i))
     for rank, i in enumerate(full, start=1):
         if rank >= 2:
             op, _, price, cnt, _ = ops[i]
             inj.label("B09", enc.sns[i], (price - Decimal(op.ceiling) * Decimal("0.5")) * cnt, "line",
-                      f"{group} 同日第{rank}项全价手术 {price} ×{cnt}")
+                      f"{group} 同日按目录价第{rank}项全价手术 {price} ×{cnt}")
 
 
 def _oprn_items(inj: Injector, priced: bool) -> dict[str, list[Item]]:

@@ -1,5 +1,6 @@
 """B09 in Python (twin of B09_operation_not_discounted.sql): the second and later full-price operations of
-one `kb_oprn_group` group on one encounter and day; amount (price − catalog price × ratio) × units, one
+one `kb_oprn_group` group on one encounter and day, ranked by catalog price (highest first: the main
+operation), then fee time and line; amount (price − catalog price × ratio) × units, one
 flag per line (an operation in several groups: the first-named group it comes second or later in)."""
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ def evaluate(rule: Any, params: dict, frame, kb) -> list[dict]:
         return []
     out = []
     for mdtrt_id in sorted({line["mdtrt_id"] for line in frame.focus_lines}):
-        ranked: dict[tuple, list] = defaultdict(list)
-        for f in frame.lines_by_mdtrt.get(mdtrt_id, ()):  # (fee_ocur_time, feedetl_sn) order
+        lines = frame.lines_by_mdtrt.get(mdtrt_id, ())  # (fee_ocur_time, feedetl_sn) order
+        members: dict[tuple, list] = defaultdict(list)  # (group, day) -> [(catalog price, time order, line)]
+        for at, f in enumerate(lines):
             entries = groups.get(f["hilist_code"])
             h = kb.hilist.get(f["hilist_code"])
             if not entries or h is None:
@@ -27,16 +29,22 @@ def evaluate(rule: Any, params: dict, frame, kb) -> list[dict]:
             catalog = h.get("pric_uplmt_amt")
             if catalog is None or not catalog > 0 or not f["pric"] >= catalog * full_ratio:
                 continue
-            later = []
             for g in entries:
-                seq = ranked[(g["group_name"], f["fee_date"])]
-                seq.append(f["feedetl_sn"])
-                if len(seq) >= 2:
-                    later.append((g["group_name"], list(seq)))
-            if not later or not f["pric"] > catalog * max_ratio:
+                members[(g["group_name"], f["fee_date"])].append((catalog, at, f))
+        # the main operation of a group and day has the highest catalog price (ties: fee time, line)
+        later: dict[str, list] = defaultdict(list)
+        for (group_name, _), ops in members.items():
+            ranked = sorted(ops, key=lambda o: (-o[0], o[1]))
+            for seq, (_, _, f) in enumerate(ranked[1:], start=2):
+                later[f["feedetl_sn"]].append((group_name, seq, [o[2]["feedetl_sn"] for o in ranked[: seq - 1]]))
+        for f in lines:
+            if f["feedetl_sn"] not in later:
+                continue
+            catalog = kb.hilist[f["hilist_code"]]["pric_uplmt_amt"]
+            if not f["pric"] > catalog * max_ratio:
                 continue
             # one flag per line: of the groups it comes second or later in, the one named first
-            group_name, seq = min(later, key=lambda x: x[0])
+            group_name, seq, before = min(later[f["feedetl_sn"]], key=lambda x: x[0])
             out.append(
                 {
                     "feedetl_sn": f["feedetl_sn"],
@@ -46,8 +54,8 @@ def evaluate(rule: Any, params: dict, frame, kb) -> list[dict]:
                     "ev_kb_group_name": group_name,
                     "ev_catalog_pric": catalog,
                     "ev_pric": f["pric"],
-                    "ev_seq": len(seq),
-                    "_involved": seq[:-1],
+                    "ev_seq": seq,
+                    "_involved": before,
                 }
             )
     return out

@@ -1,4 +1,5 @@
--- B09: second and later full-price operations of one group on one encounter and day
+-- B09: second and later full-price operations of one group on one encounter and day; the main operation
+-- (charged in full) is the one with the highest catalog price, ties by fee time and line
 WITH ops AS (
   SELECT l.feedetl_sn, l.mdtrt_id, l.psn_no, l.setl_id, l.fixmedins_code, l.fee_date, l.fee_ocur_time, l.pric, l.net_cnt, l.hilist_code, l.item_name,
          g.group_name, h.pric_uplmt_amt AS catalog_pric
@@ -10,7 +11,7 @@ WITH ops AS (
 ),
 ranked AS (
   SELECT o.*, ROW_NUMBER() OVER (PARTITION BY o.mdtrt_id, o.group_name, o.fee_date
-                                 ORDER BY o.fee_ocur_time, o.feedetl_sn) AS seq
+                                 ORDER BY o.catalog_pric DESC, o.fee_ocur_time, o.feedetl_sn) AS seq
   FROM ops o
 ),
 -- an operation listed in several groups may come second in more than one: one flag per line, the
