@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fundguard.contract.masking import mask_id
 from fundguard.workspace.flagindex import Scope
 from fundguard.workspace.runs import Workspace
 from fundguard.workspace.users import Role, User, UserStore, default_db_url
@@ -179,18 +180,6 @@ def csrf_token(session: dict) -> str:
 def csrf_ok(session: dict, token: str | None) -> bool:
     expected = session.get("csrf")
     return bool(expected and token and hmac.compare_digest(str(expected), str(token)))
-
-
-def mask_id(value: str | None) -> str:
-    """`P0001234512` → `P000*****12`: the first four and last two characters stay, for lists."""
-    if not value:
-        return ""
-    s = str(value)
-    if len(s) <= 4:
-        return s[0] + "*" * (len(s) - 1)
-    if len(s) <= 6:
-        return s[:2] + "*" * (len(s) - 3) + s[-1]
-    return s[:4] + "*" * (len(s) - 6) + s[-2:]
 
 
 _ID_KEYS = ("psn_no", "mdtrt_id", "setl_id")
