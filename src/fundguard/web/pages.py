@@ -6,7 +6,7 @@ import datetime as dt
 import json
 import tempfile
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlencode
 
@@ -14,6 +14,8 @@ from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Scope as AsgiScope
 
 from fundguard.workspace import (
     GRANULARITY_LABELS,
@@ -56,6 +58,27 @@ templates.env.filters["tojson_pretty"] = lambda v: json.dumps(v, ensure_ascii=Fa
 templates.env.globals.update(SEVERITY_LABELS=SEVERITY_LABELS, SCENE_LABELS=SCENE_LABELS,
                              GRANULARITY_LABELS=GRANULARITY_LABELS, SORT_LABELS=SORT_LABELS,
                              MED_TYPE_LABELS=MED_TYPE_LABELS, GEND_LABELS=GEND_LABELS)
+
+
+#: what `/static/` serves: style sheets, scripts and their source maps, fonts, images. Anything else in the
+#: folder (the empty `__init__.py` that make it a package, `__pycache__`, licence and version notes) is 404.
+ASSET_SUFFIXES = frozenset({
+    ".css", ".js", ".mjs", ".map",
+    ".woff", ".woff2", ".ttf", ".otf", ".eot",
+    ".png", ".jpg", ".jpeg", ".gif", ".svg", ".ico", ".webp", ".avif",
+})
+
+
+class AssetFiles(StaticFiles):
+    """`StaticFiles` that serves asset types only (`ASSET_SUFFIXES`) and no hidden file or folder; its
+    caching headers (ETag, Last-Modified, conditional 304) are StaticFiles' own."""
+
+    async def get_response(self, path: str, scope: AsgiScope) -> Response:
+        parts = PurePosixPath(path.replace("\\", "/")).parts
+        if not parts or PurePosixPath(parts[-1]).suffix.lower() not in ASSET_SUFFIXES \
+                or any(part.startswith(".") or part == "__pycache__" for part in parts):
+            raise StarletteHTTPException(status_code=404)
+        return await super().get_response(path, scope)
 
 
 class LoginRequired(Exception):
@@ -364,7 +387,7 @@ def rule_page(request: Request, rule_id: str) -> HTMLResponse:
 
 def install(app: FastAPI) -> None:
     """Add the pages, their static files and the log-in redirect to `app`."""
-    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    app.mount("/static", AssetFiles(directory=str(HERE / "static")), name="static")
     app.include_router(router)
 
     @app.exception_handler(LoginRequired)
