@@ -32,7 +32,7 @@ def test_dashboard_counts_calls_and_feedback_in_the_national_words(tmp_path):
     config = AppConfig(workspace=tmp_path / "ws", db_url=f"sqlite:///{tmp_path / 'app.db'}", no_auth=True,
                        national={"background_log": False})
     headers = {"Content-Type": "application/json"}
-    with TestClient(create_app(config)) as client:
+    with TestClient(create_app(config), client=("127.0.0.1", 50000)) as client:  # no-auth: local clients only
         flagged = client.post(UNIFIED, headers=headers, content=body(
             request(gend="1", orders=[order("RX-1", FEMALE_ONLY_DRUG, **DRUG)])))
         jr_ids = [r["jr_id"] for r in flagged.json()["output"]["result"]]

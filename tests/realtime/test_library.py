@@ -118,7 +118,7 @@ def test_serve_app_reads_the_library(tmp_path, ceiling_item):
     config = AppConfig(workspace=tmp_path / "ws", db_url=f"sqlite:///{tmp_path / 'app.db'}", no_auth=True,
                        rules_dir=lib, national={"background_log": False})
     (tmp_path / "ws").mkdir()
-    with TestClient(create_app(config)) as client:
+    with TestClient(create_app(config), client=("127.0.0.1", 50000)) as client:  # no-auth: local clients only
         doc = client.get("/api/v1/rules/A01")
         assert doc.status_code == 200 and doc.json()["name"] == "限性别项目（本局）"
         payload = request(gend="1", orders=[order("RX-BAD", FEMALE_ONLY_DRUG, **DRUG),

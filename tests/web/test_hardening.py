@@ -201,3 +201,49 @@ def test_summary_refuses_filters_it_cannot_apply_and_applies_region(client, user
     in_region = client.get("/api/v1/runs/latest/summary", params={"admdvs": region}).json()["totals"]["flags"]
     listed = client.get("/api/v1/runs/latest/flags", params={"admdvs": region, "limit": 1}).json()["total"]
     assert 0 < in_region == listed < whole
+
+
+@pytest.mark.parametrize("path", [
+    "/static/__init__.py",
+    "/static/vendor/__init__.py",
+    "/static/vendor/chartjs/__init__.py",
+    "/static/vendor/chartjs/VERSION.md",
+    "/static/vendor/chartjs/../../static/__init__.py",
+    "/static/",
+    "/static/vendor/",
+])
+def test_static_serves_no_python_package_or_other_non_asset_file(client, path):
+    r = client.get(path)
+    assert r.status_code == 404 and "__init__" not in r.text and "Chart.js" not in r.text
+
+
+def test_static_assets_keep_their_caching_headers(client):
+    for path, kind in (("/static/app.css", "text/css"), ("/static/app.js", "javascript"),
+                       ("/static/vendor/chartjs/chart.umd.min.js", "javascript")):
+        r = client.get(path)
+        assert r.status_code == 200 and kind in r.headers["content-type"], path
+        assert r.headers["etag"] and r.headers["last-modified"] and r.headers.get("cache-control") != "no-store"
+        again = client.get(path, headers={"If-None-Match": r.headers["etag"]})
+        assert again.status_code == 304, path
+
+
+def test_static_files_serve_asset_types_only(tmp_path):
+    """Every asset kind the folder may hold is served; a Python file, a note, a hidden file and __pycache__
+    are not (over a folder with one of each, mounted as the web app mounts its own)."""
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    from fundguard.web.pages import ASSET_SUFFIXES, AssetFiles
+
+    served = [f"asset{suffix}" for suffix in sorted(ASSET_SUFFIXES)] + ["fonts/Sans.WOFF2"]
+    hidden = ["tool.py", "notes.md", "data.json", "page.html", "Makefile", ".secret.css", ".git/x.js",
+              "__pycache__/app.cpython-311.pyc", "__pycache__/x.js"]
+    for name in served + hidden:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"x")
+    app = Starlette(routes=[Mount("/static", AssetFiles(directory=str(tmp_path)))])
+    with TestClient(app) as c:
+        for name in served:
+            assert c.get(f"/static/{name}").status_code == 200, name
+        for name in hidden:
+            assert c.get(f"/static/{name}").status_code == 404, name

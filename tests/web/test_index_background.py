@@ -31,7 +31,7 @@ def test_pages_and_api_say_the_index_is_being_built_then_serve_it(synth_workspac
                        index_in_background=True)
     services = Services(config)
     assert services.workspace.building == {run_id}
-    with TestClient(create_app(config, services=services)) as client:
+    with TestClient(create_app(config, services=services), client=("127.0.0.1", 50000)) as client:  # no-auth: local only
         page = client.get("/runs/latest/")
         assert page.status_code == 503 and page.headers["retry-after"] == "5"
         assert "疑点索引建立中" in page.text and run_id in page.text and 'http-equiv="refresh"' in page.text

@@ -86,3 +86,34 @@ def test_migrations_are_idempotent_and_secret_is_stable(store):
     assert store.secret() == store.secret()
     store.log_access("erin", "view_flag", "run/flag")
     assert store.access_log(1)[0][1:] == ("erin", "view_flag", "run/flag")
+
+
+def test_parallel_id_searches_all_count(store):
+    """Exact searches by identifier (their keyed hashes) per user and window: parallel ones at the limit do
+    not all pass, a refused one is not counted, an identifier already counted passes again."""
+    import datetime as dt
+    import threading
+
+    store.create("searcher", "s3cret-enough", Role.ADMIN)
+    window = dt.timedelta(minutes=10)
+    results: list[int | None] = []
+    lock = threading.Lock()
+
+    def search(i: int) -> None:
+        got = store.count_id_search("searcher", f"digest-{i}", limit=5, window=window)
+        with lock:
+            results.append(got)
+
+    threads = [threading.Thread(target=search, args=(i,)) for i in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results.count(None) == 5 and all(r is None or 1 <= r <= 600 for r in results)
+    allowed = {f"digest-{i}" for i in range(12)}  # which five passed is up to the scheduler
+    with store.engine.connect() as con:
+        kept = {d for (d,) in con.execute(text("SELECT digest FROM app_id_search WHERE username = 'searcher'"))}
+    assert len(kept) == 5 and kept <= allowed
+    assert store.count_id_search("searcher", next(iter(kept)), limit=5, window=window) is None
+    assert store.count_id_search("searcher", "digest-other", limit=5, window=window) is not None
+    assert store.count_id_search("someone-else", "digest-other", limit=5, window=window) is None

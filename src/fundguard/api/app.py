@@ -8,6 +8,7 @@ The doors (api, web, cli) are independent packages; this factory mounts a front 
 from __future__ import annotations
 
 import importlib
+import ipaddress
 import logging
 import os
 from pathlib import Path
@@ -16,6 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fundguard.api.v1 import build_router
 from fundguard.workspace import SESSION_COOKIE, AppConfig, Services
@@ -34,7 +36,8 @@ SECURITY_HEADERS = {
 
 
 def config_from_env() -> AppConfig:
-    """For `uvicorn fundguard.api.app:create_app --factory`: FUNDGUARD_WORKSPACE, FUNDGUARD_DB_URL, FUNDGUARD_NO_AUTH."""
+    """For `uvicorn fundguard.api.app:create_app --factory`: FUNDGUARD_WORKSPACE, FUNDGUARD_DB_URL, FUNDGUARD_NO_AUTH
+    (served to this machine's clients only, see `LoopbackOnly`), FUNDGUARD_PSN_SEARCH_LIMIT/_WINDOW."""
     ws = os.environ.get("FUNDGUARD_WORKSPACE")
     return AppConfig(workspace=Path(ws) if ws else None, db_url=os.environ.get("FUNDGUARD_DB_URL"),
                      no_auth=os.environ.get("FUNDGUARD_NO_AUTH") == "1")
@@ -72,6 +75,49 @@ def _chinese(error: dict) -> str:
     return _MESSAGES.get(kind, "取值无效")
 
 
+NO_AUTH_REFUSED = ("未启用登录 (--no-auth / FUNDGUARD_NO_AUTH=1) 时只接受本机直接发出的请求 (127.0.0.1 或 ::1); "
+                   "来自其他地址、经代理转发或来源不明的请求一律拒绝。需要从其他地址访问时请启用登录。")
+#: headers a proxy adds: a request through one comes from elsewhere, even when the proxy itself is local
+_FORWARDING_HEADERS = (b"forwarded", b"x-forwarded-for", b"x-real-ip")
+
+
+def _loopback(client: tuple[str, int] | None) -> bool:
+    if not client or not client[0]:
+        return False  # a Unix socket or a server that does not say: cannot be known to be local
+    try:
+        address = ipaddress.ip_address(client[0].split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
+
+
+class LoopbackOnly:
+    """Without log-in (`AppConfig.no_auth`), serve only clients on this machine, whoever started the app:
+    `fundguard serve --no-auth` refuses other listening addresses, but `uvicorn --factory` with
+    FUNDGUARD_NO_AUTH=1 could listen anywhere, so the app checks every request's peer itself. A request
+    whose peer is not a loopback address, is unknown (a Unix socket) or carries a proxy's forwarding header
+    is refused (403), with the reason in Chinese."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            forwarded = any(name in _FORWARDING_HEADERS for name, _ in scope.get("headers") or ())
+            if forwarded or not _loopback(scope.get("client")):
+                client = scope.get("client")
+                log.warning("no-auth: refused a request from %s%s", client[0] if client else "an unknown peer",
+                            " through a proxy" if forwarded else "")
+                if scope["type"] == "websocket":
+                    await send({"type": "websocket.close", "code": 1008})
+                    return
+                await JSONResponse(status_code=403, content={"detail": NO_AUTH_REFUSED})(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def create_app(config: AppConfig | None = None, *, services: Services | None = None) -> FastAPI:
     config = config or config_from_env()
     services = services or Services(config)
@@ -91,6 +137,11 @@ def create_app(config: AppConfig | None = None, *, services: Services | None = N
         # in Chinese, and without pydantic's `input` (a log-in body sent as text would be echoed, password included)
         return JSONResponse(status_code=422, content={"detail": [
             {"loc": list(e.get("loc", ())), "msg": _chinese(e), "type": e.get("type", "")} for e in exc.errors()]})
+
+    if config.no_auth:
+        # innermost of the middlewares added here: its refusals carry the security headers too
+        app.add_middleware(LoopbackOnly)
+        log.warning("未启用登录 (no-auth): 只接受本机 (127.0.0.1 / ::1) 直接发出的请求")
 
     @app.middleware("http")
     async def _security_headers(request: Request, call_next):

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from fundguard.cli._common import EXIT_USAGE, RulesDirOption, err_console, load_rule_library
 from fundguard.workspace import AppConfig
@@ -76,6 +77,12 @@ def register(app: typer.Typer) -> None:
         https_only: Annotated[bool, typer.Option("--https-only", help="会话 Cookie 仅经 HTTPS 发送 (在 HTTPS 反向代理之后)")] = False,
         rebuild_index: Annotated[bool, typer.Option("--rebuild-index", help="重建疑点索引")] = False,
         rules_dir: RulesDirOption = None,
+        psn_search_limit: Annotated[int | None, typer.Option(
+            "--psn-search-limit", min=0,
+            help="脱敏角色按参保人编号精确查询的上限: 每个时间窗内不同编号的个数 (默认 30, 或 FUNDGUARD_PSN_SEARCH_LIMIT)")] = None,
+        psn_search_window: Annotated[int | None, typer.Option(
+            "--psn-search-window", min=1,
+            help="上述时间窗, 秒 (默认 600, 或 FUNDGUARD_PSN_SEARCH_WINDOW)")] = None,
     ) -> None:
         """启动 Web 应用与 HTTP API (/api/v1/, OpenAPI: /api/v1/openapi.json)。"""
         if no_auth and host not in ("127.0.0.1", "localhost", "::1"):
@@ -85,6 +92,12 @@ def register(app: typer.Typer) -> None:
             load_rule_library(rules_dir)  # a bad library stops the start, before anything listens
         workspace.mkdir(parents=True, exist_ok=True)
         config = AppConfig(workspace=workspace, db_url=db, no_auth=no_auth, https_only=https_only,
-                           rebuild_index=rebuild_index, rules_dir=rules_dir, index_in_background=True)
+                           rebuild_index=rebuild_index, rules_dir=rules_dir, index_in_background=True,
+                           psn_search_limit=psn_search_limit, psn_search_window=psn_search_window)
+        try:
+            config.resolved_psn_search_limit()
+        except ValueError as exc:  # a bad FUNDGUARD_PSN_SEARCH_* variable stops the start, before anything listens
+            err_console.print(f"[red]{escape(str(exc))}[/red]")
+            raise typer.Exit(EXIT_USAGE) from exc
         err_console.print(f"FundGuard 正在启动: http://{host}:{port}/  (工作区 {workspace})")
         run_server(config, host, port)

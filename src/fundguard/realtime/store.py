@@ -46,6 +46,8 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from fundguard.contract.masking import mask_id
+
 log = logging.getLogger("fundguard.realtime")
 
 
@@ -144,12 +146,8 @@ def hash_identifier(value: str | None, salt: str = "fundguard-rt") -> str | None
 
 
 def mask(value: str | None) -> str:
-    """A personal identifier for a log line: first two and last two characters."""
-    if not value:
-        return "-"
-    if len(value) <= 4:
-        return "*" * len(value)
-    return value[:2] + "*" * (len(value) - 4) + value[-2:]
+    """A personal identifier for a log line, masked as everywhere else (`mask_id`); `-` when absent."""
+    return mask_id(value) or "-"
 
 
 _CALL_DEFAULTS = {"msgid": None, "trig_scen": None, "fixmedins_code": None, "dr_codg": None, "patn_hash": None,

@@ -6,7 +6,7 @@ import datetime as dt
 import json
 import tempfile
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlencode
 
@@ -14,6 +14,8 @@ from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Scope as AsgiScope
 
 from fundguard.workspace import (
     GRANULARITY_LABELS,
@@ -22,8 +24,10 @@ from fundguard.workspace import (
     SORTS,
     CursorError,
     FlagFilter,
+    FlagPage,
     Principal,
     Run,
+    SearchLimited,
     Services,
     csrf_ok,
     csrf_token,
@@ -56,6 +60,27 @@ templates.env.filters["tojson_pretty"] = lambda v: json.dumps(v, ensure_ascii=Fa
 templates.env.globals.update(SEVERITY_LABELS=SEVERITY_LABELS, SCENE_LABELS=SCENE_LABELS,
                              GRANULARITY_LABELS=GRANULARITY_LABELS, SORT_LABELS=SORT_LABELS,
                              MED_TYPE_LABELS=MED_TYPE_LABELS, GEND_LABELS=GEND_LABELS)
+
+
+#: what `/static/` serves: style sheets, scripts and their source maps, fonts, images. Anything else in the
+#: folder (the empty `__init__.py` that make it a package, `__pycache__`, licence and version notes) is 404.
+ASSET_SUFFIXES = frozenset({
+    ".css", ".js", ".mjs", ".map",
+    ".woff", ".woff2", ".ttf", ".otf", ".eot",
+    ".png", ".jpg", ".jpeg", ".gif", ".svg", ".ico", ".webp", ".avif",
+})
+
+
+class AssetFiles(StaticFiles):
+    """`StaticFiles` that serves asset types only (`ASSET_SUFFIXES`) and no hidden file or folder; its
+    caching headers (ETag, Last-Modified, conditional 304) are StaticFiles' own."""
+
+    async def get_response(self, path: str, scope: AsgiScope) -> Response:
+        parts = PurePosixPath(path.replace("\\", "/")).parts
+        if not parts or PurePosixPath(parts[-1]).suffix.lower() not in ASSET_SUFFIXES \
+                or any(part.startswith(".") or part == "__pycache__" for part in parts):
+            raise StarletteHTTPException(status_code=404)
+        return await super().get_response(path, scope)
 
 
 class LoginRequired(Exception):
@@ -243,17 +268,23 @@ def flag_browser(request: Request, run_id: str) -> HTMLResponse:
         limit = max(10, min(int(q.get("limit") or 50), 500))
     except ValueError:
         limit = 50
-    try:
-        page = run.index.page(flt, who.scope, sort=sort, after=q.get("after") or None, before=q.get("before") or None,
-                              limit=limit)
-    except CursorError as exc:
-        errors.append(str(exc))
-        page = run.index.page(flt, who.scope, sort=sort, limit=limit)
+    limited = _psn_search(svc, who, flt, f"{run.run_id} web flags")
+    if limited is not None:
+        errors.append(limited.message)
+        page = FlagPage([], None, None, 0, limit, sort)
+    else:
+        try:
+            page = run.index.page(flt, who.scope, sort=sort, after=q.get("after") or None,
+                                  before=q.get("before") or None, limit=limit)
+        except CursorError as exc:
+            errors.append(str(exc))
+            page = run.index.page(flt, who.scope, sort=sort, limit=limit)
     base = _filter_query(request)
     rules = [r for r in svc.workspace.rule_docs()]
     present = {r["key"] for r in run.index.breakdown("rule_id", who.scope)}
-    return _render(
-        request, "flags.html", who, run=run, page=page, items=[mask_flag(f) for f in page.items], flt=flt,
+    response = _render(
+        request, "flags.html", who, status=429 if limited else 200, run=run, page=page,
+        items=[mask_flag(f) for f in page.items], flt=flt,
         errors=errors, sort=sort, limit=limit, rules=[r for r in rules if r["id"] in present],
         categories=[r["key"] for r in run.index.breakdown("category", who.scope) if r["key"]],
         next_url=f"?{urlencode([*base, ('after', page.next_cursor)])}" if page.next_cursor else None,
@@ -261,6 +292,18 @@ def flag_browser(request: Request, run_id: str) -> HTMLResponse:
         first_url=f"?{urlencode(base)}" if (q.get("after") or q.get("before")) else None,
         export_url=f"/runs/{run.run_id}/flags.xlsx?{urlencode(base)}",
     )
+    if limited is not None:
+        response.headers["Retry-After"] = str(limited.retry_after)
+    return response
+
+
+def _psn_search(svc: Services, who: Principal, flt: FlagFilter, where: str) -> SearchLimited | None:
+    """An exact `psn_no` search is logged, and limited for roles that see identifiers masked."""
+    try:
+        svc.check_psn_search(who, flt.psn_no, where)
+    except SearchLimited as exc:
+        return exc
+    return None
 
 
 @router.get("/runs/{run_id}/flags.xlsx")
@@ -270,6 +313,12 @@ def export(request: Request, run_id: str) -> Response:
     run = _run(request, run_id)
     flt, _ = _parse_filter(request)
     sort = request.query_params.get("sort") if request.query_params.get("sort") in SORTS else "amount_desc"
+    limited = _psn_search(svc, who, flt, f"{run.run_id} web export")
+    if limited is not None:
+        response = _render(request, "error.html", who, status=429, run=run, title="查询过于频繁",
+                           message=limited.message)
+        response.headers["Retry-After"] = str(limited.retry_after)
+        return response
     names = {r.id: r.name for r in svc.workspace.registry}
     spool = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)
     n = write_flags_xlsx(spool, run.index, flt, who.scope, run_id=run.run_id, sort=sort, rule_names=names,
@@ -364,7 +413,7 @@ def rule_page(request: Request, rule_id: str) -> HTMLResponse:
 
 def install(app: FastAPI) -> None:
     """Add the pages, their static files and the log-in redirect to `app`."""
-    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    app.mount("/static", AssetFiles(directory=str(HERE / "static")), name="static")
     app.include_router(router)
 
     @app.exception_handler(LoginRequired)

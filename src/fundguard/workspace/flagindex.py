@@ -28,6 +28,8 @@ from typing import Any
 
 import duckdb
 
+from fundguard.contract.masking import mask_id
+
 INDEX_VERSION = "4"
 CENT = Decimal("0.01")
 
@@ -341,6 +343,8 @@ class FlagFilter:
             ("类别", self.category), ("机构", self.fixmedins_code), ("区划", self.admdvs),
             ("开始日期", self.date_from), ("结束日期", self.date_to), ("最低金额", self.amount_min),
             ("最高金额", self.amount_max), ("科室", self.dept_code), ("医师", self.dr_code),
+            # an export of one person's or encounter's flags says so, masked as the rows are
+            ("参保人 (已脱敏)", mask_id(self.psn_no)), ("就诊ID (已脱敏)", mask_id(self.mdtrt_id)),
         ):
             if value not in (None, ""):
                 out.append((label, str(value)))

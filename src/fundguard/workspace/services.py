@@ -7,6 +7,8 @@ caller's institution or region is never found (404), on a page or in the API ali
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import hmac
 import logging
 import os
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fundguard.contract.masking import mask_id
 from fundguard.workspace.flagindex import Scope
 from fundguard.workspace.runs import Workspace
 from fundguard.workspace.users import Role, User, UserStore, default_db_url
@@ -23,6 +26,24 @@ log = logging.getLogger(__name__)
 
 SESSION_COOKIE = "fundguard_session"
 SESSION_MAX_AGE = 8 * 3600
+
+
+PSN_SEARCH_LIMIT = 30
+PSN_SEARCH_WINDOW = 600
+
+
+def _setting(value: int | None, env: str, default: int, *, minimum: int) -> int:
+    if value is None:
+        raw = os.environ.get(env, "").strip()
+        if not raw:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ValueError(f"{env} 应为整数: {raw[:40]!r}") from None
+    if value < minimum:
+        raise ValueError(f"{env} 应不小于 {minimum}: {value}")
+    return value
 
 
 @dataclass
@@ -43,6 +64,17 @@ class AppConfig:
     #: build the runs' flag indexes after the app starts (`Services.index_runs` in a thread: `serve`), the
     #: pages of a run saying "索引建立中" meanwhile; otherwise they are built before the app is made
     index_in_background: bool = False
+    #: exact searches by `psn_no` (flag list and export, page and API) a user whose role sees identifiers
+    #: masked may make: this many distinct identifiers per `psn_search_window` seconds; None: the
+    #: `FUNDGUARD_PSN_SEARCH_LIMIT` / `FUNDGUARD_PSN_SEARCH_WINDOW` variables, else 30 per 600 seconds
+    psn_search_limit: int | None = None
+    psn_search_window: int | None = None
+
+    def resolved_psn_search_limit(self) -> tuple[int, int]:
+        """(distinct identifiers, window in seconds) for exact `psn_no` searches; a bad value stops the start."""
+        limit = _setting(self.psn_search_limit, "FUNDGUARD_PSN_SEARCH_LIMIT", PSN_SEARCH_LIMIT, minimum=0)
+        window = _setting(self.psn_search_window, "FUNDGUARD_PSN_SEARCH_WINDOW", PSN_SEARCH_WINDOW, minimum=1)
+        return limit, window
 
     def resolved_db_url(self) -> str:
         if self.db_url:
@@ -88,6 +120,18 @@ class Principal:
 NO_AUTH_PRINCIPAL = Principal("no-auth", "未启用登录", Role.AUDITOR)
 
 
+class SearchLimited(Exception):
+    """Too many distinct exact `psn_no` searches in the window (`message` in Chinese; `retry_after` seconds)."""
+
+    def __init__(self, limit: int, window: int, retry_after: int):
+        self.limit, self.window, self.retry_after = limit, window, retry_after
+        span = f"{window // 60} 分钟" if window % 60 == 0 else f"{window} 秒"
+        wait = f"{-(-retry_after // 60)} 分钟" if retry_after >= 60 else f"{retry_after} 秒"
+        self.message = (f"按参保人编号精确查询过于频繁：每 {span}内最多查询 {limit} 个不同的参保人编号，"
+                        f"请 {wait}后再试。本次查询已记录。")
+        super().__init__(self.message)
+
+
 class Services:
     """Opened once per app: the user store over the operational database, and the workspace."""
 
@@ -103,6 +147,25 @@ class Services:
         self.session_secret = os.environ.get("FUNDGUARD_SECRET_KEY") or self.users.secret("session_key")
         #: the real-time call log (set by the app factory when the national interfaces are mounted)
         self.realtime_store: Any = None
+        self.psn_search_limit, self.psn_search_window = config.resolved_psn_search_limit()
+        self._search_key = self.users.secret("id_search_key").encode()
+
+    def check_psn_search(self, who: Principal, psn_no: str | None, where: str) -> None:
+        """An exact search by a person's identifier (`psn_no`): written to the access log with the user and
+        the identifier masked; for a role that sees identifiers masked (it could otherwise test guesses of
+        an identifier without end), at most `psn_search_limit` distinct identifiers per window, else
+        `SearchLimited`. Roles that see whole identifiers on a flag's page are logged, not limited."""
+        if not psn_no:
+            return
+        obj = f"{where} psn_no={mask_id(psn_no)}"
+        if not who.sees_identifiers:
+            digest = hmac.new(self._search_key, psn_no.encode(), hashlib.sha256).hexdigest()[:32]
+            retry = self.users.count_id_search(who.username, digest, limit=self.psn_search_limit,
+                                               window=dt.timedelta(seconds=self.psn_search_window))
+            if retry is not None:
+                self.users.log_access(who.username, "psn_search_limited", obj)
+                raise SearchLimited(self.psn_search_limit, self.psn_search_window, retry)
+        self.users.log_access(who.username, "psn_search", obj)
 
     def index_runs(self) -> None:
         """Build (or reuse) every run's flag index; in the background, a failure is logged (the run's pages
@@ -179,18 +242,6 @@ def csrf_token(session: dict) -> str:
 def csrf_ok(session: dict, token: str | None) -> bool:
     expected = session.get("csrf")
     return bool(expected and token and hmac.compare_digest(str(expected), str(token)))
-
-
-def mask_id(value: str | None) -> str:
-    """`P0001234512` → `P000*****12`: the first four and last two characters stay, for lists."""
-    if not value:
-        return ""
-    s = str(value)
-    if len(s) <= 4:
-        return s[0] + "*" * (len(s) - 1)
-    if len(s) <= 6:
-        return s[:2] + "*" * (len(s) - 3) + s[-1]
-    return s[:4] + "*" * (len(s) - 6) + s[-2:]
 
 
 _ID_KEYS = ("psn_no", "mdtrt_id", "setl_id")

@@ -8,6 +8,7 @@ The schema is created by the Alembic migrations beside this module (`migrate(url
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 import secrets
 from dataclasses import dataclass
@@ -23,7 +24,9 @@ from sqlalchemy import (
     MetaData,
     String,
     create_engine,
+    delete,
     event,
+    func,
     select,
     update,
 )
@@ -95,6 +98,18 @@ class AccessLogRow(Base):
     username: Mapped[str] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(32))
     object: Mapped[str] = mapped_column(String(255), default="")
+
+
+class IdSearchRow(Base):
+    """Exact searches by a person's identifier, kept only for the rate limit's window: who and when, and a
+    keyed hash of the identifier (never the identifier) so that distinct searches can be counted."""
+
+    __tablename__ = "app_id_search"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now, index=True)
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    digest: Mapped[str] = mapped_column(String(64))
 
 
 class SecretRow(Base):
@@ -296,6 +311,31 @@ class UserStore:
     def log_access(self, username: str, action: str, obj: str = "") -> None:
         with self._s() as s, s.begin():
             s.add(AccessLogRow(username=username, action=action, object=obj[:255]))
+
+    def count_id_search(self, username: str, digest: str, *, limit: int, window: dt.timedelta) -> int | None:
+        """Count one exact search by an identifier (`digest`: its keyed hash) against `limit` distinct ones
+        per `window`: None when it is allowed (searching an identifier already counted again is), else the
+        seconds until one more is. Counted in the database, as log-in failures are, so parallel requests and
+        server processes all count; a refused search is not counted."""
+        with self._s() as s, s.begin():
+            # one user's searches one at a time (PostgreSQL: the user's row locked; SQLite: one writer at once),
+            # so that parallel searches at the limit cannot all pass
+            s.execute(select(UserRow.id).where(UserRow.username == username).with_for_update())
+            now = _now()  # after the wait for the lock
+            since = now - window
+            s.execute(delete(IdSearchRow).where(IdSearchRow.at < since))  # older ones no longer count
+            row = IdSearchRow(username=username[:64], digest=digest, at=now)
+            s.add(row)
+            s.flush()
+            mine = (IdSearchRow.username == username[:64], IdSearchRow.at >= since)
+            distinct = s.scalar(select(func.count(func.distinct(IdSearchRow.digest))).where(*mine))
+            if distinct <= limit:
+                return None
+            s.delete(row)
+            last_seen = s.scalars(select(func.max(IdSearchRow.at)).where(*mine).group_by(IdSearchRow.digest)).all()
+            first_to_expire = min(last_seen, default=now)
+            wait = math.ceil((first_to_expire + window - now).total_seconds())
+            return min(max(1, wait), math.ceil(window.total_seconds()))
 
     def access_log(self, limit: int = 100) -> list[tuple[dt.datetime, str, str, str]]:
         with self._s() as s:
