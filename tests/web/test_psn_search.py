@@ -174,3 +174,15 @@ def test_excel_of_a_psn_search_is_masked(limited, real_psn):
     cells = [str(c) for row in rows for c in row if c is not None] + [str(v) for v in about.values()]
     assert rows and mask_id(real_psn) in cells and not [c for c in cells if real_psn in c]
     assert about["参保人 (已脱敏)"] == mask_id(real_psn)  # the export says whose flags it holds
+
+
+def test_the_filter_form_keeps_the_person_searched(limited, real_psn):
+    # the person filter is a field of the form: shown with the value searched, kept when the form is sent again
+    app, _ = limited
+    with TestClient(app) as client:
+        assert login(client, "aud").status_code == 303
+        page = client.get("/runs/latest/flags", params={"psn_no": real_psn}).text
+        start = page.index('data-testid="flag-filter"')
+        form = page[start:page.index('</form>', start)]
+        assert f'name="psn_no" value="{real_psn}"' in form
+        assert 'name="psn_no" value=""' in client.get("/runs/latest/flags").text
