@@ -210,7 +210,7 @@ def test_a_library_rule_that_reads_a_file_is_refused_when_read(dataset, tmp_path
     for args in (["rules", "list"], ["audit", str(dataset), "--out", str(out)]):
         result = runner.invoke(app, [*args, "--rules-dir", str(library)])
         assert result.exit_code == 1, result.output
-        assert str(d04.with_suffix(".yaml")) in result.output and "不得调用表函数或读取文件" in result.output, result.output
+        assert str(d04.with_suffix(".sql")) in result.output and "不得调用表函数或读取文件" in result.output, result.output
         assert "do-not-leak" not in result.output
     assert not out.exists()
 

@@ -145,13 +145,15 @@ def test(
 
 @rules_app.command("docs")
 def docs(
-    out: Annotated[Path, typer.Option("--out", help="输出目录")] = Path("docs/rules"),
+    out: Annotated[Path | None, typer.Option("--out", help="输出目录 (默认: 内置规则库为 docs/rules, --rules-dir DIR 为 DIR/docs)")] = None,
     rules_dir: RulesDirOption = None,
 ) -> None:
     """由规则文件生成规则文档 Regenerate docs/rules/ from the rule files."""
     from fundguard.engine.docs import write_docs
 
     library = load_rule_library(rules_dir)
+    if out is None:  # a bureau's library documents itself beside its rules, never over the built-in docs
+        out = Path(rules_dir) / "docs" if rules_dir is not None else Path("docs/rules")
     try:
         names = write_docs(library, out)
     except OSError as exc:

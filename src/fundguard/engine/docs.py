@@ -67,7 +67,7 @@ def render_rule(rule: Rule, *, with_sql: bool = True) -> str:
     out.append(
         table_markdown(
             [
-                {"参数": n, "类型": p.type, "默认值": p.default, "单位": p.unit or "", "说明": p.doc}
+                {"参数": n, "类型": p.type, "默认值": p.default, "取值范围": p.range_text(), "单位": p.unit or "", "说明": p.doc}
                 for n, p in rule.params.items()
             ]
         )

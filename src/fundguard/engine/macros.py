@@ -141,5 +141,11 @@ def expand(sql: str, backend: str | dict[str, MacroImpl] = "duckdb") -> str:
         try:
             out.append(impls[name](*args))
         except TypeError as exc:
-            raise MacroError(f"宏 {name} 参数个数不对: {args}") from exc
+            import inspect
+
+            try:
+                expected = f"{name}({', '.join(inspect.signature(impls[name]).parameters)})"
+            except (TypeError, ValueError):
+                expected = name
+            raise MacroError(f"宏 {name} 参数个数不对: 应为 {expected}, 得到 {len(args)} 个参数 ({', '.join(args)})") from exc
         pos = end + 2

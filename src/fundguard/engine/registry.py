@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from fundguard.engine import yamlio
 from fundguard.engine.kinds import kinds
 from fundguard.engine.rule import Rule
 from fundguard.kb.tables import KB_TABLES
@@ -118,6 +119,21 @@ def _not_utf8(data: bytes) -> str | None:
     return None
 
 
+#: the HIS orders of a real-time request in an example (`fundguard.realtime.examples.ORDER_TABLE`)
+ORDER_TABLE = "fsi_order_dtos"
+
+
+@lru_cache(maxsize=1)
+def _example_columns() -> dict[str, frozenset[str] | None]:
+    """The tables an example may give and their columns (None: not checked)."""
+    from fundguard.contract.tables import TABLES
+
+    out: dict[str, frozenset[str] | None] = {t.name: frozenset(c.name for c in t.columns) for t in TABLES}
+    out.update({name: frozenset(c for c, _ in cols) for name, cols in KB_TABLES.items()})
+    out[ORDER_TABLE] = None
+    return out
+
+
 def load_rule_file(path: Path) -> Rule:
     """Read and validate one rule file (and its `.sql` when the kind is `sql`)."""
     match = _FILE.match(path.name)
@@ -128,9 +144,9 @@ def load_rule_file(path: Path) -> Rule:
     if bad:
         raise RuleFileError(path, [bad])
     try:
-        data = yaml.safe_load(raw_bytes)
+        data = yamlio.load(raw_bytes)
     except yaml.YAMLError as exc:
-        raise RuleFileError(path, [f"YAML 无法解析: {exc}"]) from exc
+        raise RuleFileError(path, [f"YAML 无法解析: {yamlio.problem(exc)}"]) from None
     if not isinstance(data, dict):
         raise RuleFileError(path, ["顶层应为映射 (id: …, name: …)"])
     try:
@@ -184,10 +200,20 @@ def load_rule_file(path: Path) -> Rule:
     cfg_table = rule.config.get("kb_table")
     if cfg_table and cfg_table not in rule.kb_tables:
         problems.append(f"字段 kb_tables: 应列出 with.kb_table 使用的 {cfg_table}")
+    example_columns = _example_columns()
     for i, ex in enumerate(rule.examples):
-        for table in ex.given:
+        for table, rows in ex.given.items():
             if table.startswith("kb_") and table not in KB_TABLES:
                 problems.append(f"字段 examples.{i}.given: 未知的知识库表 {table!r}")
+                continue
+            if table not in example_columns:
+                problems.append(f"字段 examples.{i}.given: 未知的表 {table!r} (数据契约的表、知识库表或 {ORDER_TABLE})")
+                continue
+            columns = example_columns[table]
+            for j, row in enumerate(rows):
+                unknown_cols = sorted(set(row) - columns) if columns is not None and isinstance(row, dict) else []
+                if unknown_cols:
+                    problems.append(f"字段 examples.{i}.given.{table}.{j}: 未知的列 {', '.join(unknown_cols)}")
         unknown = sorted(set(ex.params) - set(rule.params))
         if unknown:
             problems.append(f"字段 examples.{i}.params: 未知参数 {', '.join(unknown)}")
@@ -244,7 +270,7 @@ def load_registry(root: Path | str | None = None) -> Registry:
             raise RuleFileError(root, ["规则库目录不存在" if not path.exists() else "应为规则库目录, 而不是文件"])
     # the cache is keyed by the files' sizes and times too: a rule edited in a long-running process
     # (the web app, a notebook) is read again
-    stamp = tuple((str(f), st.st_mtime_ns, st.st_size) for f in rule_files(path, ".yaml", ".sql") for st in (f.stat(),))
+    stamp = tuple((str(f), st.st_mtime_ns, st.st_size) for f in _candidates(path) for st in (f.stat(),))
     # the built-in library is linted by the test suite; another library when it is read
     return _load_registry(path, stamp, lint=path.resolve() != rules_root().resolve())
 
@@ -252,6 +278,31 @@ def load_registry(root: Path | str | None = None) -> Registry:
 def rule_files(root: Path, *suffixes: str) -> list[Path]:
     """A library's files with these suffixes, in the folder itself or one level of category folders."""
     return sorted(f for suffix in suffixes for pattern in (f"*{suffix}", f"*/*{suffix}") for f in root.glob(pattern))
+
+
+def _candidates(root: Path) -> list[Path]:
+    """Every file of the library that looks like a rule file (YAML or SQL, any case, any depth), hidden
+    folders and caches aside."""
+    return sorted(
+        f for f in root.rglob("*")
+        if f.suffix.lower() in (".yaml", ".yml", ".sql") and f.is_file()
+        and not any(part.startswith(".") or part == "__pycache__" for part in f.relative_to(root).parts)
+    )
+
+
+def _unread_files(root: Path) -> list[tuple[Path, str]]:
+    """Rule-like files the library would not read: a rule saved as `.yml` or `.YAML`, or one folder too
+    deep, would otherwise be left out of the run without a word."""
+    read = set(rule_files(root, ".yaml", ".sql"))
+    out = []
+    for f in _candidates(root):
+        if f in read:
+            continue
+        if f.suffix not in (".yaml", ".sql"):
+            out.append((f, f"扩展名应为小写的 {'.sql' if f.suffix.lower() == '.sql' else '.yaml'}; 此文件不会被读取"))
+        else:
+            out.append((f, "规则文件只能放在规则库目录或其下一级类别目录中; 此文件不会被读取"))
+    return out
 
 
 @lru_cache(maxsize=8)
@@ -278,10 +329,12 @@ def _load_registry(root: Path, _stamp: tuple, *, lint: bool = False) -> Registry
     for sql in rule_files(root, ".sql"):
         if not sql.with_suffix(".yaml").exists():
             errors.append(RuleFileError(sql, ["SQL 文件没有对应的 YAML 规则文件"]))
+    errors += [RuleFileError(path, [why]) for path, why in _unread_files(root)]
     if errors:
         if len(errors) == 1:
             raise errors[0]
-        raise RuleFileError(root, [str(e) for e in errors])
+        # one block per file, its problems indented under it
+        raise RuleFileError(root, [str(e).replace("\n", "\n  ") for e in errors])
     return Registry(root, {k: found[k] for k in sorted(found)})
 
 
@@ -292,7 +345,8 @@ def _lint(rule: Rule, path: Path) -> None:
 
     issues = lint_rule(rule)
     if issues:
-        raise RuleFileError(path, [f"SQL: {i.construct} — {i.hint}" for i in issues])
+        where = path.with_suffix(".sql") if rule.kind == "sql" else path
+        raise RuleFileError(where, [f"SQL: {i.construct} — {i.hint}" for i in issues])
 
 
 def message_placeholders(rule: Rule) -> list[str]:

@@ -13,7 +13,7 @@ from enum import IntEnum, StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator, model_validator
 
 
 class Severity(IntEnum):
@@ -68,6 +68,21 @@ class Param(BaseModel):
         self.default = self.coerce(self.default)
         return self
 
+    @field_serializer("min", "max", when_used="json")
+    def _bound_as_default(self, value: Decimal | None) -> int | str | None:
+        """Bounds in JSON as the default is: a number for an int parameter, a decimal string otherwise."""
+        if value is None:
+            return None
+        return int(value) if self.type == "int" and value == value.to_integral_value() else str(value)
+
+    def range_text(self) -> str:
+        """The allowed range for documentation: `0–1`, `≥ 0`, `≤ 24` or empty."""
+        if self.min is not None and self.max is not None:
+            return f"{self.min}–{self.max}"
+        if self.min is not None:
+            return f"≥ {self.min}"
+        return f"≤ {self.max}" if self.max is not None else ""
+
     def coerce(self, value: Any) -> ParamValue:
         """The value as this parameter's type, or ValueError with a reason."""
         if self.type == "int":
@@ -87,6 +102,11 @@ class Param(BaseModel):
                 raise ValueError(f"应为有限的数值 (不能是 NaN 或无穷大), 得到 {value!r}")
             if abs(out) >= DECIMAL_PARAM_LIMIT or out != out.quantize(Decimal(1).scaleb(-DECIMAL_PARAM_PLACES)):
                 raise ValueError(f"应为绝对值小于 {DECIMAL_PARAM_LIMIT}、最多 {DECIMAL_PARAM_PLACES} 位小数的数值, 得到 {value!r}")
+            # one form per value: the default's decimal places (or the value's own, when it needs more), so
+            # `1000`, `1000.0` and `1000.00` give one rule version, one flag id and one message text
+            needed = max(0, -int(out.normalize().as_tuple().exponent))
+            places = -int(self.default.as_tuple().exponent) if isinstance(self.default, Decimal) else 0
+            out = out.quantize(Decimal(1).scaleb(-max(needed, places)))
         elif self.type == "bool":
             if not isinstance(value, bool):
                 raise ValueError(f"应为 true/false, 得到 {value!r}")

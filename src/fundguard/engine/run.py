@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import yaml
 
+from fundguard.engine import yamlio
 from fundguard.engine.backends.duckdb import DuckDBBackend
 from fundguard.engine.flags import params_json, rule_version
 from fundguard.engine.registry import Registry, UnknownRuleError, load_registry
@@ -40,25 +41,6 @@ class AuditError(Exception):
 
 class InputChangedError(AuditError):
     """An input file changed while the audit read it: the flags would not belong to the recorded input."""
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """YAML loader that rejects a key given twice in one mapping (PyYAML keeps the last one silently)."""
-
-
-def _construct_unique_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
-    seen: set = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"重复的键 {key!r} (第 {key_node.start_mark.line + 1} 行)", key_node.start_mark
-            )
-        seen.add(key)
-    return loader.construct_mapping(node, deep=deep)
-
-
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
 
 
 @dataclass
@@ -92,16 +74,13 @@ def read_params_file(path: Path | str) -> dict[str, dict[str, Any]]:
     except FileNotFoundError:
         raise ParamError(f"参数文件 {p} 不存在") from None
     except UnicodeDecodeError as exc:
-        raise ParamError(f"参数文件 {p} 不是 UTF-8 文本 (第 {exc.start} 字节)") from None
+        raise ParamError(f"参数文件 {p} 不是 UTF-8 文本 (第 {exc.start + 1} 字节起无法按 UTF-8 解码)") from None
     except OSError as exc:
         raise ParamError(f"参数文件 {p} 无法读取: {exc.strerror or exc}") from None
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader) or {}  # noqa: S506 - a SafeLoader subclass
+        data = yamlio.load(text) or {}
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"第 {mark.line + 1} 行第 {mark.column + 1} 列: " if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ParamError(f"参数文件 {p} 不是有效的 YAML/JSON: {where}{problem}") from None
+        raise ParamError(f"参数文件 {p} 不是有效的 YAML/JSON: {yamlio.problem(exc)}") from None
     if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
         raise ParamError(f"参数文件 {p} 应为 {{规则编号: {{参数: 值}}}} 的映射")
     return {str(k).upper(): v for k, v in data.items()}

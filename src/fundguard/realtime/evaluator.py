@@ -88,10 +88,14 @@ def render_message(template: str, values: dict[str, Any]) -> str:
 class Evaluator:
     """Runs pre/in rules of a registry over frames, with a knowledge edition held in memory."""
 
-    def __init__(self, registry: Registry | Iterable[Rule], kb: Knowledge, *, sql_only: bool = False):
-        """`sql_only`: judge every `sql` rule by its SQL, twins unused (to check the twins against it)."""
+    def __init__(self, registry: Registry | Iterable[Rule], kb: Knowledge, *, sql_only: bool = False,
+                 strict_messages: bool = False):
+        """`sql_only`: judge every `sql` rule by its SQL, twins unused (to check the twins against it).
+        `strict_messages`: a message field the rule's result lacks is an error (examples, `rules test`),
+        where a request renders it empty rather than fail the HIS's call."""
         self.kb = kb
         self._sql_only = sql_only
+        self._strict_messages = strict_messages
         self.rules: dict[str, Rule] = {r.id: r for r in registry if any(s in r.scenes for s in REALTIME_SCENES)}
         self._kinds = realtime_kinds()
         self._custom = custom_rules()
@@ -226,6 +230,11 @@ class Evaluator:
             values = {k: _text(v) for k, v in row.items() if not k.startswith("_")}
             for name, value in params.items():
                 values.setdefault(name, value)
+            if self._strict_messages:
+                missing = [v for kind, v in _pieces(rule.message) if kind == "field" and v not in values]
+                if missing:
+                    raise RuntimeError(f"规则 {rule.id} 的消息模板字段 {', '.join('{' + m + '}' for m in missing)} "
+                                       f"不在实时实现返回的结果中 (也不是参数)")
             line_amts = row.get("_line_amts")
             if line_amts is None:
                 line_amts = {lines[0]: amount} if g is Granularity.LINE else {}

@@ -39,7 +39,7 @@ def run_realtime_example(rule: Rule, index: int, *, kb_manifest: dict | None = N
     manifest.update(example.kb_manifest)
     kb = Knowledge.from_rows({k: v for k, v in example.given.items() if k.startswith("kb_")},
                              manifest=manifest, content_hash=EXAMPLE_KB_HASH)
-    evaluator = Evaluator([rule], kb, sql_only=sql_only)
+    evaluator = Evaluator([rule], kb, sql_only=sql_only, strict_messages=True)
     frame = example_frame(example.given, kb)
     try:
         flags = evaluator.evaluate(frame, [rule], {rule.id: rule.bind_params(example.params)})

@@ -105,6 +105,9 @@ class DuckDBBackend:
         except (duckdb.InterruptException, duckdb.OutOfMemoryException):
             raise  # Ctrl-C or the memory limit: the run stops, it is not the rule's fault
         except duckdb.Error as exc:
+            if "REPLACE list" in str(exc):  # the rule returns no vola_amt column
+                key = rule.granularity.key_column
+                raise RuleRuntimeError(f"规则 {rule.id}{rule.source} 的 SQL 须返回 {key} 与 vola_amt 列 (缺少 vola_amt)") from None
             raise RuleRuntimeError(f"规则 {rule.id}{rule.source} 的 SQL 执行失败: {exc}") from exc
         described = self.con.execute("DESCRIBE _r").fetchall()
         cols = [r[0] for r in described]

@@ -36,12 +36,12 @@ def _passes(config, line: dict, k: dict) -> bool:
 
 
 def _filtered(config, line: dict) -> bool:
-    for col, vals in config.only_if.items():
-        if line.get(col) not in vals:
-            return False
-    for col, vals in config.unless.items():
-        if line.get(col) in vals:
-            return False
+    for field, filters, keep in (("only_if", config.only_if, True), ("unless", config.unless, False)):
+        for col, vals in filters.items():
+            if col not in line:  # a misspelt column would silently never (or always) match
+                raise RuntimeError(f"with.{field} 的列 {col!r} 不是费用明细 (fee_lines) 的列")
+            if (line[col] in vals) != keep:
+                return False
     return True
 
 
