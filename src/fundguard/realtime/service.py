@@ -149,9 +149,15 @@ class RealtimeService:
 
     def too_large(self, limit: int) -> Reply:
         """The reply to a body over `limit` bytes (not read further, not authenticated)."""
-        msg = f"$: 请求体超过 {limit // (1024 * 1024)} MB 上限"
+        return self.refuse(413, f"$: 请求体超过 {limit // (1024 * 1024)} MB 上限")
+
+    def refuse(self, status: int, msg: str) -> Reply:
+        """An error envelope for a request refused before it reaches `handle` (a body too large, a path or
+        HTTP method the national interface does not have): logged as a line, not in the call log (nothing
+        was authenticated or read)."""
+        msg = msg if len(msg) <= 200 else msg[:199] + "…"
         self._log_line("?", "rejected", None, 0, -1, time.perf_counter(), msg)
-        return Reply(413, self._envelope(-1, msg, None, dt.datetime.now()))
+        return Reply(status, self._envelope(-1, msg, None, dt.datetime.now()))
 
     def _handle(self, body: bytes, headers: Mapping[str, str], received: dt.datetime, *, path_infno: str | None,
                 expect_infno: str | None) -> Reply:
