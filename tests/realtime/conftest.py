@@ -30,7 +30,8 @@ def make_service(tmp_path, knowledge):
     def make(**kw) -> RealtimeService:
         kw.setdefault("db_url", f"sqlite:///{tmp_path}/rt-{len(made)}.db")
         kw.setdefault("background_log", False)
-        svc = RealtimeService(RealtimeConfig(**kw), knowledge=knowledge)
+        kb = kw.pop("knowledge", knowledge)
+        svc = RealtimeService(RealtimeConfig(**kw), knowledge=kb)
         made.append(svc)
         return svc
 

@@ -1,6 +1,8 @@
 """The national detail-audit paths (3101 事前, 3102 事中, 3103 反馈), wire-compatible with the platform.
 
-A thin door: each route hands the raw body and headers to `RealtimeService` and returns its envelope.
+A thin door: each route reads the body (asynchronously, with a size limit), hands it with the headers to
+`RealtimeService.handle` in the thread pool (rules, history and SQLite work off the event loop, so a slow
+request does not hold up the others) and returns its envelope.
 Whatever else arrives under `/fsi/` (an unknown path, a method other than POST) is answered with the
 envelope too (infcode -1, HTTP 404/405): a HIS parses every reply as one.
 `build_router(config)` is what the app factory includes; `standalone_app()` serves the router alone
@@ -18,6 +20,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
 from starlette.convertors import PathConvertor, register_url_convertor
 
 from fundguard.realtime.service import RealtimeConfig, RealtimeService
@@ -151,7 +154,8 @@ def build_router(config: RealtimeConfig | RealtimeService, *, include_noop: bool
             if body is None:
                 reply = service.too_large(MAX_BODY_BYTES)
             else:
-                reply = service.handle(body, request.headers, path_infno=path_infno, expect_infno=expect)
+                reply = await run_in_threadpool(service.handle, body, request.headers, path_infno=path_infno,
+                                                expect_infno=expect)
         except Exception:  # `handle` answers its own errors; this is the door's (e.g. reading the body)
             log.exception("国家接口请求处理失败 (%s)", _shown(request.url.path))
             reply = service.refuse(500, "服务内部错误, 请联系管理员")

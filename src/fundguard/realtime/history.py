@@ -231,6 +231,8 @@ class HistoryStore:
         self._shared: dict[str, dict[str, dict]] | None = None
         self._mtime: float | None = None
         self._lock = threading.Lock()
+        #: every thread's connection, so that `close` closes them all (requests run in a thread pool)
+        self._conns: set[sqlite3.Connection] = set()
 
     @property
     def available(self) -> bool:
@@ -241,6 +243,8 @@ class HistoryStore:
         now = time.monotonic()
         checked = getattr(self._local, "checked", None)
         conn = getattr(self._local, "conn", None)
+        if conn is not None and conn not in self._conns:  # closed by `close`
+            conn = self._local.conn = None
         if conn is not None and checked is not None and now - checked < 1.0:
             return conn
         self._local.checked = now
@@ -250,10 +254,13 @@ class HistoryStore:
         if conn is None or getattr(self._local, "mtime", None) != mtime:
             if conn is not None:
                 conn.close()
+                with self._lock:
+                    self._conns.discard(conn)
             conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
             conn.execute("PRAGMA mmap_size=268435456")
             self._local.conn, self._local.mtime = conn, mtime
             with self._lock:
+                self._conns.add(conn)
                 if self._mtime != mtime:
                     self._shared = None
                     self._mtime = mtime
@@ -314,7 +321,9 @@ class HistoryStore:
         return out
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
+        """Close every thread's connection (a thread that reads again afterwards opens a new one)."""
+        with self._lock:
+            conns, self._conns = self._conns, set()
+        for conn in conns:
             conn.close()
-            self._local.conn = None
+        self._local.conn = None

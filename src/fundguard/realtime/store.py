@@ -355,9 +355,10 @@ class RealtimeStore:
             return
         with self._cond:
             self._pending += 1
-        if self._thread is None or not self._thread.is_alive():
-            self._thread = threading.Thread(target=self._run, name="fundguard-rt-log", daemon=True)
-            self._thread.start()
+            # requests are handled in a thread pool: one writer, however many threads record at once
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="fundguard-rt-log", daemon=True)
+                self._thread.start()
         self._queue.put(rec)
 
     def _run(self) -> None:
