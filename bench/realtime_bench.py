@@ -143,8 +143,9 @@ def make_payload(rng: random.Random, items: list[str], persons: list[str], n: in
                        "hilist_code": code, "hilist_name": code, "cnt": cnt, "pric": pric, "sumamt": round(cnt * pric, 2),
                        "drord_begn_date": "2026-01-15 09:30:00", "drord_dr_codg": "D01", "drord_dr_profttl": "233",
                        "drord_dept_codg": "A03", "curr_drord_flag": 1})
+    # a msgid of its own per message: the service answers a reused one as a resend (or refuses it, 409)
     return {
-        "infno": "3101", "msgid": f"{ORG}20260115093000{rng.randint(0, 9999):04d}", "mdtrtarea_admvs": "430799",
+        "infno": "3101", "msgid": f"{ORG}{uuid.uuid4().int % 10**18:018d}", "mdtrtarea_admvs": "430799",
         "insuplc_admdvs": "430796", "recer_sys_code": "IMS", "infver": "V1.0", "opter_type": "1", "opter": "D01",
         "opter_name": "医生", "inf_time": "2026-01-15 09:30:00", "fixmedins_code": ORG, "fixmedins_name": "医院",
         "input": {"data": {"trig_scen": "2", "rule_ids": [], "patient_dtos": [{

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import uuid
 
@@ -11,6 +12,14 @@ from fundguard.realtime.auth import signed_headers
 ORG = "H43079900001"
 FEMALE_ONLY_DRUG = "ZD03AAA0043010100166"  # 艾附暖宫丸: national batch 1, 限定性别对象 (female)
 PLAIN_SERVICE = "001102000010000"
+
+#: every message a HIS sends has its own msgid (a resend keeps it: see test_resend.py)
+_SEQ = itertools.count(1)
+
+
+def msgid(fixmedins_code: str = ORG) -> str:
+    """A fresh msgid in the national shape: institution code, then a date and a serial."""
+    return f"{fixmedins_code}20250614{next(_SEQ):010d}"
 
 
 def order(rx_id: str, hilist_code: str = PLAIN_SERVICE, *, cnt=1, pric=10.0, when="2025-06-14 14:20:00", **extra) -> dict:
@@ -48,7 +57,7 @@ def request(infno: str = "3101", *, scene: str = "2", gend: str = "1", brdy: str
     }
     enc.update(encounter_extra)
     return {
-        "infno": infno, "msgid": f"{fixmedins_code}202506141427240001", "mdtrtarea_admvs": "430799",
+        "infno": infno, "msgid": msgid(fixmedins_code), "mdtrtarea_admvs": "430799",
         "insuplc_admdvs": "430796", "recer_sys_code": "IMS", "dev_no": "", "dev_safe_info": "", "cainfo": "",
         "signtype": "", "infver": "V1.0", "sign_no": "", "opter_type": "1", "opter": "医生01", "opter_name": "医生01",
         "inf_time": "2025-06-14 14:27:24", "fixmedins_code": fixmedins_code, "fixmedins_name": "某市第二人民医院",
@@ -66,7 +75,7 @@ def request(infno: str = "3101", *, scene: str = "2", gend: str = "1", brdy: str
 def feedback(jr_ids: list[str], *, way: str = "1", reason: str | None = "临床需要", warn_type: str = "1",
              fixmedins_code: str = ORG) -> dict:
     return {
-        "infno": "3103", "msgid": f"{fixmedins_code}202506141428000001", "fixmedins_code": fixmedins_code,
+        "infno": "3103", "msgid": msgid(fixmedins_code), "fixmedins_code": fixmedins_code,
         "inf_time": "2025-06-14 14:28:00", "infver": "V1.0", "opter_type": "1", "opter": "医生01",
         "input": {"data": {"warn_type": warn_type, "warns": [
             {"warn_rslt_id": j, "dspo_way": way, "dspo_way_rea": reason} for j in jr_ids]}},

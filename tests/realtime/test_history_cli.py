@@ -132,3 +132,58 @@ def test_realtime_commands_default_to_the_workspace_serve_reads(tmp_path, monkey
     finally:
         store.close()
     assert runner.invoke(app, ["realtime", "stats"]).exit_code == 0
+
+
+def test_sub_second_times_are_kept_as_in_batch(tmp_path, make_service):
+    # batch data may carry fractions of a second; the store keeps them, so lines order as in batch (by
+    # time, then id): Z1 at .25 s comes before A2 at .75 s, where whole seconds would tie and put A2 first
+    given = {
+        "psn": [{"psn_no": "P1"}],
+        "mdtrt": [{"mdtrt_id": "M1", "psn_no": "P1", "begntime": "2025-05-02 09:00:00.125000",
+                   "endtime": "2025-05-02 10:00:00"}],
+        "diag": [{"mdtrt_id": "M1", "diag_code": "I10.x00"}],
+        "feedetl": [{"feedetl_sn": "A2", "mdtrt_id": "M1", "fee_ocur_time": "2025-05-02 09:30:00.750000"},
+                    {"feedetl_sn": "Z1", "mdtrt_id": "M1", "fee_ocur_time": "2025-05-02 09:30:00.250000"},
+                    {"feedetl_sn": "W3", "mdtrt_id": "M1", "fee_ocur_time": "2025-05-02 09:31:00"}],
+        "drug_trac": [{"feedetl_sn": "Z1", "drug_trac_codg": "81000000000000000001"}],
+    }
+    dataset = write_dataset(build_tables(given), tmp_path / "ds")
+    # the factories write whole seconds: the times as a batch extract carries them (Parquet, microseconds)
+    _times_to_the_microsecond(dataset / "mdtrt.parquet", "mdtrt_id", "begntime", given["mdtrt"])
+    _times_to_the_microsecond(dataset / "feedetl.parquet", "feedetl_sn", "fee_ocur_time", given["feedetl"])
+    load_history(dataset, tmp_path / "h.sqlite")
+    store = HistoryStore(tmp_path / "h.sqlite")
+    h = store.get("P1")
+    assert [(f["feedetl_sn"], f["fee_ocur_time"].isoformat(" ")) for f in h["feedetl"]] == [
+        ("Z1", "2025-05-02 09:30:00.250000"), ("A2", "2025-05-02 09:30:00.750000"), ("W3", "2025-05-02 09:31:00")]
+    assert h["mdtrt"][0]["begntime"].microsecond == 125000
+    (sale,) = store.trace_sales(["81000000000000000001"])
+    assert sale["fee_ocur_time"].microsecond == 250000
+    # the rules see the history in that order (the frame sorts lines by time, then id)
+    svc = make_service(auth=False, history_path=tmp_path / "h.sqlite")
+    _, _, _, frame = svc.analyse_flags(svc_parse(svc, request(patn_id="P1", mdtrt_id="M9")))[0]
+    assert [f["feedetl_sn"] for f in frame.lines_by_mdtrt["M1"]] == ["!h:Z1", "!h:A2", "!h:W3"]
+
+
+def _times_to_the_microsecond(path, key: str, column: str, rows: list[dict]) -> None:
+    import datetime as dt
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    by_key = {r[key]: dt.datetime.fromisoformat(r[column]) for r in rows}
+    times = pa.array([by_key[k] for k in table.column(key).to_pylist()], pa.timestamp("us"))
+    pq.write_table(table.set_column(table.schema.get_field_index(column), column, times), path)
+
+
+def test_whole_second_times_are_stored_as_before(tmp_path):
+    # the text earlier stores hold (no fraction), so a store written before and one written now read alike
+    import sqlite3
+    import zlib
+
+    load_history(_dataset(tmp_path), tmp_path / "h.sqlite")
+    with sqlite3.connect(tmp_path / "h.sqlite") as con:
+        payload = json.loads(zlib.decompress(con.execute("SELECT payload FROM history WHERE psn_no = '1058158'").fetchone()[0]))
+    text = json.dumps(payload)
+    assert '"2025-05-02 09:00:00"' in text and ".000000" not in text

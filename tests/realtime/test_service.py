@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from fundguard.realtime.store import Call, Feedback, Result
 
-from .payloads import FEMALE_ONLY_DRUG, PLAIN_SERVICE, body, feedback, order, request
+from .payloads import FEMALE_ONLY_DRUG, PLAIN_SERVICE, body, feedback, msgid, order, request
 
 DRUG = {"hilist_type": "101", "chrg_type": "11", "pric": 25.5}
 
@@ -84,9 +84,11 @@ def test_rule_ids_restrict(service):
     payload["input"]["data"]["rule_ids"] = ["B01"]
     assert _results(service.handle(body(payload), {})) == []
     payload["input"]["data"]["rule_ids"] = "A01,B01"
+    payload["msgid"] = msgid()
     assert [r["rule_id"] for r in _results(service.handle(body(payload), {}))] == ["A01"]
     # ids that are not FundGuard rules (some clients send ["3101"]) do not restrict
     payload["input"]["data"]["rule_ids"] = ["3101"]
+    payload["msgid"] = msgid()
     assert [r["rule_id"] for r in _results(service.handle(body(payload), {}))] == ["A01"]
 
 

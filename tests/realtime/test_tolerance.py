@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from fundguard.realtime.store import Call
 
-from .payloads import FEMALE_ONLY_DRUG, body, deep, encounter, order, request
+from .payloads import FEMALE_ONLY_DRUG, body, deep, encounter, msgid, order, request
 
 DRUG = {"hilist_type": "101", "chrg_type": "11", "pric": 25.5}
 
@@ -20,6 +20,8 @@ def _bad_male() -> dict:
 
 
 def _rule_ids(service, payload: dict) -> list[str]:
+    if isinstance(payload, dict):
+        payload["msgid"] = msgid()  # an edited payload is a new message (a resend keeps its content)
     reply = service.handle(body(payload) if isinstance(payload, dict) else payload, {})
     assert reply.status == 200 and reply.body["infcode"] == 0, reply.body["err_msg"]
     return [r["rule_id"] for r in reply.body["output"]["result"]]

@@ -1,6 +1,10 @@
 """The national detail-audit paths (3101 事前, 3102 事中, 3103 反馈), wire-compatible with the platform.
 
-A thin door: each route hands the raw body and headers to `RealtimeService` and returns its envelope.
+A thin door: each route reads the body (asynchronously, with a size limit), hands it with the headers to
+`RealtimeService.handle` in the thread pool (rules, history and SQLite work off the event loop, so a slow
+request does not hold up the others) and returns its envelope.
+Whatever else arrives under `/fsi/` (an unknown path, a method other than POST) is answered with the
+envelope too (infcode -1, HTTP 404/405): a HIS parses every reply as one.
 `build_router(config)` is what the app factory includes; `standalone_app()` serves the router alone
 (the benchmark, integration tests with a HIS).
 """
@@ -8,19 +12,37 @@ A thin door: each route hands the raw body and headers to `RealtimeService` and 
 from __future__ import annotations
 
 import json
+import logging
 import os
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
+from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
+from starlette.convertors import PathConvertor, register_url_convertor
 
 from fundguard.realtime.service import RealtimeConfig, RealtimeService
+
+log = logging.getLogger("fundguard.realtime")
 
 UNIFIED = "/fsi/api/rsfComIfsService/callService"
 BEFORE = "/fsi/api/riskConService/beforeAnalyze"
 COURSE = "/fsi/api/riskConService/courseAnalyze"
 NOOP = "/fsi/api/noop"
+#: the national platform's namespace: every reply under it is a national envelope
+NATIONAL_PREFIX = "/fsi/"
+_ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE"]
+
+
+class _AnyPath(PathConvertor):
+    """`path`, but also across a percent-encoded line break (`.*` stops there, and FastAPI's 404 would answer)."""
+
+    regex = r"[\s\S]*"
+
+
+register_url_convertor("national_rest", _AnyPath())
 
 _EXAMPLE_3101 = {
     "infno": "3101", "msgid": "H43079900001202506141427240001", "mdtrtarea_admvs": "430799",
@@ -108,9 +130,15 @@ async def _read_body(request: Request, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def _json(status: int, body: dict) -> Response:
+def _json(status: int, body: dict, headers: dict[str, str] | None = None) -> Response:
     data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-    return Response(content=data, status_code=status, media_type="application/json; charset=utf-8")
+    return Response(content=data, status_code=status, media_type="application/json; charset=utf-8", headers=headers)
+
+
+def _shown(path: str, limit: int = 80) -> str:
+    """A request path fit for an error message and a log line: printable characters only, cut to `limit`."""
+    clean = "".join(c if c.isprintable() else "?" for c in path)
+    return clean if len(clean) <= limit else clean[: limit - 1] + "…"
 
 
 def build_router(config: RealtimeConfig | RealtimeService, *, include_noop: bool = False) -> APIRouter:
@@ -121,11 +149,16 @@ def build_router(config: RealtimeConfig | RealtimeService, *, include_noop: bool
     both = _openapi({"3101 事前分析": _EXAMPLE_3101, "3103 反馈": _EXAMPLE_3103})
 
     async def _call(request: Request, path_infno: str | None = None, expect: str | None = None) -> Response:
-        body = await _read_body(request, MAX_BODY_BYTES)
-        if body is None:
-            reply = service.too_large(MAX_BODY_BYTES)
-        else:
-            reply = service.handle(body, request.headers, path_infno=path_infno, expect_infno=expect)
+        try:
+            body = await _read_body(request, MAX_BODY_BYTES)
+            if body is None:
+                reply = service.too_large(MAX_BODY_BYTES)
+            else:
+                reply = await run_in_threadpool(service.handle, body, request.headers, path_infno=path_infno,
+                                                expect_infno=expect)
+        except Exception:  # `handle` answers its own errors; this is the door's (e.g. reading the body)
+            log.exception("国家接口请求处理失败 (%s)", _shown(request.url.path))
+            reply = service.refuse(500, "服务内部错误, 请联系管理员")
         return _json(reply.status, reply.body)
 
     @router.post(UNIFIED, summary="统一入口: 按 infno 分派 3101/3102/3103", openapi_extra=both)
@@ -150,6 +183,20 @@ def build_router(config: RealtimeConfig | RealtimeService, *, include_noop: bool
         async def noop(request: Request) -> Response:
             await request.body()
             return _json(200, {"infcode": 0, "err_msg": "", "output": {}})
+
+    national = [r for r in router.routes if isinstance(r, APIRoute)]
+
+    # Last, so that it only sees what no national route takes: an unknown path, or a known one with a
+    # method other than POST (the routes above match it partially). Without it FastAPI would answer
+    # {"detail": ...}, which a HIS cannot read.
+    @router.api_route(NATIONAL_PREFIX + "{rest:national_rest}", methods=_ANY_METHOD, include_in_schema=False)
+    async def not_a_national_route(request: Request, rest: str) -> Response:
+        path = request.url.path
+        if any(r.path_regex.match(path) for r in national):
+            reply = service.refuse(405, f"{_shown(path)}: 不支持 {_shown(request.method, 10)} 请求, 国家接口只接受 POST")
+            return _json(reply.status, reply.body, headers={"Allow": "POST"})
+        reply = service.refuse(404, f"{_shown(path)}: 接口路径不存在 (3101/3102/3103 请 POST 到 {UNIFIED})")
+        return _json(reply.status, reply.body)
 
     return router
 

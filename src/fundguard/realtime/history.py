@@ -50,6 +50,14 @@ def _columns(table: str) -> list[tuple[str, ColumnType]]:
     return [(c.name, c.type) for c in TABLES_BY_NAME[table].columns]
 
 
+def _time_text(col: str) -> str:
+    """A time as text to the microsecond, as the contract keeps it (batch data may carry fractions of a
+    second, and orders ties by them). A whole second is written without a fraction, as every store did
+    before fractions were kept: such stores read the same, and whole-second data gives the same file."""
+    return (f"CASE WHEN epoch_us({col}) % 1000000 = 0 THEN strftime({col}, '%Y-%m-%d %H:%M:%S') "
+            f"ELSE strftime({col}, '%Y-%m-%d %H:%M:%S.%f') END")
+
+
 def _select_text(table: str, alias: str) -> str:
     """Every column, decimals and times as text (decoded in Python only for the person asked for)."""
     out = []
@@ -58,7 +66,7 @@ def _select_text(table: str, alias: str) -> str:
         if typ in (ColumnType.DECIMAL, ColumnType.DATE):
             out.append(f"CAST({col} AS VARCHAR)")
         elif typ is ColumnType.TIME:
-            out.append(f"strftime({col}, '%Y-%m-%d %H:%M:%S')")
+            out.append(_time_text(col))
         else:
             out.append(col)
     return ", ".join(out)
@@ -165,8 +173,8 @@ def load_history(dataset: Path | str, store: Path | str, *, progress: Callable[[
 
 #: every active sale of a traceability code in the dataset (a refunded sale is not a sale, as in C06): the
 #: index C06 (回流药) reads in real time, across persons and institutions
-_TRACE_SALES = """
-SELECT t.drug_trac_codg, f.feedetl_sn, strftime(f.fee_ocur_time, '%Y-%m-%d %H:%M:%S'), f.mdtrt_id
+_TRACE_SALES = f"""
+SELECT t.drug_trac_codg, f.feedetl_sn, {_time_text("f.fee_ocur_time")}, f.mdtrt_id
 FROM drug_trac t
 JOIN feedetl f ON f.feedetl_sn = t.feedetl_sn
 LEFT JOIN fee_netting n ON n.orig_sn = f.feedetl_sn
@@ -231,6 +239,8 @@ class HistoryStore:
         self._shared: dict[str, dict[str, dict]] | None = None
         self._mtime: float | None = None
         self._lock = threading.Lock()
+        #: every thread's connection, so that `close` closes them all (requests run in a thread pool)
+        self._conns: set[sqlite3.Connection] = set()
 
     @property
     def available(self) -> bool:
@@ -241,6 +251,8 @@ class HistoryStore:
         now = time.monotonic()
         checked = getattr(self._local, "checked", None)
         conn = getattr(self._local, "conn", None)
+        if conn is not None and conn not in self._conns:  # closed by `close`
+            conn = self._local.conn = None
         if conn is not None and checked is not None and now - checked < 1.0:
             return conn
         self._local.checked = now
@@ -250,10 +262,13 @@ class HistoryStore:
         if conn is None or getattr(self._local, "mtime", None) != mtime:
             if conn is not None:
                 conn.close()
+                with self._lock:
+                    self._conns.discard(conn)
             conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
             conn.execute("PRAGMA mmap_size=268435456")
             self._local.conn, self._local.mtime = conn, mtime
             with self._lock:
+                self._conns.add(conn)
                 if self._mtime != mtime:
                     self._shared = None
                     self._mtime = mtime
@@ -314,7 +329,9 @@ class HistoryStore:
         return out
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
+        """Close every thread's connection (a thread that reads again afterwards opens a new one)."""
+        with self._lock:
+            conns, self._conns = self._conns, set()
+        for conn in conns:
             conn.close()
-            self._local.conn = None
+        self._local.conn = None

@@ -87,8 +87,9 @@ class Knowledge:
             for r in self.tables[table]:
                 if r.get("diag_prefix") is not None:
                     rows.setdefault(r["diag_prefix"], []).append(r)
-            self._prefix_rows[table] = rows
+            # lengths before rows: another request thread that sees the rows finds their lengths
             self._prefix_lengths[table] = sorted({len(p) for p in rows})
+            self._prefix_rows[table] = rows
         out = []
         for length in self._prefix_lengths[table]:
             if length > len(diag_code):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import itertools
+import json
 import logging
 import os
 import threading
@@ -37,7 +38,7 @@ from fundguard.realtime.evaluator import Evaluator, Flag
 from fundguard.realtime.frame import Frame
 from fundguard.realtime.history import HistoryStore
 from fundguard.realtime.knowledge import Knowledge
-from fundguard.realtime.store import CallRecord, RealtimeStore, hash_identifier, mask
+from fundguard.realtime.store import CallRecord, RealtimeStore, Resend, hash_identifier, mask
 
 log = logging.getLogger("fundguard.realtime")
 
@@ -77,6 +78,55 @@ def _on_current_orders(flags: list[Flag], patient: Any, frame: Frame) -> list[Fl
     if not current:
         return flags
     return [f for f in flags if not f.feedetl_sns or any(frame.rx_by_sn.get(sn) in current for sn in f.feedetl_sns)]
+
+
+def request_fingerprint(infno: str, envelope: dict) -> str:
+    """What makes two requests under one msgid the same message: the transaction and the whole envelope
+    as canonical JSON (key order, spacing and the body's encoding aside)."""
+    canonical = json.dumps(envelope, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(f"{infno}|{canonical}".encode()).hexdigest()
+
+
+def _kept(resend: dict | None, reply: Reply, patn_ids: list[str] | None = None) -> dict | None:
+    """The reply as the store keeps it for a resend (None for a request without msgid). Patient ids are
+    not stored raw: each `patn_id` becomes `#<index of the patient in the request>`, restored from the
+    resend (which carries the same patients) by `_restored`."""
+    if resend is None:
+        return None
+    body = reply.body
+    if patn_ids:
+        index = {p: f"#{i}" for i, p in reversed(list(enumerate(patn_ids)))}
+        body = _with_patn_ids(body, index.get)
+    return dict(resend, http_status=reply.status, body=body)
+
+
+def _restored(body: dict, patn_ids: list[str]) -> dict:
+    def patient(marker: str) -> str | None:
+        if marker.startswith("#") and marker[1:].isdigit() and int(marker[1:]) < len(patn_ids):
+            return patn_ids[int(marker[1:])]
+        return None
+
+    return _with_patn_ids(body, patient)
+
+
+def _with_patn_ids(body: dict, swap) -> dict:  # noqa: ANN001
+    """`body` with every result's and detail's `patn_id` replaced by `swap(patn_id)` (kept when None)."""
+    output = body.get("output")
+    if not isinstance(output, dict) or not isinstance(output.get("result"), list):
+        return body
+
+    def one(item: dict) -> dict:
+        value = item.get("patn_id")
+        new = swap(value) if isinstance(value, str) else None
+        return item if new is None else dict(item, patn_id=new)
+
+    results = [dict(one(r), judge_result_detail_dtos=[one(d) for d in r.get("judge_result_detail_dtos") or []])
+               for r in output["result"]]
+    return dict(body, output=dict(output, result=results))
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class RealtimeService:
@@ -149,9 +199,15 @@ class RealtimeService:
 
     def too_large(self, limit: int) -> Reply:
         """The reply to a body over `limit` bytes (not read further, not authenticated)."""
-        msg = f"$: 请求体超过 {limit // (1024 * 1024)} MB 上限"
+        return self.refuse(413, f"$: 请求体超过 {limit // (1024 * 1024)} MB 上限")
+
+    def refuse(self, status: int, msg: str) -> Reply:
+        """An error envelope for a request refused before it reaches `handle` (a body too large, a path or
+        HTTP method the national interface does not have): logged as a line, not in the call log (nothing
+        was authenticated or read)."""
+        msg = _cut(msg, 200)
         self._log_line("?", "rejected", None, 0, -1, time.perf_counter(), msg)
-        return Reply(413, self._envelope(-1, msg, None, dt.datetime.now()))
+        return Reply(status, self._envelope(-1, msg, None, dt.datetime.now()))
 
     def _handle(self, body: bytes, headers: Mapping[str, str], received: dt.datetime, *, path_infno: str | None,
                 expect_infno: str | None) -> Reply:
@@ -181,22 +237,56 @@ class RealtimeService:
                     self._refused(base_call, infno, inst.fixmedins_code, t0, msg)
                     return Reply(403, self._envelope(-1, msg, None, received))
         except RequestError as exc:
-            msg = f"{exc.path}: {exc.message}"
-            ms = (time.perf_counter() - t0) * 1000
-            self.store.record(CallRecord(dict(base_call, infno=infno, status="rejected",
-                                              fixmedins_code=inst.fixmedins_code if inst else None, infcode=-1,
-                                              err_msg=msg[:2000], duration_ms=Decimal(f"{ms:.3f}")), [], []))
-            self._log_line(infno, "rejected", inst.fixmedins_code if inst else None, 0, -1, t0, msg)
-            # err_msg is str(200) on the wire; the call log keeps more
-            return Reply(200, self._envelope(-1, msg if len(msg) <= 200 else msg[:199] + "…", None, received))
+            return self._rejected(base_call, infno, inst.fixmedins_code if inst else None, t0,
+                                  f"{exc.path}: {exc.message}", received)
+        resend = None
+        if req.msgid:
+            resend = {"fixmedins_code": req.fixmedins_code, "msgid": req.msgid, "infno": infno,
+                      "fingerprint": request_fingerprint(infno, envelope), "received_at": received}
+            stored = self.store.stored_reply(req.fixmedins_code, req.msgid)
+            if stored is not None and stored.fingerprint != resend["fingerprint"]:
+                return self._rejected(base_call, infno, req.fixmedins_code, t0,
+                                      f"msgid: 报文ID {_cut(req.msgid, 40)} 已用于 {stored.received_at:%Y-%m-%d %H:%M:%S} "
+                                      "的另一请求 (内容不同); 重发请原样发送, 新请求请用新的 msgid", received, status=409)
+            if stored is not None and stored.body is not None:
+                return self._replay(req, stored, base_call, t0)
+            # a resend whose first reply is past the retention is answered afresh; the store, finding its
+            # key taken, logs it as resent and counts nothing again
         try:
             if isinstance(req, FeedbackRequest):
-                return self._feedback(req, base_call, received, t0)
-            return self._analyse(req, base_call, received, t0)
+                return self._feedback(req, base_call, received, t0, resend)
+            return self._analyse(req, base_call, received, t0, resend)
         except Exception:
             error_id = digest[:12]
             log.exception("实时审核内部错误 (请求摘要 %s)", error_id)
             return Reply(500, self._envelope(-1, f"服务内部错误, 请联系管理员 (编号 {error_id})", None, received))
+
+    def _rejected(self, base_call: dict, infno: str, org: str | None, t0: float, msg: str, received: dt.datetime,
+                  *, status: int = 200) -> Reply:
+        """A request refused for its content: in the call log as `rejected`, nothing else stored."""
+        ms = (time.perf_counter() - t0) * 1000
+        self.store.record(CallRecord(dict(base_call, infno=infno, status="rejected", fixmedins_code=org, infcode=-1,
+                                          err_msg=msg[:2000], duration_ms=Decimal(f"{ms:.3f}")), [], []))
+        self._log_line(infno, "rejected", org, 0, -1, t0, msg)
+        # err_msg is str(200) on the wire; the call log keeps more
+        return Reply(status, self._envelope(-1, _cut(msg, 200), None, received))
+
+    def _replay(self, req: AnalysisRequest | FeedbackRequest, stored: Resend, base_call: dict, t0: float) -> Reply:
+        """A resend (same institution, msgid and content): the first reply again, nothing stored or counted
+        again (the call log keeps the resend as `resent`)."""
+        body = dict(stored.body or {})
+        if isinstance(req, AnalysisRequest):
+            body = _restored(body, [p.patn_id for p in req.patients])
+        note = f"重发请求: 返回 {stored.received_at:%Y-%m-%d %H:%M:%S} 的首次应答, 未重复记录"
+        body["warn_msg"] = " ".join(w for w in (body.get("warn_msg"), note) if w)
+        output = body.get("output")
+        results = output.get("result") or [] if isinstance(output, dict) else []
+        ms = (time.perf_counter() - t0) * 1000
+        self.store.record(CallRecord(
+            dict(base_call, infno=req.infno, status="resent", msgid=req.msgid, fixmedins_code=req.fixmedins_code,
+                 flags=len(results), infcode=0, err_msg=None, duration_ms=Decimal(f"{ms:.3f}")), [], []))
+        self._log_line(req.infno, f"resent results={len(results)}", req.fixmedins_code, len(results), 0, t0)
+        return Reply(stored.http_status, body)
 
     # ---- 3101 / 3102 -------------------------------------------------------------------------------
 
@@ -223,7 +313,8 @@ class RealtimeService:
         return [dict(s, feedetl_sn=HISTORY_SN_PREFIX + s["feedetl_sn"]) for s in self.history.trace_sales(codes)
                 if s["mdtrt_id"] not in own]
 
-    def _analyse(self, req: AnalysisRequest, base_call: dict, received: dt.datetime, t0: float) -> Reply:
+    def _analyse(self, req: AnalysisRequest, base_call: dict, received: dt.datetime, t0: float,
+                 resend: dict | None = None) -> Reply:
         rules = self.evaluator.select(req.stages, req.rule_ids)
         results: list[dict] = []
         logged: list[dict] = []
@@ -241,16 +332,17 @@ class RealtimeService:
                                "fixmedins_code": req.fixmedins_code, "dr_codg": line_dr or dr, "mdtrt_id": entry["mdtrt_id"]})
         ms = (time.perf_counter() - t0) * 1000
         total = sum((r["vola_amt"] for r in logged), Decimal("0.00"))
+        reply = Reply(200, self._envelope(0, "", {"result": results}, received))
         self.store.record(CallRecord(
             dict(base_call, infno=req.infno, status="analysed", msgid=req.msgid,
                  trig_scen=",".join(str(s) for s in req.scenes), fixmedins_code=req.fixmedins_code, dr_codg=dr,
                  patn_hash=hash_identifier(req.patients[0].patn_id), mdtrt_id=req.patients[0].curr_mdtrt_id,
                  rules_run=",".join(r.id for r in rules), rules_fired=",".join(sorted({r["rule_id"] for r in logged})),
                  flags=len(results), vola_amt=total, infcode=0, err_msg=None, duration_ms=Decimal(f"{ms:.3f}")),
-            logged, []))
+            logged, [], _kept(resend, reply, [p.patn_id for p in req.patients])))
         self._log_line(req.infno, f"scene={','.join(map(str, req.scenes))} patn={mask(req.patients[0].patn_id)} "
                        f"rules={len(rules)} flags={len(results)}", req.fixmedins_code, len(results), 0, t0, dr=dr)
-        return Reply(200, self._envelope(0, "", {"result": results}, received))
+        return reply
 
     def _result(self, req: AnalysisRequest, patn_id: str, curr_mdtrt_id: str, flag: Flag, frame: Frame) -> dict:
         rule = flag.rule
@@ -298,18 +390,20 @@ class RealtimeService:
 
     # ---- 3103 --------------------------------------------------------------------------------------
 
-    def _feedback(self, req: FeedbackRequest, base_call: dict, received: dt.datetime, t0: float) -> Reply:
+    def _feedback(self, req: FeedbackRequest, base_call: dict, received: dt.datetime, t0: float,
+                  resend: dict | None = None) -> Reply:
         rows = [{"received_at": received, "day": base_call["day"], "warn_type": req.warn_type,
                  "warn_rslt_id": w.warn_rslt_id, "dspo_way": w.dspo_way, "dspo_way_rea": w.dspo_way_rea,
                  "fixmedins_code": req.fixmedins_code} for w in req.warns]
         ms = (time.perf_counter() - t0) * 1000
+        reply = Reply(200, self._envelope(0, "", {}, received))
         self.store.record(CallRecord(
             dict(base_call, infno=req.infno, status="feedback", msgid=req.msgid, fixmedins_code=req.fixmedins_code,
                  flags=0, vola_amt=Decimal("0.00"), infcode=0, err_msg=None, duration_ms=Decimal(f"{ms:.3f}")),
-            [], rows))
+            [], rows, _kept(resend, reply)))
         ways = ",".join(w.dspo_way for w in req.warns)
         self._log_line(req.infno, f"warns={len(req.warns)} dspo_way={ways}", req.fixmedins_code, 0, 0, t0)
-        return Reply(200, self._envelope(0, "", {}, received))
+        return reply
 
     def _log_line(self, infno: str, what: str, org: str | None, flags: int, infcode: int, t0: float,
                   err: str | None = None, dr: str | None = None) -> None:

@@ -9,17 +9,24 @@ Personal identifiers are not stored raw: the call log keeps a salted hash of `pa
 Call-log rows are written by a background thread in small batches, so a request never waits for the
 database; `flush()` waits until everything queued is written (tests, shutdown). Nonces are checked
 synchronously (a unique key), so a replay is refused even across server processes.
+
+Resends: the reply to every answered call with a `msgid` is kept in `rt_reply`, keyed by institution and
+msgid, in the same transaction as the call's results and feedback. A call whose key is already there
+(a HIS resending after a timeout, possibly to another server process) is logged as `resent` and its
+results and feedback are not stored again, so every figure counts it once.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import logging
 import queue
 import secrets
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -42,7 +49,10 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -75,7 +85,7 @@ class Call(Base):
     received_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
     day: Mapped[str] = mapped_column(String(10), index=True)
     infno: Mapped[str] = mapped_column(String(4))
-    status: Mapped[str] = mapped_column(String(16))  # analysed, feedback, rejected, refused
+    status: Mapped[str] = mapped_column(String(16))  # analysed, feedback, rejected, refused, resent
     msgid: Mapped[str | None] = mapped_column(String(64))
     request_digest: Mapped[str] = mapped_column(String(64))
     trig_scen: Mapped[str | None] = mapped_column(String(32))
@@ -129,6 +139,30 @@ class Feedback(Base):
     dr_codg: Mapped[str | None] = mapped_column(String(30))
 
 
+class StoredReply(Base):
+    """The reply given to an answered call, by institution and `msgid`: what a resend of the same message
+    gets back (and the unique key that keeps a resend from being counted twice)."""
+
+    __tablename__ = "rt_reply"
+
+    fixmedins_code: Mapped[str] = mapped_column(String(30), primary_key=True)  # "" when the body has none
+    #: SHA-256 of the msgid: the key must not be cut to a column's length, as `msgid` is
+    msgid_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    msgid: Mapped[str] = mapped_column(String(64))
+    #: SHA-256 of the request's infno and its envelope as canonical JSON (key order and spacing aside)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    infno: Mapped[str] = mapped_column(String(4))
+    call_id: Mapped[str] = mapped_column(String(32))
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+    http_status: Mapped[int] = mapped_column(Integer)
+    #: the reply envelope as JSON; null once older than REPLY_RETENTION (the key stays)
+    body: Mapped[str | None] = mapped_column(Text)
+
+
+#: how long a reply is kept for a resend; after that a resend is answered afresh (and still counted once)
+REPLY_RETENTION = dt.timedelta(days=7)
+
+
 class Nonce(Base):
     __tablename__ = "rt_nonce"
     __table_args__ = (UniqueConstraint("paasid", "nonce"),)
@@ -160,6 +194,24 @@ class CallRecord:
     call: dict[str, Any]
     results: list[dict[str, Any]]
     feedback: list[dict[str, Any]]
+    #: for an answered call with a msgid: fixmedins_code, msgid, fingerprint, infno, received_at,
+    #: http_status and body (the reply envelope), kept for resends (see the module doc)
+    reply: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Resend:
+    """What the store holds for a msgid: the fingerprint of the request first answered under it and that
+    reply (None once past the retention)."""
+
+    fingerprint: str
+    received_at: dt.datetime
+    http_status: int
+    body: dict | None
+
+
+def msgid_hash(msgid: str) -> str:
+    return hashlib.sha256(msgid.encode()).hexdigest()
 
 
 class SqliteNonces:
@@ -221,6 +273,8 @@ def _fit(model: type[Base], row: dict) -> dict:
 
 
 _LIMITS: dict[type, dict[str, int]] = {}
+#: INSERT … ON CONFLICT DO NOTHING, so that a taken key neither fails the batch nor needs a savepoint
+_UPSERT = {"sqlite": sqlite_insert, "postgresql": pg_insert}
 
 
 class RealtimeStore:
@@ -234,6 +288,7 @@ class RealtimeStore:
         self._thread: threading.Thread | None = None
         self._background = background
         self._institutions: dict[str, tuple[float, Institution | None]] = {}
+        self._expired_at: float | None = None  # monotonic time of the last expiry of old replies
         # With SQLite, nonces live in their own small file without fsync: they are worthless after the
         # timestamp window, and a commit there never waits behind the call log's batches.
         path = url[len("sqlite:///"):] if url.startswith("sqlite:///") and ":memory:" not in url else None
@@ -261,8 +316,6 @@ class RealtimeStore:
             return [dict(r._mapping) for r in rows]
 
     def institution_by_paasid(self, paasid: str, *, ttl: float = 30.0) -> Institution | None:
-        import time
-
         now = time.monotonic()
         hit = self._institutions.get(paasid)
         if hit is not None and now - hit[0] < ttl:
@@ -300,9 +353,10 @@ class RealtimeStore:
             return
         with self._cond:
             self._pending += 1
-        if self._thread is None or not self._thread.is_alive():
-            self._thread = threading.Thread(target=self._run, name="fundguard-rt-log", daemon=True)
-            self._thread.start()
+            # requests are handled in a thread pool: one writer, however many threads record at once
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="fundguard-rt-log", daemon=True)
+                self._thread.start()
         self._queue.put(rec)
 
     def _run(self) -> None:
@@ -329,34 +383,81 @@ class RealtimeStore:
 
     def _write(self, records: Iterable[CallRecord]) -> None:
         records = list(records)
-        calls, results = [], []
-        for rec in records:
-            call = _fit(Call, dict(_CALL_DEFAULTS, **rec.call))
-            call.setdefault("id", uuid.uuid4().hex)
-            calls.append(call)
-            results.extend(_fit(Result, dict(r, call_id=call["id"])) for r in rec.results)
         with self.engine.begin() as con:
+            calls, results, feedback = [], [], []
+            for rec in records:
+                call = _fit(Call, dict(_CALL_DEFAULTS, **rec.call))
+                call.setdefault("id", uuid.uuid4().hex)
+                if rec.reply is not None and not self._keep_reply(con, call, rec.reply):
+                    # the msgid was answered already (a resend that overtook the first reply's write, or
+                    # was answered by another process): logged, not counted again
+                    call["status"] = "resent"
+                    calls.append(call)
+                    continue
+                calls.append(call)
+                results.extend(_fit(Result, dict(r, call_id=call["id"])) for r in rec.results)
+                if rec.feedback:
+                    feedback.append((rec, call))
             con.execute(insert(Call), calls)
             if results:
                 con.execute(insert(Result), results)
-            for rec, call in zip(records, calls, strict=True):
-                call_id = call["id"]
-                if rec.feedback:
-                    ids = [f["warn_rslt_id"] for f in rec.feedback]
-                    known = {
-                        r.jr_id: (r.rule_id, r.dr_codg)
-                        for r in con.execute(
-                            # only the caller's own findings: a jr_id of another institution links nothing
-                            select(Result.jr_id, Result.rule_id, Result.dr_codg)
-                            .where(Result.jr_id.in_(ids), Result.fixmedins_code == call["fixmedins_code"])
-                            .order_by(Result.id)
-                        )
-                    }
-                    rows = []
-                    for f in rec.feedback:
-                        rule_id, dr = known.get(f["warn_rslt_id"], (None, None))
-                        rows.append(_fit(Feedback, dict(f, call_id=call_id, rule_id=rule_id, dr_codg=dr)))
-                    con.execute(insert(Feedback), rows)
+            for rec, call in feedback:
+                ids = [f["warn_rslt_id"] for f in rec.feedback]
+                known = {
+                    r.jr_id: (r.rule_id, r.dr_codg)
+                    for r in con.execute(
+                        # only the caller's own findings: a jr_id of another institution links nothing
+                        select(Result.jr_id, Result.rule_id, Result.dr_codg)
+                        .where(Result.jr_id.in_(ids), Result.fixmedins_code == call["fixmedins_code"])
+                        .order_by(Result.id)
+                    )
+                }
+                rows = []
+                for f in rec.feedback:
+                    rule_id, dr = known.get(f["warn_rslt_id"], (None, None))
+                    rows.append(_fit(Feedback, dict(f, call_id=call["id"], rule_id=rule_id, dr_codg=dr)))
+                con.execute(insert(Feedback), rows)
+        if self._expired_at is None or time.monotonic() - self._expired_at > 3600:
+            self._expired_at = time.monotonic()
+            self.expire_replies()
+
+    def _keep_reply(self, con, call: dict, reply: dict) -> bool:  # noqa: ANN001
+        """Store the reply under its (institution, msgid) key; False when the key is taken."""
+        row = _fit(StoredReply, {
+            "fixmedins_code": reply["fixmedins_code"] or "", "msgid_hash": msgid_hash(reply["msgid"]),
+            "msgid": reply["msgid"], "fingerprint": reply["fingerprint"], "infno": reply["infno"],
+            "call_id": call["id"], "received_at": reply["received_at"], "http_status": reply["http_status"],
+            "body": json.dumps(reply["body"], ensure_ascii=False, separators=(",", ":"), default=str),
+        })
+        dialect = con.dialect.name
+        if dialect in _UPSERT:
+            # RETURNING, not rowcount: psycopg reports -1 for an INSERT … ON CONFLICT here
+            stmt = _UPSERT[dialect](StoredReply).values(row).on_conflict_do_nothing().returning(StoredReply.call_id)
+            return con.execute(stmt).first() is not None
+        taken = con.execute(select(StoredReply.call_id).where(
+            StoredReply.fixmedins_code == row["fixmedins_code"], StoredReply.msgid_hash == row["msgid_hash"])).first()
+        if taken is None:
+            con.execute(insert(StoredReply).values(row))
+        return taken is None
+
+    def stored_reply(self, fixmedins_code: str | None, msgid: str) -> Resend | None:
+        """What was answered under this msgid for this institution, if anything (written replies only)."""
+        with self.engine.connect() as con:
+            row = con.execute(select(StoredReply.fingerprint, StoredReply.received_at, StoredReply.http_status,
+                                     StoredReply.body)
+                              .where(StoredReply.fixmedins_code == (fixmedins_code or ""),
+                                     StoredReply.msgid_hash == msgid_hash(msgid))).first()
+        if row is None:
+            return None
+        return Resend(row.fingerprint, row.received_at, row.http_status, json.loads(row.body) if row.body else None)
+
+    def expire_replies(self, now: dt.datetime | None = None) -> None:
+        """Drop the reply bodies past the retention (keys stay: a late resend is still counted once).
+        The writer calls it about once an hour."""
+        cutoff = (now or dt.datetime.now()) - REPLY_RETENTION
+        with self.engine.begin() as con:
+            con.execute(update(StoredReply).where(StoredReply.received_at < cutoff, StoredReply.body.is_not(None))
+                        .values(body=None))
 
     def flush(self, timeout: float = 30.0) -> None:
         with self._cond:

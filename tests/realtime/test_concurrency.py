@@ -1,0 +1,157 @@
+"""Requests are analysed in the thread pool, off the event loop: over a real socket (uvicorn), a request
+still in progress does not hold up the next one, and many requests at once (auth, history store, call log
+in the background) are all answered right and logged once each."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import uvicorn
+from fastapi import FastAPI
+
+from fundguard.api.national import UNIFIED, build_router
+from fundguard.contract.factories import build_tables, write_dataset
+from fundguard.realtime.history import HistoryStore, load_history
+from fundguard.realtime.knowledge import Knowledge
+
+from .payloads import FEMALE_ONLY_DRUG, body, feedback, order, request, signed
+
+DRUG = {"hilist_type": "101", "chrg_type": "11", "pric": 25.5}
+GATED_CODE = "GATE00000000001"
+
+
+class GatedKnowledge(Knowledge):
+    """The real knowledge edition, except that looking up GATED_CODE waits until the test opens the gate.
+
+    The one test-only piece (nothing of the service is replaced): it gives a request that stays in
+    progress exactly as long as the test needs (standing for any slow request: a long stay, a rule run
+    by its SQL, a slow disk), so the test needs no timing guesses. With `handle` on the event loop, the
+    second request below could not even be read until the gate opened."""
+
+    def __init__(self, base: Knowledge):
+        super().__init__(base.tables, manifest=base.manifest, content_hash=base.content_hash, arrow=base.arrow)
+        self.entered = threading.Event()
+        self.gate = threading.Event()
+
+    def match(self, table: str, code: str | None, column: str = "hilist_code") -> list[dict]:
+        if code == GATED_CODE:
+            self.entered.set()
+            self.gate.wait(timeout=30)
+        return super().match(table, code, column)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def serving(service):
+    """The national router over `service` on a real socket; yields the base URL."""
+    app = FastAPI()
+    app.include_router(build_router(service))
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.time() + 10
+        while not server.started and time.time() < deadline:
+            time.sleep(0.02)
+        assert server.started, "uvicorn did not start"
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def test_a_request_in_progress_does_not_hold_up_the_next(make_service, knowledge):
+    kb = GatedKnowledge(knowledge)
+    service = make_service(auth=False, knowledge=kb)
+    with serving(service) as url, ThreadPoolExecutor(1) as pool:
+        slow = pool.submit(httpx.post, url + UNIFIED, content=body(request(orders=[order("S1", GATED_CODE)])),
+                           timeout=30)
+        try:
+            assert kb.entered.wait(10), "the first request never reached the analysis"
+            # answered, with its finding, while the first is still inside its analysis (with `handle` on
+            # the event loop this times out)
+            fast = httpx.post(url + UNIFIED, timeout=5, content=body(
+                request(patn_id="2077001", mdtrt_id="3001", orders=[order("F1", FEMALE_ONLY_DRUG, **DRUG)])))
+            assert fast.status_code == 200 and fast.json()["infcode"] == 0
+            assert [r["rule_id"] for r in fast.json()["output"]["result"]] == ["A01"]
+            assert not slow.done() and not kb.gate.is_set()
+        finally:
+            kb.gate.set()
+        first = slow.result(timeout=30)
+        assert first.status_code == 200 and first.json()["infcode"] == 0
+    service.store.flush()
+    assert service.store.stats("institution")[0]["calls"] == 2
+
+
+def test_closing_the_history_store_closes_every_threads_connection(tmp_path):
+    store = tmp_path / "h.sqlite"
+    load_history(write_dataset(build_tables({"psn": [{"psn_no": "P1"}], "mdtrt": [{"mdtrt_id": "M1", "psn_no": "P1"}]}),
+                               tmp_path / "ds"), store)
+    history = HistoryStore(store)
+
+    def open_files() -> int:  # this process's descriptors on the store file (Linux)
+        return sum(1 for fd in Path("/proc/self/fd").iterdir() if os.path.realpath(fd) == str(store.resolve()))
+
+    with ThreadPoolExecutor(2) as pool:  # request threads, as in the server's pool
+        barrier = threading.Barrier(2)
+
+        def read(_):
+            barrier.wait(timeout=10)  # both threads at once: one connection each
+            return history.get("P1")["mdtrt"][0]["mdtrt_id"]
+
+        assert list(pool.map(read, range(2))) == ["M1", "M1"]
+        assert open_files() == 2
+        history.close()  # at shutdown, from another thread
+        assert open_files() == 0
+        # a thread whose connection was closed opens a new one when it reads again
+        assert pool.submit(history.get, "P1").result()["mdtrt"][0]["mdtrt_id"] == "M1"
+        history.close()
+
+
+def test_many_requests_at_once_are_all_answered_and_logged_once(tmp_path, make_service):
+    # a past 30-day supply in the history store: every request's order overlaps it (C02), so each answer
+    # shows that its thread read the history right; 8 resends among them are counted once
+    history = tmp_path / "h.sqlite"
+    load_history(write_dataset(build_tables({
+        "psn": [{"psn_no": f"P{i}", "gend": "1", "brdy": "1951-08-27"} for i in range(8)],
+        "mdtrt": [{"mdtrt_id": f"OLD{i}", "psn_no": f"P{i}", "fixmedins_code": "H2", "begntime": "2025-06-01 09:00:00"}
+                  for i in range(8)],
+        "feedetl": [{"feedetl_sn": f"F{i}", "mdtrt_id": f"OLD{i}", "hilist_code": "XC10AAA001", "med_chrgitm_type": "09",
+                     "prd_days": 30, "cnt": 30, "pric": 10, "fee_ocur_time": "2025-06-01 09:30:00"} for i in range(8)],
+    }), tmp_path / "ds"), history)
+    service = make_service(auth=True, background_log=True, history_path=history)
+    paasid, secret = service.store.register_institution("H43079900001")
+    headers = {"content-type": "application/json"}
+    payloads = [request(patn_id=f"P{i % 8}", mdtrt_id=f"M{i}", orders=[
+        order(f"R{i}", "XC10AAA001", cnt=30, prd_days=30, hilist_type="101", chrg_type="09", pric=10.0)])
+        for i in range(32)]
+
+    with serving(service) as url, httpx.Client(base_url=url, timeout=30) as client:
+        def send(payload):
+            return client.post(UNIFIED, content=body(payload), headers=signed(paasid, secret) | headers)
+
+        with ThreadPoolExecutor(8) as pool:
+            replies = list(pool.map(send, payloads + payloads[:8]))  # the last 8 are resends
+            jr_ids = [r.json()["output"]["result"][0]["jr_id"] for r in replies[:32]]
+            fed = list(pool.map(lambda j: client.post(UNIFIED, content=body(feedback([j])),
+                                                      headers=signed(paasid, secret) | headers), jr_ids))
+    assert all(r.status_code == 200 and r.json()["infcode"] == 0 for r in replies + fed), [
+        r.text for r in replies + fed if r.status_code != 200][:3]
+    for r in replies:  # C01: 30 days over the outpatient 7; C02: overlaps the supply in the history
+        assert [x["rule_id"] for x in r.json()["output"]["result"]] == ["C01", "C02"]
+    service.store.flush()
+    (row,) = service.store.stats("institution")
+    assert (row["calls"], row["calls_with_reminders"], row["reminders"], row["feedback"]) == (32, 32, 64, 32)
