@@ -153,7 +153,7 @@ def test_full_app_national_errors_are_envelopes_and_the_rest_is_unchanged(tmp_pa
 
     config = AppConfig(workspace=tmp_path / "ws", db_url=f"sqlite:///{tmp_path / 'app.db'}", no_auth=True,
                        national={"background_log": False})
-    with TestClient(create_app(config)) as client:
+    with TestClient(create_app(config), client=("127.0.0.1", 50000)) as client:  # no-auth: loopback only
         assert _envelope_error(client.get(UNIFIED), 405)
         assert _envelope_error(client.post("/fsi/api/rsfComIfsService/nothing", content=b"{}"), 404)
         assert client.post(UNIFIED, content=body(request())).json()["infcode"] == 0

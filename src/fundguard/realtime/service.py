@@ -247,7 +247,7 @@ class RealtimeService:
             if stored is not None and stored.fingerprint != resend["fingerprint"]:
                 return self._rejected(base_call, infno, req.fixmedins_code, t0,
                                       f"msgid: 报文ID {_cut(req.msgid, 40)} 已用于 {stored.received_at:%Y-%m-%d %H:%M:%S} "
-                                      "的另一请求 (内容不同); 重发请原样发送, 新请求请用新的 msgid", received, status=409)
+                                      "的另一请求 (内容不同); 重发请原样发送, 新请求请用新的 msgid", received)
             if stored is not None and stored.body is not None:
                 return self._replay(req, stored, base_call, t0)
             # a resend whose first reply is past the retention is answered afresh; the store, finding its
@@ -261,15 +261,14 @@ class RealtimeService:
             log.exception("实时审核内部错误 (请求摘要 %s)", error_id)
             return Reply(500, self._envelope(-1, f"服务内部错误, 请联系管理员 (编号 {error_id})", None, received))
 
-    def _rejected(self, base_call: dict, infno: str, org: str | None, t0: float, msg: str, received: dt.datetime,
-                  *, status: int = 200) -> Reply:
+    def _rejected(self, base_call: dict, infno: str, org: str | None, t0: float, msg: str, received: dt.datetime) -> Reply:
         """A request refused for its content: in the call log as `rejected`, nothing else stored."""
         ms = (time.perf_counter() - t0) * 1000
         self.store.record(CallRecord(dict(base_call, infno=infno, status="rejected", fixmedins_code=org, infcode=-1,
                                           err_msg=msg[:2000], duration_ms=Decimal(f"{ms:.3f}")), [], []))
         self._log_line(infno, "rejected", org, 0, -1, t0, msg)
         # err_msg is str(200) on the wire; the call log keeps more
-        return Reply(status, self._envelope(-1, _cut(msg, 200), None, received))
+        return Reply(200, self._envelope(-1, _cut(msg, 200), None, received))
 
     def _replay(self, req: AnalysisRequest | FeedbackRequest, stored: Resend, base_call: dict, t0: float) -> Reply:
         """A resend (same institution, msgid and content): the first reply again, nothing stored or counted
