@@ -128,3 +128,24 @@ def test_response_is_plain_json(service):
     for key in ("inf_refmsgid", "refmsg_time", "respond_time", "err_msg"):
         assert key in reply.body
     assert len(reply.body["refmsg_time"]) == 17
+
+
+def test_the_patient_pseudonym_is_keyed_per_store(make_service):
+    # the call log's patn_hash is an HMAC with the store's own random key: stable within a store, different
+    # in another, and not the plain (or publicly salted) SHA-256 that a list of likely ids would reveal
+    import hashlib
+
+    def pseudonyms(service) -> list[str]:
+        for _ in range(2):
+            service.handle(body(request(gend="2", orders=[order("RX-1")])), {})
+        service.store.flush()
+        with service.store.engine.connect() as con:
+            return con.execute(select(Call.patn_hash).order_by(Call.received_at)).scalars().all()
+
+    first, second = make_service(auth=False), make_service(auth=False)
+    mine, theirs = pseudonyms(first), pseudonyms(second)
+    assert len(set(mine)) == 1 and len(set(theirs)) == 1 and mine[0] != theirs[0]
+    patn_id = json.loads(body(request()))["input"]["data"]["patient_dtos"][0]["patn_id"]
+    assert mine[0] not in {hashlib.sha256(f"{salt}{patn_id}".encode()).hexdigest()[:16]
+                           for salt in ("", "fundguard-rt|", "fundguard|")}
+    assert first.store.id_key == make_service(auth=False, db_url=first.store.url).store.id_key  # kept in the store

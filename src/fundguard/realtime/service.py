@@ -335,7 +335,7 @@ class RealtimeService:
         self.store.record(CallRecord(
             dict(base_call, infno=req.infno, status="analysed", msgid=req.msgid,
                  trig_scen=",".join(str(s) for s in req.scenes), fixmedins_code=req.fixmedins_code, dr_codg=dr,
-                 patn_hash=hash_identifier(req.patients[0].patn_id), mdtrt_id=req.patients[0].curr_mdtrt_id,
+                 patn_hash=hash_identifier(req.patients[0].patn_id, self.store.id_key), mdtrt_id=req.patients[0].curr_mdtrt_id,
                  rules_run=",".join(r.id for r in rules), rules_fired=",".join(sorted({r["rule_id"] for r in logged})),
                  flags=len(results), vola_amt=total, infcode=0, err_msg=None, duration_ms=Decimal(f"{ms:.3f}")),
             logged, [], _kept(resend, reply, [p.patn_id for p in req.patients])))

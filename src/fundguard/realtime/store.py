@@ -19,7 +19,9 @@ results and feedback are not stored again, so every figure counts it once.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
+import hmac
 import json
 import logging
 import queue
@@ -173,10 +175,20 @@ class Nonce(Base):
     ts: Mapped[int] = mapped_column(Integer, index=True)
 
 
-def hash_identifier(value: str | None, salt: str = "fundguard-rt") -> str | None:
+class Setting(Base):
+    """Values of the store itself: `id_key`, the secret key of the patient pseudonyms in the call log."""
+
+    __tablename__ = "rt_setting"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(256))
+
+
+def hash_identifier(value: str | None, key: str) -> str | None:
+    """A pseudonym of a patient id: keyed (HMAC-SHA256 with the store's secret), so a list of likely ids
+    cannot be hashed to find who called; the same id gives the same pseudonym within one store."""
     if value is None:
         return None
-    return hashlib.sha256(f"{salt}|{value}".encode()).hexdigest()[:16]
+    return hmac.new(key.encode(), value.encode(), hashlib.sha256).hexdigest()[:16]
 
 
 def mask(value: str | None) -> str:
@@ -293,6 +305,17 @@ class RealtimeStore:
         # timestamp window, and a commit there never waits behind the call log's batches.
         path = url[len("sqlite:///"):] if url.startswith("sqlite:///") and ":memory:" not in url else None
         self._nonces = SqliteNonces(Path(path + ".nonces")) if path else None
+
+    @functools.cached_property
+    def id_key(self) -> str:
+        """The store's secret key for patient pseudonyms, made once (the first writer wins a race)."""
+        row = {"name": "id_key", "value": secrets.token_hex(32)}
+        with self.engine.begin() as con:
+            if con.dialect.name in _UPSERT:
+                con.execute(_UPSERT[con.dialect.name](Setting).values(row).on_conflict_do_nothing())
+            elif con.execute(select(Setting.value).where(Setting.name == "id_key")).first() is None:
+                con.execute(insert(Setting).values(row))
+            return con.execute(select(Setting.value).where(Setting.name == "id_key")).scalar_one()
 
     # ---- institutions ------------------------------------------------------------------------------
 
