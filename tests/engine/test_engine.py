@@ -378,19 +378,30 @@ def test_requires_inputs_lists_only_optional_contract_inputs(bad_rules_root):
         load_registry(bad_rules_root)
 
 
-def test_encounters_without_any_fee_line_are_warned_about(dataset, tmp_path, library):
+def test_a_dataset_without_any_fee_line_is_refused(dataset, tmp_path, library):
+    # an extract that lost its fee lines would otherwise pass and give flags resting on no charges
     import shutil
 
     import pyarrow.parquet as pq
+
+    from fundguard.contract import ContractError
 
     empty = tmp_path / "empty_fees"
     shutil.copytree(dataset, empty)
     fees = pq.read_table(empty / "feedetl.parquet")
     pq.write_table(fees.slice(0, 0), empty / "feedetl.parquet")
-    run = run_audit(empty, tmp_path / "o1", rules=["B06"], registry=library)
-    assert len(run["warnings"]) == 1 and "feedetl" in run["warnings"][0]
-    assert json.loads((tmp_path / "o1" / "run.json").read_text(encoding="utf-8"))["warnings"] == run["warnings"]
+    with pytest.raises(ContractError, match="feedetl.parquet: 没有数据行"):
+        run_audit(empty, tmp_path / "o1", rules=["B06"], registry=library)
+    assert not (tmp_path / "o1").exists()
     assert run_audit(dataset, tmp_path / "o2", rules=["B06"], registry=library)["warnings"] == []
+
+
+def test_the_warning_for_encounters_without_fee_lines_remains_for_unchecked_inputs():
+    # a cluster dataset on Spark is not read by the loader: run.json still says what looks wrong
+    from fundguard.engine.run import dataset_warnings
+
+    assert "feedetl" in dataset_warnings({"mdtrt": 5, "feedetl": 0})[0]
+    assert dataset_warnings({"mdtrt": 5, "feedetl": 3}) == []
 
 
 def test_c04_daily_count_in_the_message_is_rounded_half_away_from_zero_exactly():

@@ -124,8 +124,8 @@ def test_a_rule_without_vola_amt_is_named(library, tmp_path):
     d04 = _file(library, "D04_*.sql")
     text = d04.read_text(encoding="utf-8")
     d04.write_text(text.replace(" AS vola_amt", " AS vola_amt_x"), encoding="utf-8")
-    data = write_dataset(build_tables({"psn": [{"psn_no": "P1"}], "mdtrt": [{"mdtrt_id": "M1", "psn_no": "P1"}]}),
-                         tmp_path / "data")
+    data = write_dataset(build_tables({"psn": [{"psn_no": "P1"}], "mdtrt": [{"mdtrt_id": "M1", "psn_no": "P1"}],
+                                       "feedetl": [{"feedetl_sn": "F1", "mdtrt_id": "M1"}]}), tmp_path / "data")
     result = runner.invoke(app, ["audit", str(data), "--out", str(tmp_path / "out"), "--rules", "D04",
                                  "--rules-dir", str(library)])
     assert result.exit_code == 1

@@ -39,6 +39,10 @@ from fundguard.contract.tables import (
 )
 
 MAX_REPORTED_ISSUES = 200
+#: tables a dataset cannot do without rows of
+NEVER_EMPTY = ("psn", "mdtrt", "feedetl")
+#: CSV fields read as empty (NULL)
+CSV_NULLS = ["", "\\N", "NULL", "null"]
 _DATE_RE = r"^\d{4}-\d{2}-\d{2}$"
 _TIME_RE = r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?$"
 _TYPE_WORDS = {
@@ -211,7 +215,29 @@ def _parquet_name_issues(path: Path) -> list[Issue]:
     return _header_issues(path, names, "文件中")
 
 
-def _parse_csv(path: Path, header: list[str], use_threads: bool, bad_rows: list, *, cap: bool = True) -> pa.Table:
+_PART_FOLDER_MESSAGE = (
+    "是文件夹 (Spark/Hive 写出的分区文件): 校验与 DuckDB 引擎只读单个文件。请合并为一个文件, 如 DuckDB 中 "
+    "COPY (SELECT * FROM read_parquet('文件夹/*.parquet')) TO '表名.parquet' (FORMAT parquet), "
+    "或用 --engine spark 审核 (分区文件夹由 Spark 直接读取, 不经此校验)"
+)
+_INT96_MESSAGE = ("是 INT96 时间戳 (Spark/Hive 的旧格式, 写出时按 UTC 存储: 读出的时间可能与北京时间差 8 小时)；请写成不带时区的时间: "
+                  "Spark 中先 CAST(列 AS TIMESTAMP_NTZ) 再写出, 或写成 'YYYY-MM-DD HH:MM:SS' 文本")
+
+
+def _int96_columns(path: Path, table: Table) -> list[str]:
+    """Time columns stored as INT96 (Spark's default Parquet timestamp): instants in UTC that every
+    reader turns into another local time, so the file is refused rather than read 8 hours off."""
+    try:
+        schema = pq.ParquetFile(path).schema
+    except (pa.ArrowException, OSError):
+        return []  # DuckDB's read names the unreadable file
+    wanted = {c.name for c in table.columns if c.type in (ColumnType.TIME, ColumnType.DATE)}
+    return [schema.column(i).name for i in range(len(schema))
+            if schema.column(i).physical_type == "INT96" and schema.column(i).name in wanted]
+
+
+def _parse_csv(path: Path, header: list[str], use_threads: bool, bad_rows: list, *, cap: bool = True,
+               newlines: bool = False) -> pa.Table:
     def invalid_row(row) -> str:
         # called by the parser only for a row whose field count differs from the header's: skip it and
         # keep going (when `cap`, up to a bounded number of rows to report)
@@ -221,11 +247,12 @@ def _parse_csv(path: Path, header: list[str], use_threads: bool, bad_rows: list,
     return pacsv.read_csv(
         path,
         read_options=pacsv.ReadOptions(encoding="utf8", use_threads=use_threads, column_names=header, skip_rows=1),
-        parse_options=pacsv.ParseOptions(newlines_in_values=False, invalid_row_handler=invalid_row),
+        parse_options=pacsv.ParseOptions(newlines_in_values=newlines, invalid_row_handler=invalid_row),
         convert_options=pacsv.ConvertOptions(
             column_types={name: pa.string() for name in header},
             strings_can_be_null=True,
-            null_values=[""],
+            # an empty field, and the null markers of database exports (Hive/MySQL `\N`, Oracle/SQL `NULL`)
+            null_values=CSV_NULLS,
         ),
     )
 
@@ -276,19 +303,29 @@ def _read_csv(path: Path, lenient: bool = False) -> _CsvRead:
         arrow = _parse_csv(path, header, True, bad_rows)
     except pa.ArrowInvalid as exc:
         if not bad_rows:
-            return _CsvRead(None, [Issue(path.name, None, None, f"无法解析 CSV ({short_reason(exc, path)})")])
-        arrow = None
+            try:  # quoted line breaks across the threaded reader's blocks: read again in one thread
+                whole = _parse_csv(path, header, False, bad_rows, cap=not lenient, newlines=True)
+            except pa.ArrowInvalid:
+                whole = None
+            if whole is not None and not bad_rows:
+                return _CsvRead(_numbered(whole, np.arange(1, whole.num_rows + 1)), [])
+            if not bad_rows:
+                return _CsvRead(None, [Issue(path.name, None, None, f"无法解析 CSV ({short_reason(exc, path)})")])
+        arrow = None  # rows of the wrong field count: the error path below reads again and numbers them
     if not bad_rows:
         return _CsvRead(_numbered(arrow, np.arange(1, arrow.num_rows + 1)), [])
     hidden = _has_identity_columns(header)
-    # the threaded reader does not know a bad row's line; the error path re-reads in one thread, which does
-    # (its line counts the header line: data row = line - 1)
+    # the threaded reader does not know a bad row's line and splits the file at line breaks, also those
+    # inside quoted values (a remark over two lines): the error path re-reads in one thread, quotes
+    # respected, which knows the lines (its line counts the header line: data row = line - 1)
     numbered: list = []
     kept = None
     try:
-        kept = _parse_csv(path, header, False, numbered, cap=not lenient)
+        kept = _parse_csv(path, header, False, numbered, cap=not lenient, newlines=True)
     except pa.ArrowInvalid:
         pass
+    if kept is not None and not numbered:  # only quoted line breaks: every row is whole
+        return _CsvRead(_numbered(kept, np.arange(1, kept.num_rows + 1)), [])
     if kept is not None and all(r.number for r in numbered):
         # the other rows are still read: a lenient load rejects the bad ones and loads the rest, a strict
         # load reports them together with every other row's errors (not one problem per pass)
@@ -343,6 +380,18 @@ def _missing_column_message(name: str, present: list[str]) -> str:
                 shown = shown[:60] + ("…" if len(shown) > 60 else "")
                 return f'缺少必需列 (分隔符应为逗号，但表头用的是{word}: 读到的列名为 "{shown}")'
     return "缺少必需列"
+
+
+#: codes matched against the knowledge base or across persons (besides keys and references)
+_MATCHED_CODES = frozenset({"hilist_code", "diag_code", "oprn_oprt_code", "drug_trac_codg", "drg_code"})
+
+
+def _is_identifier(table: Table, col: Column) -> bool:
+    """A text column holding a key, a reference or a code matched against knowledge: compared for
+    equality, so padding or a number form changes what it matches (department and doctor codes, only
+    grouped within one export, are not checked: the check costs ~0.1 s per column at 10M lines)."""
+    keyed = {c for cols in (table.key, *table.unique) for c in cols} | {c for r in table.references for c in r.columns}
+    return col.type is ColumnType.STR and (col.name in keyed or col.name in _MATCHED_CODES)
 
 
 def _scale(type_sql: str) -> int | None:
@@ -422,6 +471,9 @@ class _Loader:
             self.present[table.name] = [c.name for c in table.columns]
             self.source_types[table.name] = {c.name: "VARCHAR" for c in table.columns}
             return True
+        if path.is_dir():
+            self.issues.append(Issue(path.name, None, None, _PART_FOLDER_MESSAGE))
+            return False
         try:
             report.sha256 = file_sha256(path)
             if path.stat().st_size == 0:
@@ -457,6 +509,10 @@ class _Loader:
             try:
                 # the footer alone: a file that is not Parquet (or lost its end) fails here, in milliseconds
                 described = self.con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(path)]).fetchall()
+                int96 = _int96_columns(path, table)
+                if int96:
+                    self.issues += [Issue(path.name, None, name, _INT96_MESSAGE) for name in int96]
+                    return False
                 if self.fast and self._stage_direct(table, path, described):
                     return True
             except duckdb.Error as exc:
@@ -606,6 +662,23 @@ class _Loader:
                 blank = f" OR {name} = '' OR (({name} < '!' OR {name} >= chr(128)) AND trim({name}) = ''))"
                 empty = f"({name} IS NULL" + (blank if is_text else ")")
                 self._reject(table, col.name, empty, "'必填，不能为空'")
+            if is_text and _is_identifier(table, col):
+                # an export's padding (Oracle CHAR) or Excel's number form would make the id a different
+                # value, silently: joins miss, codes match no knowledge entry
+                # one cheap probe per column; the reason tells the two apart
+                # CASE, not AND: DuckDB would run the regular expression on every value
+                scientific = (f"CASE WHEN contains({name}, 'E+') THEN regexp_full_match({name}, '[0-9](\\.[0-9]+)?E\\+[0-9]+')"
+                              " ELSE FALSE END")
+                padded = f"(({name} < '!' AND {name} <> '') OR ends_with({name}, ' '))"
+                if not col.nullable:  # a value of spaces only is reported once, as empty (trim runs on the few padded)
+                    padded = f"CASE WHEN {padded} THEN trim({name}) <> '' ELSE FALSE END"
+                odd = f"({padded} OR {scientific})"
+                self._reject(
+                    table, col.name, odd,
+                    f"CASE WHEN {scientific} THEN '疑似被 Excel 转成科学计数法: \"' || {name} || '\"，原值已丢失。"
+                    f"请把此列设为文本后从源系统重新导出' ELSE '首尾有空格或不可见字符: \"' || {name} || '\"。"
+                    "编号/编码不能带空格 (如 Oracle CHAR 定长补空格), 请导出时去除 (TRIM)' END",
+                )
             if col.codes:
                 code_set = f"{table.name}.{col.name}"
                 self.con.executemany("INSERT INTO _codes VALUES (?, ?)", [[code_set, c] for c in col.codes])
@@ -855,12 +928,12 @@ class _Loader:
             total += len(empty)
         return issues[:MAX_REPORTED_ISSUES], total
 
-    def empty_tables(self) -> list[Issue]:
-        """A required table whose file has a header but no data row."""
+    def empty_tables(self, only: tuple[str, ...] | None = None) -> list[Issue]:
+        """A required table whose file has a header but no data row (`only`: of these tables)."""
         empty = []
         for table in TABLES:
             report = self.reports.get(table.name)
-            if table.optional or report is None or report.file is None:
+            if table.optional or report is None or report.file is None or (only is not None and table.name not in only):
                 continue
             if not self.con.execute(f"SELECT count(*) FROM _stg_{table.name}").fetchone()[0]:  # noqa: S608
                 empty.append(Issue(report.file, None, None, "没有数据行 (只有表头)，它是必需的表"))
@@ -911,8 +984,11 @@ def load_dataset(
     rejects_path: Path | str | None = None,
     id_salt: str | None = None,
     in_place: tuple[str, ...] = (),
+    require_rows: bool = True,
 ) -> LoadReport:
     """Validate the dataset in `path` and create the contract tables in `con`, all or nothing.
+
+    `require_rows`: `psn`, `mdtrt` and `feedetl` must have rows (False for a rule example's few rows).
 
     Strict (default): any problem raises `ContractError` listing file/row/column issues and no table
     is created. Lenient: row-level problems send the row (and the rows that depend on it) to the
@@ -929,9 +1005,10 @@ def load_dataset(
         raise ContractError([bad_dir])
     salt = id_salt if id_salt is not None else os.environ.get("FUNDGUARD_ID_SALT", "fundguard")
     try:
-        return _load(directory, con, lenient, salt, rejects_path, fast=True, in_place=frozenset(in_place))
+        return _load(directory, con, lenient, salt, rejects_path, fast=True, in_place=frozenset(in_place),
+                     require_rows=require_rows)
     except _NeedsDetail:
-        report = _load(directory, con, lenient, salt, rejects_path, fast=False)
+        report = _load(directory, con, lenient, salt, rejects_path, fast=False, require_rows=require_rows)
         report.passes = 2
         return report
 
@@ -964,7 +1041,7 @@ def _prepare(con: duckdb.DuckDBPyConnection) -> None:
 
 def _load(
     directory: Path, con: duckdb.DuckDBPyConnection, lenient: bool, salt: str, rejects_path: Path | str | None, *, fast: bool,
-    in_place: frozenset[str] = frozenset(),
+    in_place: frozenset[str] = frozenset(), require_rows: bool = True,
 ) -> LoadReport:
     loader = _Loader(directory, con, lenient, salt, fast=fast, in_place=in_place)
     con.execute("BEGIN TRANSACTION")
@@ -988,9 +1065,15 @@ def _load(
                 path = directory / loader.reports[t.name].file
                 reason = short_reason(exc, path)
                 raise ContractError([Issue(path.name, None, None, f"文件损坏或不是 Parquet 文件 ({reason})")]) from None
+        # no person, encounter or fee line: nothing to audit, whatever the mode (an extract that failed
+        # would otherwise pass and give flags that rest on no charges); other required tables may be
+        # empty in a valid extract (a month of pharmacy purchases has no diagnoses)
+        nothing = loader.empty_tables(only=NEVER_EMPTY) if require_rows else []
         issues, total = loader.collect_issues()
+        if nothing and not total:
+            issues, total = nothing, len(nothing)
         rejected_rows = sum(r.rejected for r in loader.reports.values())
-        if total and not lenient:
+        if total and (not lenient or nothing):
             raise ContractError(issues, total)
         report = LoadReport(str(directory), loader.reports, rejected=rejected_rows, issues=issues)
         if total:

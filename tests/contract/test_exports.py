@@ -1,0 +1,132 @@
+"""Forms real exports take (Oracle CHAR padding, Excel's scientific notation, database null markers,
+Spark's INT96 timestamps, an extract that lost a table's rows): what would silently change the audit is
+refused with file, row and column; harmless forms load."""
+
+from __future__ import annotations
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+
+from fundguard.contract import ContractError, load_dataset
+from fundguard.contract.factories import build_tables, write_dataset
+
+from .test_validate import read_rows, set_cell, write_csv_dataset, write_rows
+
+
+def _issues(directory, **kw) -> list[tuple]:
+    with pytest.raises(ContractError) as info:
+        load_dataset(directory, duckdb.connect(), **kw)
+    return [(i.file, i.row, i.column, i.message) for i in info.value.issues]
+
+
+def test_a_padded_key_is_named_where_it_is_padded(tmp_path):
+    # padded in psn.csv only: named there, not as encounters "not found" (before: loaded, joins missed)
+    directory = write_csv_dataset(tmp_path / "ds")
+    set_cell(directory, "psn", 1, "psn_no", "P1  ")
+    found = _issues(directory)
+    assert [(f, r, c) for f, r, c, _ in found if f == "psn.csv"] == [("psn.csv", 1, "psn_no")]
+    assert "首尾有空格" in found[0][3] and "TRIM" in found[0][3]
+
+
+def test_a_padded_item_code_is_refused(tmp_path):
+    # every fee line's code padded (Oracle CHAR): it would match no knowledge entry and pass validation
+    directory = write_csv_dataset(tmp_path / "ds")
+    rows = read_rows(directory / "feedetl.csv")
+    write_rows(directory / "feedetl.csv", [dict(r, hilist_code=r["hilist_code"] + " ") for r in rows])
+    found = _issues(directory)
+    assert {(f, c) for f, _, c, _ in found} == {("feedetl.csv", "hilist_code")} and len(found) == len(rows)
+
+
+@pytest.mark.parametrize("value", ["8.10000E+19", "4.40106E+17", "1E+5"])
+def test_excel_scientific_notation_in_an_id_is_refused(tmp_path, value):
+    directory = write_csv_dataset(tmp_path / "ds")
+    set_cell(directory, "feedetl", 2, "feedetl_sn", value)
+    found = _issues(directory)
+    assert found[0][:3] == ("feedetl.csv", 2, "feedetl_sn") and "科学计数法" in found[0][3]
+
+
+def test_ids_that_merely_contain_e_plus_or_spaces_inside_load(tmp_path):
+    directory = write_csv_dataset(tmp_path / "ds")
+    set_cell(directory, "feedetl", 2, "feedetl_sn", "ABE+1")
+    set_cell(directory, "feedetl", 3, "feedetl_sn", "F 3")
+    load_dataset(directory, duckdb.connect())
+
+
+@pytest.mark.parametrize("marker", ["\\N", "NULL", "null"])
+def test_database_null_markers_in_csv_are_empty(tmp_path, marker):
+    directory = write_csv_dataset(tmp_path / "ds")
+    set_cell(directory, "mdtrt", 1, "drg_code", marker)
+    con = duckdb.connect()
+    load_dataset(directory, con)
+    assert con.execute("SELECT drg_code FROM mdtrt WHERE mdtrt_id = 'M1'").fetchone() == (None,)
+    set_cell(directory, "mdtrt", 1, "psn_no", marker)  # a required column: empty, so refused as empty
+    found = _issues(directory)
+    assert ("mdtrt.csv", 1, "psn_no", "必填，不能为空") in found
+
+
+def test_int96_timestamps_are_refused_not_read_8_hours_off(tmp_path):
+    given = {"psn": [{"psn_no": "P1"}], "mdtrt": [{"mdtrt_id": "M1", "psn_no": "P1"}],
+             "feedetl": [{"feedetl_sn": "F1", "mdtrt_id": "M1"}]}
+    directory = write_dataset(build_tables(given), tmp_path / "ds")
+    pq.write_table(pq.read_table(directory / "mdtrt.parquet"), directory / "mdtrt.parquet",
+                   use_deprecated_int96_timestamps=True)
+    found = _issues(directory)
+    assert {c for f, _, c, _ in found if f == "mdtrt.parquet"} >= {"begntime", "endtime"}
+    assert all("INT96" in m and "TIMESTAMP_NTZ" in m for *_, m in found)
+
+
+@pytest.mark.parametrize("lenient", [False, True])
+def test_a_dataset_whose_fee_lines_are_lost_is_refused_in_both_modes(tmp_path, lenient):
+    directory = write_csv_dataset(tmp_path / "ds")
+    header = (directory / "feedetl.csv").read_text(encoding="utf-8").splitlines()[0]
+    (directory / "feedetl.csv").write_text(header + "\n", encoding="utf-8")
+    found = _issues(directory, lenient=lenient, rejects_path=tmp_path / "rejects.csv")
+    assert found == [("feedetl.csv", None, None, "没有数据行 (只有表头)，它是必需的表")]
+
+
+def test_a_month_without_diagnoses_loads(tmp_path):
+    # a pharmacy month may have no diagnoses: diag is required as a file, not as rows
+    directory = write_csv_dataset(tmp_path / "ds")
+    header = (directory / "diag.csv").read_text(encoding="utf-8").splitlines()[0]
+    (directory / "diag.csv").write_text(header + "\n", encoding="utf-8")
+    report = load_dataset(directory, duckdb.connect())
+    assert report.tables["diag"].rows == 0 and report.tables["feedetl"].rows == 4
+
+
+def test_a_folder_of_part_files_is_named_with_the_way_to_merge_it(tmp_path):
+    given = {"psn": [{"psn_no": "P1"}], "mdtrt": [{"mdtrt_id": "M1", "psn_no": "P1"}],
+             "feedetl": [{"feedetl_sn": "F1", "mdtrt_id": "M1"}]}
+    directory = write_dataset(build_tables(given), tmp_path / "ds")
+    fee = directory / "feedetl.parquet"
+    fee.rename(tmp_path / "part-00000.parquet")
+    fee.mkdir()
+    (tmp_path / "part-00000.parquet").rename(fee / "part-00000.parquet")
+    (fee / "_SUCCESS").write_bytes(b"")
+    found = _issues(directory)
+    assert found[0][:3] == ("feedetl.parquet", None, None) and "是文件夹" in found[0][3] and "COPY" in found[0][3]
+
+
+def test_quoted_line_breaks_load_whatever_the_file_size(tmp_path):
+    # a remark over two lines in many rows of a file larger than the parser's 1 MB blocks: the threaded
+    # reader splits such rows, the loader must still read every row whole
+    directory = write_csv_dataset(tmp_path / "ds")
+    rows = read_rows(directory / "feedetl.csv")
+    many = [dict(rows[i % len(rows)], feedetl_sn=f"F{i}", mdtrt_id=rows[i % len(rows)]["mdtrt_id"],
+                 remark="第一行说明\r\n第二行说明 " + "x" * 400) for i in range(4000)]
+    write_rows(directory / "feedetl.csv", many, [*rows[0], "remark"])
+    assert (directory / "feedetl.csv").stat().st_size > 1_500_000
+    report = load_dataset(directory, duckdb.connect())
+    assert report.tables["feedetl"].rows == 4000
+
+
+def test_a_short_row_in_a_large_file_with_quoted_line_breaks_is_named(tmp_path):
+    directory = write_csv_dataset(tmp_path / "ds")
+    rows = read_rows(directory / "feedetl.csv")
+    many = [dict(rows[i % len(rows)], feedetl_sn=f"F{i}", remark="甲\n乙 " + "x" * 400) for i in range(4000)]
+    write_rows(directory / "feedetl.csv", many, [*rows[0], "remark"])
+    lines = (directory / "feedetl.csv").read_text(encoding="utf-8").split("\n")
+    lines[1] = lines[1].split(",", 1)[1]  # data row 1 loses its first field
+    (directory / "feedetl.csv").write_text("\n".join(lines), encoding="utf-8")
+    found = _issues(directory)
+    assert len(found) == 1 and found[0][0] == "feedetl.csv" and "字段个数不对" in found[0][3]
