@@ -130,3 +130,55 @@ def test_a_short_row_in_a_large_file_with_quoted_line_breaks_is_named(tmp_path):
     (directory / "feedetl.csv").write_text("\n".join(lines), encoding="utf-8")
     found = _issues(directory)
     assert len(found) == 1 and found[0][0] == "feedetl.csv" and "字段个数不对" in found[0][3]
+
+
+def test_lenient_rejects_every_copy_of_a_key_whose_rows_differ(tmp_path):
+    # Excel turned two people's 18-digit ids into one number: keeping the first would give one person
+    # the other's encounters; exact copies (an export run twice) keep one
+    directory = write_csv_dataset(tmp_path / "ds")
+    rows = read_rows(directory / "psn.csv")
+    write_rows(directory / "psn.csv", [dict(rows[0]), dict(rows[1], psn_no=rows[0]["psn_no"])])
+    con = duckdb.connect()
+    report = load_dataset(directory, con, lenient=True, rejects_path=tmp_path / "r.csv")
+    assert con.execute("SELECT count(*) FROM psn").fetchone()[0] == 0
+    assert con.execute("SELECT count(*) FROM mdtrt").fetchone()[0] == 0  # their encounters cascade
+    assert report.rejected >= 2
+    reasons = {(r["table"], r["row"]): r["reason"] for r in read_rows(tmp_path / "r.csv")}
+    assert "各行内容不同" in reasons[("psn", "1")]
+
+    write_rows(directory / "psn.csv", [dict(rows[0]), dict(rows[0]), dict(rows[1])])
+    report = load_dataset(directory, con, lenient=True, rejects_path=tmp_path / "r2.csv")
+    assert con.execute("SELECT count(*) FROM psn").fetchone()[0] == 2 and report.rejected == 1
+
+
+def test_lenient_validate_warns_when_most_of_a_table_is_rejected(tmp_path):
+    from typer.testing import CliRunner
+
+    from fundguard.cli import app
+
+    directory = write_csv_dataset(tmp_path / "ds")
+    rows = read_rows(directory / "feedetl.csv")
+    write_rows(directory / "feedetl.csv", [dict(r, cnt="1,0") if i else r for i, r in enumerate(rows)])
+    result = CliRunner().invoke(app, ["validate", str(directory), "--lenient", "--rejects", str(tmp_path / "r.csv")])
+    assert result.exit_code == 0, result.output
+    assert "注意: feedetl 有 3 行被拒绝, 只加载了 1 行" in result.output
+    assert "注意: mdtrt" not in result.output
+
+
+def test_a_date_at_midnight_as_oracle_exports_it_loads_other_times_do_not(tmp_path):
+    directory = write_csv_dataset(tmp_path / "ds")
+    set_cell(directory, "psn", 1, "brdy", "1975-06-03 00:00:00")
+    con = duckdb.connect()
+    load_dataset(directory, con)
+    assert str(con.execute("SELECT brdy FROM psn WHERE psn_no = 'P1'").fetchone()[0]) == "1975-06-03"
+    set_cell(directory, "psn", 1, "brdy", "1975-06-03 13:30:00")
+    assert [c for _, _, c, _ in _issues(directory)] == ["brdy"]
+
+
+def test_a_very_long_value_loads(tmp_path):
+    directory = write_csv_dataset(tmp_path / "ds")
+    rows = read_rows(directory / "feedetl.csv")
+    write_rows(directory / "feedetl.csv", [dict(r, remark="长" * (3 << 20) if i == 1 else "") for i, r in enumerate(rows)],
+               [*rows[0], "remark"])
+    report = load_dataset(directory, duckdb.connect())
+    assert report.tables["feedetl"].rows == len(rows)

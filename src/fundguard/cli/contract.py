@@ -113,6 +113,13 @@ def validate(
         err_console.print(
             f"宽松模式: {report.rejected} 行被拒绝，原因见 {report.rejects_path}", style="bold yellow", markup=False
         )
+        # most of a table rejected is usually one systematic export problem (a column in another form), not bad rows
+        for name, t in report.tables.items():
+            if t.rejected and t.rejected >= t.rows:
+                err_console.print(
+                    f"注意: {name} 有 {t.rejected:,} 行被拒绝, 只加载了 {t.rows:,} 行 — 多半是整列格式的问题 (见拒绝原因), "
+                    "请修正导出后重新校验", style="bold red", markup=False,
+                )
     else:
         out_console.print("校验通过 ✓")
 

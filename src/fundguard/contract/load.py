@@ -43,7 +43,8 @@ MAX_REPORTED_ISSUES = 200
 NEVER_EMPTY = ("psn", "mdtrt", "feedetl")
 #: CSV fields read as empty (NULL)
 CSV_NULLS = ["", "\\N", "NULL", "null"]
-_DATE_RE = r"^\d{4}-\d{2}-\d{2}$"
+#: a date, or a date at midnight as database DATE exports write it (Oracle: `1975-06-03 00:00:00`)
+_DATE_RE = r"^\d{4}-\d{2}-\d{2}( 00:00(:00)?)?$"
 _TIME_RE = r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?$"
 _TYPE_WORDS = {
     ColumnType.STR: "文本",
@@ -246,7 +247,9 @@ def _parse_csv(path: Path, header: list[str], use_threads: bool, bad_rows: list,
 
     return pacsv.read_csv(
         path,
-        read_options=pacsv.ReadOptions(encoding="utf8", use_threads=use_threads, column_names=header, skip_rows=1),
+        # one thread (the careful re-read): blocks large enough for a long value (a 6 MB remark) to fit
+        read_options=pacsv.ReadOptions(encoding="utf8", use_threads=use_threads, column_names=header, skip_rows=1,
+                                       block_size=None if use_threads else 64 << 20),
         parse_options=pacsv.ParseOptions(newlines_in_values=newlines, invalid_row_handler=invalid_row),
         convert_options=pacsv.ConvertOptions(
             column_types={name: pa.string() for name in header},
@@ -773,6 +776,21 @@ class _Loader:
                 """,
                 [table.name, cols[-1] if len(cols) == 1 else cols[0], ", ".join(cols)],
             )
+            if self.lenient:
+                # keeping the first of copies that differ would guess which one is right (and attach every
+                # child to it): when the copies differ, the first is rejected too; exact copies keep one
+                content = ", ".join(_quote(c) for c in self.present[table.name])
+                self.con.execute(
+                    f"""
+                    INSERT INTO _rejects
+                    SELECT ?, first_row, ?, '{label}重复且各行内容不同 (' || ? || ')，无法确定哪一行正确，同一{label}的各行都未加载'
+                    FROM (
+                        SELECT min(_row) AS first_row, count(DISTINCT hash({content})) AS variants
+                        FROM _stg_{table.name} WHERE {not_null} GROUP BY {key}
+                    ) WHERE variants > 1
+                    """,
+                    [table.name, cols[-1] if len(cols) == 1 else cols[0], ", ".join(cols)],
+                )
 
     def parent_keys(self, target: str, columns: tuple[str, ...]) -> str:
         """The relation of keys a child may refer to: loaded rows only when lenient (rejects cascade)."""
