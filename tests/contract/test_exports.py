@@ -182,3 +182,13 @@ def test_a_very_long_value_loads(tmp_path):
                [*rows[0], "remark"])
     report = load_dataset(directory, duckdb.connect())
     assert report.tables["feedetl"].rows == len(rows)
+
+
+def test_lenient_says_a_referenced_row_was_rejected_not_missing(tmp_path):
+    directory = write_csv_dataset(tmp_path / "ds")
+    set_cell(directory, "mdtrt", 2, "med_type", "99")  # M2 rejected: its diagnosis and fee lines follow
+    set_cell(directory, "diag", 1, "mdtrt_id", "M404")  # a diagnosis of an encounter that is not there
+    load_dataset(directory, duckdb.connect(), lenient=True, rejects_path=tmp_path / "r.csv")
+    reasons = {(r["table"], r["row"]): r["reason"] for r in read_rows(tmp_path / "r.csv")}
+    assert reasons[("feedetl", "3")] == '所引用的记录 mdtrt_id = "M2" 在 mdtrt 中已被拒绝 (原因见该表的拒绝行)'
+    assert reasons[("diag", "1")] == '引用不存在: mdtrt_id = "M404" 在 mdtrt 中找不到'

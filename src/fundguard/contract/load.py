@@ -862,14 +862,23 @@ class _Loader:
             else:
                 parent = self.parent_keys(ref.target, ref.target_columns)
             cond_join, present, _ = _reference_sql(ref, "p")
+            value = f"' || ? || ' = \"' || CAST(s.{_quote(ref.columns[0])} AS VARCHAR) || '\""
+            reason = f"'引用不存在: {value} 在 ' || ? || ' 中找不到'"
+            params = [", ".join(ref.columns), ref.target]
+            if self.lenient:
+                # the parent row is in its file but was itself rejected: say so, not "not found"
+                staged, _, _ = _reference_sql(ref, "q")
+                reason = (f"CASE WHEN EXISTS (SELECT 1 FROM _stg_{ref.target} q WHERE {staged}) "
+                          f"THEN '所引用的记录 {value} 在 ' || ? || ' 中已被拒绝 (原因见该表的拒绝行)' ELSE {reason} END")
+                params = [*params, *params]
             self.con.execute(
                 f"""
                 INSERT INTO _rejects
-                SELECT ?, s._row, ?, '引用不存在: ' || ? || ' = "' || CAST(s.{_quote(ref.columns[0])} AS VARCHAR) || '" 在 ' || ? || ' 中找不到'
+                SELECT ?, s._row, ?, {reason}
                 FROM _stg_{table.name} s
                 WHERE {present} AND NOT EXISTS (SELECT 1 FROM {parent} p WHERE {cond_join})
                 """,
-                [table.name, ref.columns[0], ", ".join(ref.columns), ref.target],
+                [table.name, ref.columns[0], *params],
             )
         if table.name == "feedetl":
             parent = _quote("mdtrt") if self.lenient else "_stg_mdtrt"
