@@ -192,3 +192,11 @@ def test_lenient_says_a_referenced_row_was_rejected_not_missing(tmp_path):
     reasons = {(r["table"], r["row"]): r["reason"] for r in read_rows(tmp_path / "r.csv")}
     assert reasons[("feedetl", "3")] == '所引用的记录 mdtrt_id = "M2" 在 mdtrt 中已被拒绝 (原因见该表的拒绝行)'
     assert reasons[("diag", "1")] == '引用不存在: mdtrt_id = "M404" 在 mdtrt 中找不到'
+
+
+@pytest.mark.parametrize("name", ["PSN.CSV", "psn.txt"])
+def test_a_table_file_under_another_name_is_named(tmp_path, name):
+    directory = write_csv_dataset(tmp_path / "ds")
+    (directory / "psn.csv").rename(directory / name)
+    found = _issues(directory)
+    assert found[0][:3] == ("psn.parquet", None, None) and name in found[0][3] and "小写" in found[0][3]

@@ -133,6 +133,14 @@ def table_files(directory: Path, table: Table) -> list[Path]:
     return [p for p in (directory / f"{table.name}.parquet", directory / f"{table.name}.csv") if p.exists()]
 
 
+def _near_names(directory: Path, table: Table) -> list[str]:
+    """Files that are probably the table under another name (`PSN.CSV`, `psn.txt`, `psn.parquet.gz`)."""
+    try:
+        return sorted(p.name for p in directory.iterdir() if p.name.lower().split(".")[0] == table.name)[:3]
+    except OSError:
+        return []
+
+
 def find_table_file(directory: Path, table: Table) -> Path | None:
     files = table_files(directory, table)
     return files[0] if files else None
@@ -467,7 +475,9 @@ class _Loader:
             return False
         if path is None:
             if not table.optional:
-                self.issues.append(Issue(f"{table.name}.parquet", None, None, "缺少必需的表文件 (.parquet 或 .csv)"))
+                seen = _near_names(self.dir, table)
+                hint = f"；目录中有 {'、'.join(seen)}: 文件名须为 {table.name}.parquet 或 {table.name}.csv (小写)" if seen else ""
+                self.issues.append(Issue(f"{table.name}.parquet", None, None, f"缺少必需的表文件 (.parquet 或 .csv){hint}"))
                 return False
             cols = ", ".join(f"CAST(NULL AS VARCHAR) AS {_quote(c.name)}" for c in table.columns)
             self.con.execute(f"CREATE TEMP TABLE {stg} AS SELECT CAST(NULL AS BIGINT) AS _row, {cols} LIMIT 0")
