@@ -81,8 +81,15 @@ def test_a_dataset_whose_fee_lines_are_lost_is_refused_in_both_modes(tmp_path, l
     directory = write_csv_dataset(tmp_path / "ds")
     header = (directory / "feedetl.csv").read_text(encoding="utf-8").splitlines()[0]
     (directory / "feedetl.csv").write_text(header + "\n", encoding="utf-8")
-    found = _issues(directory, lenient=lenient, rejects_path=tmp_path / "rejects.csv")
+    found = _issues(directory, lenient=lenient, rejects_path=tmp_path / "rejects.csv", require_rows=True)
     assert found == [("feedetl.csv", None, None, "没有数据行 (只有表头)，它是必需的表")]
+    from typer.testing import CliRunner
+
+    from fundguard.cli import app
+
+    args = ["validate", str(directory), *(["--lenient", "--rejects", str(tmp_path / "r.csv")] if lenient else [])]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1 and "feedetl.csv: 没有数据行" in result.output
 
 
 def test_a_month_without_diagnoses_loads(tmp_path):
@@ -90,7 +97,7 @@ def test_a_month_without_diagnoses_loads(tmp_path):
     directory = write_csv_dataset(tmp_path / "ds")
     header = (directory / "diag.csv").read_text(encoding="utf-8").splitlines()[0]
     (directory / "diag.csv").write_text(header + "\n", encoding="utf-8")
-    report = load_dataset(directory, duckdb.connect())
+    report = load_dataset(directory, duckdb.connect(), require_rows=True)
     assert report.tables["diag"].rows == 0 and report.tables["feedetl"].rows == 4
 
 

@@ -84,7 +84,7 @@ def validate(
         raise _usage_error(f"数据库文件 {db} 无法打开 ({short_reason(exc)})") from None
     con.execute("SET enable_progress_bar = false")  # quiet in pipes; the command reports the result
     try:
-        report = load_dataset(directory, con, lenient=lenient, rejects_path=rejects)
+        report = load_dataset(directory, con, lenient=lenient, rejects_path=rejects, require_rows=True)
     except ContractError as exc:
         if as_json:  # a JSON reader gets the problems too, not an empty stdout
             out_console.print_json(json.dumps({

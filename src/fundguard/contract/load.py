@@ -1021,11 +1021,12 @@ def load_dataset(
     rejects_path: Path | str | None = None,
     id_salt: str | None = None,
     in_place: tuple[str, ...] = (),
-    require_rows: bool = True,
+    require_rows: bool = False,
 ) -> LoadReport:
     """Validate the dataset in `path` and create the contract tables in `con`, all or nothing.
 
-    `require_rows`: `psn`, `mdtrt` and `feedetl` must have rows (False for a rule example's few rows).
+    `require_rows`: `psn`, `mdtrt` and `feedetl` must have rows (a dataset to audit or validate; a rule
+    example's rows, a history of visits or an index over an audited dataset need not).
 
     Strict (default): any problem raises `ContractError` listing file/row/column issues and no table
     is created. Lenient: row-level problems send the row (and the rows that depend on it) to the

@@ -90,7 +90,7 @@ def build_example_connection(example: Example, work_dir: Path, *, files_in: Path
     tables = build_tables(contract_given)
     write_dataset(tables, work_dir)
     con = duckdb.connect()
-    load_dataset(work_dir, con, require_rows=False)  # an example gives only the rows it is about
+    load_dataset(work_dir, con)  # an example gives only the rows it is about (no table need have rows)
     register_kb_rows(con, {k: v for k, v in example.given.items() if k.startswith("kb_")})
     confine(con, *([files_in] if files_in else []))
     return con

@@ -229,7 +229,7 @@ def run_audit(
     try:
         # the fee lines (the biggest table) are read in place from a clean, contract-typed Parquet file:
         # fee_lines holds the copy the rules read, so a second copy in memory would only crowd them
-        report = load_dataset(Path(dataset), con, in_place=IN_PLACE_TABLES)
+        report = load_dataset(Path(dataset), con, in_place=IN_PLACE_TABLES, require_rows=True)
         edition.register(con)
         confine(con, Path(dataset), Path(out).absolute().parent)
         kb_hash = edition.content_hash

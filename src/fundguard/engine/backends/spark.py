@@ -757,7 +757,7 @@ def check_local_dataset(directory: Path) -> LoadReport | None:
     con = duckdb.connect(config=_duckdb_config())
     try:
         con.execute("SET enable_progress_bar = false")
-        return load_dataset(directory, con, in_place=IN_PLACE_TABLES)
+        return load_dataset(directory, con, in_place=IN_PLACE_TABLES, require_rows=True)
     finally:
         con.close()
 
