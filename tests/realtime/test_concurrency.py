@@ -5,15 +5,12 @@ in the background) are all answered right and logged once each."""
 from __future__ import annotations
 
 import os
-import socket
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
-import uvicorn
 from fastapi import FastAPI
 
 from fundguard.api.national import UNIFIED, build_router
@@ -22,6 +19,7 @@ from fundguard.realtime.history import HistoryStore, load_history
 from fundguard.realtime.knowledge import Knowledge
 
 from .payloads import FEMALE_ONLY_DRUG, body, feedback, order, request, signed
+from .server import serving
 
 DRUG = {"hilist_type": "101", "chrg_type": "11", "pric": 25.5}
 GATED_CODE = "GATE00000000001"
@@ -47,36 +45,19 @@ class GatedKnowledge(Knowledge):
         return super().match(table, code, column)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
-def serving(service):
+def serving_service(service):
     """The national router over `service` on a real socket; yields the base URL."""
     app = FastAPI()
     app.include_router(build_router(service))
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.time() + 10
-        while not server.started and time.time() < deadline:
-            time.sleep(0.02)
-        assert server.started, "uvicorn did not start"
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serving(app) as url:
+        yield url
 
 
 def test_a_request_in_progress_does_not_hold_up_the_next(make_service, knowledge):
     kb = GatedKnowledge(knowledge)
     service = make_service(auth=False, knowledge=kb)
-    with serving(service) as url, ThreadPoolExecutor(1) as pool:
+    with serving_service(service) as url, ThreadPoolExecutor(1) as pool:
         slow = pool.submit(httpx.post, url + UNIFIED, content=body(request(orders=[order("S1", GATED_CODE)])),
                            timeout=30)
         try:
@@ -139,7 +120,7 @@ def test_many_requests_at_once_are_all_answered_and_logged_once(tmp_path, make_s
         order(f"R{i}", "XC10AAA001", cnt=30, prd_days=30, hilist_type="101", chrg_type="09", pric=10.0)])
         for i in range(32)]
 
-    with serving(service) as url, httpx.Client(base_url=url, timeout=30) as client:
+    with serving_service(service) as url, httpx.Client(base_url=url, timeout=30) as client:
         def send(payload):
             return client.post(UNIFIED, content=body(payload), headers=signed(paasid, secret) | headers)
 

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import socket
-import threading
-import time
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
 from fundguard.api.national import BEFORE, COURSE, UNIFIED, build_router
 
 from .payloads import FEMALE_ONLY_DRUG, body, feedback, order, request, signed
+from .server import serving
 
 DRUG = {"hilist_type": "101", "chrg_type": "11", "pric": 25.5}
 
@@ -61,34 +58,17 @@ def test_openapi_documents_paths(app):
         assert spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]["examples"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_real_socket_3101_then_3103(app):
     app, paasid, secret = app
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.time() + 10
-        while not server.started and time.time() < deadline:
-            time.sleep(0.02)
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
-            payload = request(orders=[order("6099", FEMALE_ONLY_DRUG, **DRUG)])
-            r = client.post(UNIFIED, content=body(payload), headers=signed(paasid, secret))
-            result = r.json()["output"]["result"]
-            assert result[0]["judge_result_detail_dtos"][0]["rx_id"] == "6099"
-            r = client.post(UNIFIED, content=body(feedback([result[0]["jr_id"]], way="2")), headers=signed(paasid, secret))
-            assert r.status_code == 200 and r.json()["infcode"] == 0
-            r = client.post("/fsi/api/noop", content=b"{}")
-            assert r.json()["infcode"] == 0
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serving(app) as url, httpx.Client(base_url=url) as client:
+        payload = request(orders=[order("6099", FEMALE_ONLY_DRUG, **DRUG)])
+        r = client.post(UNIFIED, content=body(payload), headers=signed(paasid, secret))
+        result = r.json()["output"]["result"]
+        assert result[0]["judge_result_detail_dtos"][0]["rx_id"] == "6099"
+        r = client.post(UNIFIED, content=body(feedback([result[0]["jr_id"]], way="2")), headers=signed(paasid, secret))
+        assert r.status_code == 200 and r.json()["infcode"] == 0
+        r = client.post("/fsi/api/noop", content=b"{}")
+        assert r.json()["infcode"] == 0
 
 
 def _envelope_error(r: httpx.Response, status: int) -> str:
