@@ -310,33 +310,27 @@ def _read_csv(path: Path, lenient: bool = False) -> _CsvRead:
     if issues:
         return _CsvRead(None, issues)
     bad_rows: list = []
+    failure = None
     try:
         arrow = _parse_csv(path, header, True, bad_rows)
-    except pa.ArrowInvalid as exc:
         if not bad_rows:
-            try:  # quoted line breaks across the threaded reader's blocks: read again in one thread
-                whole = _parse_csv(path, header, False, bad_rows, cap=not lenient, newlines=True)
-            except pa.ArrowInvalid:
-                whole = None
-            if whole is not None and not bad_rows:
-                return _CsvRead(_numbered(whole, np.arange(1, whole.num_rows + 1)), [])
-            if not bad_rows:
-                return _CsvRead(None, [Issue(path.name, None, None, f"无法解析 CSV ({short_reason(exc, path)})")])
-        arrow = None  # rows of the wrong field count: the error path below reads again and numbers them
-    if not bad_rows:
-        return _CsvRead(_numbered(arrow, np.arange(1, arrow.num_rows + 1)), [])
-    hidden = _has_identity_columns(header)
+            return _CsvRead(_numbered(arrow, np.arange(1, arrow.num_rows + 1)), [])
+    except pa.ArrowInvalid as exc:
+        failure = exc
     # the threaded reader does not know a bad row's line and splits the file at line breaks, also those
-    # inside quoted values (a remark over two lines): the error path re-reads in one thread, quotes
-    # respected, which knows the lines (its line counts the header line: data row = line - 1)
+    # inside quoted values (a remark over two lines): the careful read is one thread, quotes respected,
+    # which knows the lines (its line counts the header line: data row = line - 1)
     numbered: list = []
     kept = None
     try:
         kept = _parse_csv(path, header, False, numbered, cap=not lenient, newlines=True)
-    except pa.ArrowInvalid:
-        pass
+    except pa.ArrowInvalid as exc:
+        failure = failure or exc
     if kept is not None and not numbered:  # only quoted line breaks: every row is whole
         return _CsvRead(_numbered(kept, np.arange(1, kept.num_rows + 1)), [])
+    if not numbered and not bad_rows:  # not a field count: the file cannot be parsed
+        return _CsvRead(None, [Issue(path.name, None, None, f"无法解析 CSV ({short_reason(failure, path)})")])
+    hidden = _has_identity_columns(header)
     if kept is not None and all(r.number for r in numbered):
         # the other rows are still read: a lenient load rejects the bad ones and loads the rest, a strict
         # load reports them together with every other row's errors (not one problem per pass)

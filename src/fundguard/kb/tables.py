@@ -384,7 +384,7 @@ def row_problems(table: str, row: dict) -> list[str]:
         elif not predicate(value):
             problems.append(f"{column} 值 {value!r} 无效：{description}")
     code_column = KB_CODE_COLUMN.get(table)
-    for column in {c for c in ("hilist_code", "hilist_code_b", "part_code", code_column) if c}:
+    for column in dict.fromkeys(c for c in ("hilist_code", "hilist_code_b", "part_code", code_column) if c):
         value = row.get(column)
         if isinstance(value, str) and "*" in value[:-1]:
             problems.append(f"{column} 值 {value!r} 无效：* 只能出现在末尾（表示前缀）")

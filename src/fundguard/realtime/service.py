@@ -189,13 +189,17 @@ class RealtimeService:
             log.exception("实时审核内部错误 (请求摘要 %s)", error_id)
             return Reply(500, self._envelope(-1, f"服务内部错误, 请联系管理员 (编号 {error_id})", None, received))
 
+    def _log_failure(self, base_call: dict, infno: str, status: str, org: str | None, t0: float, msg: str) -> None:
+        """A call answered with infcode -1, in the call log (nothing else stored) and the log lines."""
+        ms = (time.perf_counter() - t0) * 1000
+        self.store.record(CallRecord(dict(base_call, infno=infno, status=status, fixmedins_code=org, infcode=-1,
+                                          err_msg=msg[:2000], duration_ms=Decimal(f"{ms:.3f}")), [], []))
+        self._log_line(infno, status, org, 0, -1, t0, msg)
+
     def _refused(self, base_call: dict, infno: str, caller: str | None, t0: float, msg: str) -> None:
         """A call refused by authentication (401) or for another institution's code (403): in the call
         log too, so that an operator sees attempts, not only answered calls."""
-        ms = (time.perf_counter() - t0) * 1000
-        self.store.record(CallRecord(dict(base_call, infno=infno, status="refused", fixmedins_code=caller, infcode=-1,
-                                          err_msg=msg[:2000], duration_ms=Decimal(f"{ms:.3f}")), [], []))
-        self._log_line(infno, "refused", caller, 0, -1, t0, msg)
+        self._log_failure(base_call, infno, "refused", caller, t0, msg)
 
     def too_large(self, limit: int) -> Reply:
         """The reply to a body over `limit` bytes (not read further, not authenticated)."""
@@ -252,21 +256,14 @@ class RealtimeService:
                 return self._replay(req, stored, base_call, t0)
             # a resend whose first reply is past the retention is answered afresh; the store, finding its
             # key taken, logs it as resent and counts nothing again
-        try:
-            if isinstance(req, FeedbackRequest):
-                return self._feedback(req, base_call, received, t0, resend)
-            return self._analyse(req, base_call, received, t0, resend)
-        except Exception:
-            error_id = digest[:12]
-            log.exception("实时审核内部错误 (请求摘要 %s)", error_id)
-            return Reply(500, self._envelope(-1, f"服务内部错误, 请联系管理员 (编号 {error_id})", None, received))
+        # a failure from here on is `handle`'s 500 envelope (same error number: the body's digest)
+        if isinstance(req, FeedbackRequest):
+            return self._feedback(req, base_call, received, t0, resend)
+        return self._analyse(req, base_call, received, t0, resend)
 
     def _rejected(self, base_call: dict, infno: str, org: str | None, t0: float, msg: str, received: dt.datetime) -> Reply:
         """A request refused for its content: in the call log as `rejected`, nothing else stored."""
-        ms = (time.perf_counter() - t0) * 1000
-        self.store.record(CallRecord(dict(base_call, infno=infno, status="rejected", fixmedins_code=org, infcode=-1,
-                                          err_msg=msg[:2000], duration_ms=Decimal(f"{ms:.3f}")), [], []))
-        self._log_line(infno, "rejected", org, 0, -1, t0, msg)
+        self._log_failure(base_call, infno, "rejected", org, t0, msg)
         # err_msg is str(200) on the wire; the call log keeps more
         return Reply(200, self._envelope(-1, _cut(msg, 200), None, received))
 

@@ -289,6 +289,20 @@ _LIMITS: dict[type, dict[str, int]] = {}
 _UPSERT = {"sqlite": sqlite_insert, "postgresql": pg_insert}
 
 
+def _insert_if_absent(con, model: type[Base], row: dict, *key) -> bool:  # noqa: ANN001
+    """Insert `row` unless a row with its primary key (`key`: the same as conditions) is there; True when
+    inserted. Concurrent writers: on SQLite and PostgreSQL the database decides (ON CONFLICT DO NOTHING)."""
+    dialect = con.dialect.name
+    if dialect in _UPSERT:
+        # RETURNING, not rowcount: psycopg reports -1 for an INSERT … ON CONFLICT here
+        first = next(iter(model.__table__.primary_key.columns))
+        return con.execute(_UPSERT[dialect](model).values(row).on_conflict_do_nothing().returning(first)).first() is not None
+    if con.execute(select(*model.__table__.primary_key.columns).where(*key)).first() is not None:
+        return False
+    con.execute(insert(model).values(row))
+    return True
+
+
 class RealtimeStore:
     def __init__(self, url: str, *, background: bool = True):
         self.url = url
@@ -309,12 +323,8 @@ class RealtimeStore:
     @functools.cached_property
     def id_key(self) -> str:
         """The store's secret key for patient pseudonyms, made once (the first writer wins a race)."""
-        row = {"name": "id_key", "value": secrets.token_hex(32)}
         with self.engine.begin() as con:
-            if con.dialect.name in _UPSERT:
-                con.execute(_UPSERT[con.dialect.name](Setting).values(row).on_conflict_do_nothing())
-            elif con.execute(select(Setting.value).where(Setting.name == "id_key")).first() is None:
-                con.execute(insert(Setting).values(row))
+            _insert_if_absent(con, Setting, {"name": "id_key", "value": secrets.token_hex(32)}, Setting.name == "id_key")
             return con.execute(select(Setting.value).where(Setting.name == "id_key")).scalar_one()
 
     # ---- institutions ------------------------------------------------------------------------------
@@ -452,16 +462,8 @@ class RealtimeStore:
             "call_id": call["id"], "received_at": reply["received_at"], "http_status": reply["http_status"],
             "body": json.dumps(reply["body"], ensure_ascii=False, separators=(",", ":"), default=str),
         })
-        dialect = con.dialect.name
-        if dialect in _UPSERT:
-            # RETURNING, not rowcount: psycopg reports -1 for an INSERT … ON CONFLICT here
-            stmt = _UPSERT[dialect](StoredReply).values(row).on_conflict_do_nothing().returning(StoredReply.call_id)
-            return con.execute(stmt).first() is not None
-        taken = con.execute(select(StoredReply.call_id).where(
-            StoredReply.fixmedins_code == row["fixmedins_code"], StoredReply.msgid_hash == row["msgid_hash"])).first()
-        if taken is None:
-            con.execute(insert(StoredReply).values(row))
-        return taken is None
+        return _insert_if_absent(con, StoredReply, row, StoredReply.fixmedins_code == row["fixmedins_code"],
+                                 StoredReply.msgid_hash == row["msgid_hash"])
 
     def stored_reply(self, fixmedins_code: str | None, msgid: str) -> Resend | None:
         """What was answered under this msgid for this institution, if anything (written replies only)."""
