@@ -167,3 +167,35 @@ def test_bounds_in_json_have_the_parameters_type():
     assert ints and all(isinstance(b, int) for p in ints for b in p[1:] if b is not None)
     decimals = [p for p in params if p[0] == "decimal"]
     assert decimals and all(isinstance(b, str) for p in decimals for b in p[1:] if b is not None)
+
+
+def test_an_undeclared_parameter_is_named_when_the_library_is_read(library):
+    c02 = _file(library, "C02_*.sql")
+    _edit(c02, "$overlap_days", "$overlap_day")
+    refused = _refused(library)
+    assert c02.name in refused and "$overlap_day 是未声明的参数" in refused
+    assert "参数 overlap_days 已声明, 但 SQL 与 message 都未使用" not in refused  # the message still names it
+
+
+def test_a_declared_parameter_nothing_uses_is_named(library):
+    c03 = _file(library, "C03_*.yaml")
+    _edit(c03, "params:\n", "params:\n  spare_days:\n    type: int\n    default: 3\n    unit: 天\n    doc: 未使用\n")
+    refused = _refused(library)
+    assert c03.name.replace(".yaml", ".sql") in refused
+    assert "参数 spare_days 已声明, 但 SQL 与 message 都未使用" in refused
+
+
+def test_parse_errors_give_the_line_of_the_rule_file(library):
+    # SQLGlot counts a line per `$` and a macro over two lines becomes one: the line is the file's own
+    c02 = _file(library, "C02_*.sql")
+    c02.write_text(
+        "-- C02 being edited\n"
+        "SELECT f.feedetl_sn, 0 AS vola_amt, $overlap_days AS a, $overlap_days AS b,\n"
+        "  {{ days_between(f.fee_date,\n"
+        "     f.fee_date) }} AS ev_days\n"
+        "FROM fee_lines f\n"
+        "WHERE f.cnt > = 1\n",
+        encoding="utf-8",
+    )
+    refused = _refused(library)
+    assert c02.name in refused and "SQLGlot 无法解析 (第 6 行" in refused, refused

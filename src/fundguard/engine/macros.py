@@ -102,9 +102,12 @@ def _split_args(text: str) -> list[str]:
     return args
 
 
-def expand(sql: str, backend: str | dict[str, MacroImpl] = "duckdb") -> str:
+def expand(sql: str, backend: str | dict[str, MacroImpl] = "duckdb", *, keep_lines: bool = False) -> str:
     """Expand every `{{ name(args) }}` in `sql` with `backend`'s implementation (a name, or the
-    implementations themselves: the Spark backend expands to markers that SQLGlot transpiles)."""
+    implementations themselves: the Spark backend expands to markers that SQLGlot transpiles).
+
+    `keep_lines`: a macro written over several lines is followed by as many line breaks as it took, so
+    a parser's line numbers in the expanded text are those of the rule's own SQL (the lint's messages)."""
     impls = BACKENDS[backend] if isinstance(backend, str) else backend
     out: list[str] = []
     pos = 0
@@ -130,7 +133,7 @@ def expand(sql: str, backend: str | dict[str, MacroImpl] = "duckdb") -> str:
             i += 1
         if end < 0:
             raise MacroError(f"未闭合的宏: {sql[start:start + 40]!r}")
-        body = expand(sql[start + 2 : end], backend).strip()
+        body = expand(sql[start + 2 : end], backend, keep_lines=keep_lines).strip()
         paren = body.find("(")
         if paren < 0 or not body.endswith(")"):
             raise MacroError(f"宏应写作 {{{{ name(args) }}}}: {body!r}")
@@ -139,7 +142,7 @@ def expand(sql: str, backend: str | dict[str, MacroImpl] = "duckdb") -> str:
             raise MacroError(f"未知的宏 {name!r} (可用: {', '.join(sorted(impls))})")
         args = _split_args(body[paren + 1 : -1])
         try:
-            out.append(impls[name](*args))
+            text = impls[name](*args)
         except TypeError as exc:
             import inspect
 
@@ -148,4 +151,7 @@ def expand(sql: str, backend: str | dict[str, MacroImpl] = "duckdb") -> str:
             except (TypeError, ValueError):
                 expected = name
             raise MacroError(f"宏 {name} 参数个数不对: 应为 {expected}, 得到 {len(args)} 个参数 ({', '.join(args)})") from exc
+        if keep_lines:
+            text += "\n" * max(0, sql.count("\n", start, end + 2) - text.count("\n"))
+        out.append(text)
         pos = end + 2

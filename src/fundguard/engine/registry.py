@@ -346,7 +346,7 @@ def _lint(rule: Rule, path: Path) -> None:
     issues = lint_rule(rule)
     if issues:
         where = path.with_suffix(".sql") if rule.kind == "sql" else path
-        raise RuleFileError(where, [f"SQL: {i.construct} — {i.hint}" for i in issues])
+        raise RuleFileError(where, [f"SQL: {i.construct} {i.problem} — {i.hint}" for i in issues])
 
 
 def message_placeholders(rule: Rule) -> list[str]:

@@ -70,9 +70,10 @@ class LintIssue:
     rule_id: str
     construct: str
     hint: str
+    problem: str = "不在可移植 SQL 子集内"
 
     def __str__(self) -> str:
-        return f"规则 {self.rule_id}: {self.construct} 不在可移植 SQL 子集内 — {self.hint}"
+        return f"规则 {self.rule_id}: {self.construct} {self.problem} — {self.hint}"
 
 
 def _markers() -> dict[str, macros.MacroImpl]:
@@ -100,18 +101,26 @@ def _is_temporal(node: exp.Expression) -> bool:
     return isinstance(node, exp.Literal | exp.TsOrDsToDate | exp.StrToDate | exp.StrToTime)
 
 
-def lint_sql(sql: str, rule_id: str = "?") -> list[LintIssue]:
-    """Problems in one rule's SQL (engine macros allowed); empty when it is in the portable subset."""
+#: a bound parameter; SQLGlot reads `$name` too but counts a line per `$` in its error positions
+_PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def lint_sql(sql: str, rule_id: str = "?", *, params: Any = None, message_fields: Any = ()) -> list[LintIssue]:
+    """Problems in one rule's SQL (engine macros allowed); empty when it is in the portable subset.
+
+    With `params` (the rule's declared parameter names) a `$name` that is not declared, and a declared
+    parameter that neither the SQL nor the message (`message_fields`) uses, are problems too: the first
+    fails only when the rule runs, the second makes a bureau's `--params` change nothing."""
     issues: list[LintIssue] = []
 
-    def add(construct: str, hint: str) -> None:
-        issue = LintIssue(rule_id, construct, hint)
+    def add(construct: str, hint: str, problem: str = LintIssue.problem) -> None:
+        issue = LintIssue(rule_id, construct, hint, problem)
         if issue not in issues:
             issues.append(issue)
 
     try:
         macros.expand(sql, "duckdb")  # the implementations check each macro's arguments
-        text = macros.expand(sql, _markers())
+        text = _PARAM.sub(r":\1", macros.expand(sql, _markers(), keep_lines=True))
     except macros.MacroError as exc:
         return [LintIssue(rule_id, "宏", str(exc))]
     try:
@@ -128,13 +137,35 @@ def lint_sql(sql: str, rule_id: str = "?") -> list[LintIssue]:
     try:
         statements = [s for s in sqlglot.parse(text, read="duckdb") if s is not None]
     except sqlglot.errors.ParseError as exc:
-        return issues + [LintIssue(rule_id, "SQL", f"SQLGlot 无法解析: {str(exc).splitlines()[0]}")]
+        return issues + [LintIssue(rule_id, "SQL", f"SQLGlot 无法解析{_where(exc)}: {_description(exc)}")]
     if len(statements) != 1 or not isinstance(statements[0], exp.Query):
         return issues + [LintIssue(rule_id, "SQL", "应为一条 SELECT (可带 WITH) 语句")]
     _check_relations(statements[0], add)
     for node in statements[0].walk():
         _check_node(node, add)
+    if params is not None:
+        _check_params(statements[0], set(params), set(message_fields), add)
     return issues
+
+
+def _where(exc: sqlglot.errors.ParseError) -> str:
+    first = exc.errors[0] if exc.errors else {}
+    if first.get("line"):
+        return f" (第 {first['line']} 行第 {first.get('col', '?')} 列附近)"
+    return ""
+
+
+def _description(exc: sqlglot.errors.ParseError) -> str:
+    first = exc.errors[0] if exc.errors else {}
+    return str(first.get("description") or str(exc).splitlines()[0])
+
+
+def _check_params(statement: exp.Expression, declared: set[str], message_fields: set[str], add: Any) -> None:
+    used = {node.name for node in statement.find_all(exp.Placeholder) if node.name}
+    for name in sorted(used - declared):
+        add(f"${name}", "在 params 中声明 (type, default, unit, doc), 或改正拼写", "是未声明的参数")
+    for name in sorted(declared - used - message_fields):
+        add(f"参数 {name}", f"修改它不会改变结果: 在 SQL 中写作 ${name}, 或删去此参数", "已声明, 但 SQL 与 message 都未使用")
 
 
 @cache
@@ -209,7 +240,10 @@ def lint_rule(rule: Any) -> list[LintIssue]:
         sql = get_kind(rule.kind).batch_sql(rule)
     except NotImplementedError:
         return []
-    return lint_sql(sql, rule.id)
+    from fundguard.engine.flags import message_pieces
+
+    fields = {value for kind, value in message_pieces(rule.message) if kind != "text"}
+    return lint_sql(sql, rule.id, params=list(rule.params), message_fields=fields)
 
 
 def lint_views(kb_tables: set[str] | None = None) -> list[LintIssue]:
