@@ -199,3 +199,12 @@ def test_parse_errors_give_the_line_of_the_rule_file(library):
     )
     refused = _refused(library)
     assert c02.name in refused and "SQLGlot 无法解析 (第 6 行" in refused, refused
+
+
+def test_an_examples_threshold_names_a_limit_with_a_pair(library):
+    c02 = _file(library, "C02_*.yaml")
+    _edit(c02, "threshold: overlap_days", "threshold: overlap_dayz")
+    refused = _refused(library)
+    assert "'overlap_dayz' 不是此规则的参数、知识库列或 SQL 中的名称" in refused
+    assert "阈值 overlap_days 的示例应在两侧各有一个" in refused  # its pair lost one side
+

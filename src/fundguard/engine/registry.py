@@ -161,6 +161,7 @@ def load_rule_file(path: Path) -> Rule:
     known_kinds = kinds()
     sql_path = path.with_suffix(".sql")
     sql_bytes = b""
+    sql = ""
     if rule.kind not in known_kinds:
         problems.append(f"字段 kind: 未知的类型 {rule.kind!r} (可用: {', '.join(sorted(known_kinds))})")
     else:
@@ -222,12 +223,35 @@ def load_rule_file(path: Path) -> Rule:
                 rule.bind_params(ex.params)
             except ValueError as exc:
                 problems.append(f"字段 examples.{i}.params: {exc}")
+    if not problems:
+        problems += _threshold_problems(rule, sql)
     if problems:
         raise RuleFileError(path, problems)
     rule.category = path.parent.name
     rule.path = str(path)
     rule.source_digest = _digest(raw_bytes, sql_bytes)
     return rule
+
+
+def _threshold_problems(rule: Rule, sql: str) -> list[str]:
+    """An example's `threshold:` names the limit it sits beside (a parameter, a column of a declared
+    knowledge table, or a name the rule's SQL computes, e.g. stay days), and every limit so named has a
+    pair: an example that is flagged and one that is not."""
+    limits = set(rule.params) | {c for t in rule.kb_tables for c, _ in KB_TABLES.get(t, ())}
+    sides: dict[str, set[bool]] = {}
+    problems = []
+    for i, ex in enumerate(rule.examples):
+        if not ex.threshold:
+            continue
+        if ex.threshold not in limits and not re.search(rf"\b{re.escape(ex.threshold)}\b", sql):
+            problems.append(f"字段 examples.{i}.threshold: {ex.threshold!r} 不是此规则的参数、知识库列或 SQL 中的名称")
+            continue
+        sides.setdefault(ex.threshold, set()).add(bool(ex.expect_flags))
+    for name, seen in sides.items():
+        if seen != {True, False}:
+            missing = "违规 (expect_flags 非空)" if True not in seen else "合规 (expect_flags: [])"
+            problems.append(f"字段 examples: 阈值 {name} 的示例应在两侧各有一个, 缺少{missing}的一侧")
+    return problems
 
 
 @dataclass
