@@ -142,12 +142,23 @@ def test_a_real_time_rule_whose_message_names_a_missing_field_fails_rules_test(l
 
 
 def test_a_misspelt_only_if_column_fails_rules_test_in_real_time(library):
-    a10 = _file(library, "A10_*.yaml")  # pre, in and post: judged by both evaluators
+    a10 = _file(library, "A10_*.yaml")
     _edit(a10, "only_if: {insutype:", "only_if: {insutyp:")
+    # in post too: the run over empty tables when the library is read names the column
+    refused = _refused(library)
+    assert a10.name in refused and "在空数据上试运行失败" in refused and 'column named "insutyp"' in refused
+    # real time only: the real-time evaluator must not quietly match nothing
+    _edit(a10, "scenes: [pre, in, post]", "scenes: [pre, in]")
     result = runner.invoke(app, ["rules", "test", "A10", "--rules-dir", str(library)])
     assert result.exit_code == 1, result.output
-    # the batch SQL fails on the unknown column; the real-time evaluator must not quietly match nothing
     assert "with.only_if 的列 'insutyp' 不是费用明细 (fee_lines) 的列" in result.output, result.output
+
+
+def test_a_missing_column_is_named_when_the_library_is_read(library):
+    c01 = _file(library, "C01_*.sql")
+    _edit(c01, "l.prd_days,", "l.prd_dayz,")
+    refused = _refused(library)
+    assert c01.name in refused and "在空数据上试运行失败" in refused and "prd_dayz" in refused
 
 
 def test_rules_docs_of_a_library_default_beside_it(library, tmp_path, monkeypatch):

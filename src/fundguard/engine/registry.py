@@ -354,6 +354,8 @@ def _load_registry(root: Path, _stamp: tuple, *, lint: bool = False) -> Registry
         if not sql.with_suffix(".yaml").exists():
             errors.append(RuleFileError(sql, ["SQL 文件没有对应的 YAML 规则文件"]))
     errors += [RuleFileError(path, [why]) for path, why in _unread_files(root)]
+    if lint and not errors:
+        errors += _dry_run(found)
     if errors:
         if len(errors) == 1:
             raise errors[0]
@@ -371,6 +373,19 @@ def _lint(rule: Rule, path: Path) -> None:
     if issues:
         where = path.with_suffix(".sql") if rule.kind == "sql" else path
         raise RuleFileError(where, [f"SQL: {i.construct} {i.problem} — {i.hint}" for i in issues])
+
+
+def _dry_run(rules: dict[str, Rule]) -> list[RuleFileError]:
+    """A library other than the built-in one is also run once over empty tables (the built-in one's
+    examples are run by the test suite): columns and types are checked before any data is loaded."""
+    from fundguard.engine.examples import dry_run_problems
+
+    out = []
+    for rule_id, problem in dry_run_problems(list(rules.values())).items():
+        rule = rules[rule_id]
+        where = Path(rule.path).with_suffix(".sql") if rule.kind == "sql" else Path(rule.path)
+        out.append(RuleFileError(where, [f"在空数据上试运行失败: {problem}"]))
+    return out
 
 
 def message_placeholders(rule: Rule) -> list[str]:
