@@ -6,6 +6,8 @@ import json
 import multiprocessing
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from fundguard.kb import KB_TABLES, Edition, KbError, build_edition, default_edition_path
@@ -99,6 +101,33 @@ def test_overlay_values_are_checked_per_column(tmp_path, file, text, message):
     with pytest.raises(KbError, match=f"{file}: {message}" if message.startswith("第") else message):
         build_edition(tmp_path / "ed", overlays=[tmp_path / "bad"])
     assert not (tmp_path / "ed").exists()
+
+
+def test_two_different_rows_with_one_key_in_a_layer_are_refused(tmp_path):
+    # the rules would count every fee line once per row (a window sum doubled, a per-encounter limit
+    # checked twice): one key, one entry
+    bad = tmp_path / "bad"
+    _write(bad, "kb_item_cycle.csv", "hilist_code,max_cnt,cycle_days\n003402000390000,1,14\nX1,2,7\n003402000390000,4,60\n")
+    with pytest.raises(KbError, match=r"kb_item_cycle.csv: 第 3 行与第 1 行的键相同 \(hilist_code=003402000390000\) 而内容不同"):
+        build_edition(tmp_path / "ed", overlays=[bad])
+    across = tmp_path / "across"
+    _write(across, "kb_item_limit.csv", "hilist_code,max_cnt,per\nX1,2,mdtrt\n")
+    pq.write_table(pa.table({"hilist_code": ["X1"], "max_cnt": [5], "per": ["mdtrt"]}), across / "kb_item_limit.parquet")
+    with pytest.raises(KbError, match=r"kb_item_limit.parquet: 第 1 行与.*kb_item_limit.csv 第 1 行的键相同 \(hilist_code=X1, per=mdtrt\)"):
+        build_edition(tmp_path / "ed", overlays=[across])
+    assert not (tmp_path / "ed").exists()
+
+
+def test_rows_repeated_alike_and_several_rows_where_a_key_has_several_are_accepted(tmp_path):
+    ok = tmp_path / "ok"
+    _write(ok, "kb_item_limit.csv", "hilist_code,max_cnt,per\nX1,2,mdtrt\nX1,2,mdtrt\nX1,1,day\n")
+    _write(ok, "kb_item_indication.csv", "hilist_code,diag_prefix\nX2,I10\nX2,I11\n")
+    build_edition(tmp_path / "ed", overlays=[ok])
+    con = duckdb.connect()
+    Edition.open(tmp_path / "ed").register(con)
+    assert con.execute("SELECT per, max_cnt FROM kb_item_limit WHERE hilist_code = 'X1' ORDER BY per").fetchall() == [
+        ("day", 1), ("mdtrt", 2)]
+    assert con.execute("SELECT count(*) FROM kb_item_indication WHERE hilist_code = 'X2'").fetchone() == (2,)
 
 
 def test_national_and_sample_rows_pass_the_value_checks():

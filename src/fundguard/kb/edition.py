@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from fundguard.kb.load_nhsa import NHSA_DIR, REPORT_COLUMNS, load_national, report_rows
-from fundguard.kb.tables import KB_KEYS, KB_TABLES, arrow_schema, coerce_row, row_problems, to_arrow
+from fundguard.kb.tables import KB_KEYS, KB_MULTI_ROW, KB_TABLES, arrow_schema, coerce_row, row_problems, to_arrow
 
 LOADER_VERSION = "1"
 SAMPLE_DIR = Path(__file__).parent / "sample"
@@ -73,7 +73,9 @@ class Layer:
 # ---- reading layers -------------------------------------------------------------------------------
 
 
-def _read_table_file(path: Path, table: str, layer_name: str) -> list[dict]:
+def _read_table_file(path: Path, table: str, layer_name: str, seen: dict[tuple, tuple[str, int, dict]] | None = None) -> list[dict]:
+    """The rows of one kb table file, checked; `seen` (key → file, row, typed row) spans the files of a
+    layer, so two different rows with one key are refused across its files too (`KB_MULTI_ROW` aside)."""
     if path.suffix == ".parquet":
         rows = pq.read_table(path).to_pylist()
         header = list(rows[0]) if rows else []
@@ -102,6 +104,14 @@ def _read_table_file(path: Path, table: str, layer_name: str) -> list[dict]:
         problems = row_problems(table, typed)
         if problems:
             raise KbError(f"{path}: 第 {number} 行 " + "；".join(problems))
+        if seen is not None and table not in KB_MULTI_ROW:
+            key = tuple(str(typed.get(k)) for k in KB_KEYS[table])
+            first = seen.setdefault(key, (str(path), number, typed))
+            if first[2] != typed:
+                where = f"第 {first[1]} 行" if first[0] == str(path) else f"{first[0]} 第 {first[1]} 行"
+                names = ", ".join(f"{k}={v}" for k, v in zip(KB_KEYS[table], key, strict=True))
+                raise KbError(f"{path}: 第 {number} 行与{where}的键相同 ({names}) 而内容不同; 一个键只能有一行"
+                              " (否则规则会把每条明细按两行各算一次)")
         out.append(clean)
     return out
 
@@ -116,13 +126,15 @@ def read_layer(folder: Path, *, kind: str = "overlay", name: str | None = None) 
         meta = yaml.safe_load((folder / OVERLAY_FILE).read_text(encoding="utf-8")) or {}
     layer_name = name or meta.get("name") or folder.name
     tables: dict[str, list[dict]] = {}
+    keys_seen: dict[str, dict] = {}
     sources = []
     for path in sorted(folder.iterdir()):
         if path.suffix not in {".csv", ".parquet"} or path.name == UNPARSED_FILE:
             continue
         if path.stem not in KB_TABLES:
             raise KbError(f"{path}: 不是知识库表名（可用：{', '.join(sorted(KB_TABLES))}）")
-        tables.setdefault(path.stem, []).extend(_read_table_file(path, path.stem, layer_name))
+        seen = keys_seen.setdefault(path.stem, {})
+        tables.setdefault(path.stem, []).extend(_read_table_file(path, path.stem, layer_name, seen))
         sources.append(f"{kind}:{layer_name}/{path.name}")
     return Layer(layer_name, kind, tables, sources, meta.get("hilist_complete"))
 

@@ -209,6 +209,12 @@ KB_KEYS: dict[str, tuple[str, ...]] = {
     "kb_knowledge_point": ("point_id", "hilist_code"),
 }
 
+#: tables where one key has several rows by design (the indications of one item; an operation in several
+#: groups): an overlay's rows for a key replace the earlier set as a whole. In every other table a key is
+#: one entry, and two different rows with one key in one layer are refused: the rules would count a
+#: fee line once per row (a limit checked twice, a window sum doubled).
+KB_MULTI_ROW: frozenset[str] = frozenset({"kb_item_indication", "kb_oprn_group"})
+
 # Columns holding a knowledge code that may be a prefix ending in `*`.
 KB_CODE_COLUMN: dict[str, str] = {
     "kb_item_gender": "hilist_code",
