@@ -4,14 +4,15 @@ for more than `overlap_days` days; amount the overlapping days' share in whole c
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from typing import Any
 
-from fundguard.realtime.custom._common import is_drug, pro_rata, supply_end
+from fundguard.realtime.custom._common import is_drug, pro_rata, supplied_days
 
 
 def _drug(line: dict) -> bool:
-    return is_drug(line) and line["prd_days"] > 0
+    return is_drug(line) and line["prd_days"] > 0 and supplied_days(line) > 0
 
 
 def evaluate(rule: Any, params: dict, frame, kb) -> list[dict]:
@@ -25,7 +26,8 @@ def evaluate(rule: Any, params: dict, frame, kb) -> list[dict]:
     limit = params["overlap_days"]
     out = []
     for group in groups.values():
-        ends = [supply_end(f) for f in group]
+        days = [supplied_days(f) for f in group]  # a partly refunded line supplies what remains
+        ends = [f["fee_date"] + dt.timedelta(days=d) for f, d in zip(group, days, strict=True)]
         for i, a in enumerate(group):
             if not frame.in_focus(a["mdtrt_id"]):
                 continue
@@ -37,7 +39,7 @@ def evaluate(rule: Any, params: dict, frame, kb) -> list[dict]:
             overlap = ((prev_end if prev_end < end else end) - fee_date).days
             if not overlap > limit:
                 continue
-            amount = pro_rata(a["net_amt"], overlap, a["prd_days"])
+            amount = pro_rata(a["net_amt"], overlap, days[i])
             out.append(
                 {
                     "feedetl_sn": a["feedetl_sn"],
@@ -46,7 +48,7 @@ def evaluate(rule: Any, params: dict, frame, kb) -> list[dict]:
                     "hilist_code": a["hilist_code"],
                     "item_name": a["item_name"],
                     "ev_fee_date": fee_date,
-                    "ev_prd_days": a["prd_days"],
+                    "ev_prd_days": days[i],
                     "ev_supply_end": end,
                     "ev_earlier_supply_end": prev_end,
                     "ev_overlap_days": overlap,

@@ -6,6 +6,7 @@ Not a rule (the leading underscore keeps `custom_rules()` from loading it as one
 from __future__ import annotations
 
 import datetime as dt
+import math
 from decimal import ROUND_HALF_UP, Decimal
 
 #: `med_chrgitm_type` of drug lines (西药, 中药饮片, 中成药)
@@ -18,6 +19,15 @@ _ONE = Decimal(1)
 def is_drug(line: dict) -> bool:
     """A drug line as the rules count them: drug charge type and `prd_days` present."""
     return line["med_chrgitm_type"] in DRUG_TYPES and line.get("prd_days") is not None
+
+
+def supplied_days(line: dict) -> int:
+    """The days a drug line still supplies after refunds: `prd_days`, or for a partly refunded line
+    `prd_days` × `net_cnt` ÷ `cnt` in whole days (in double arithmetic with the batch SQL's 1e-6, so both
+    give the same whole number)."""
+    if line["net_cnt"] >= line["cnt"]:
+        return line["prd_days"]
+    return math.floor(float(line["prd_days"]) * float(line["net_cnt"]) / float(line["cnt"]) + 0.000001)
 
 
 def supply_end(line: dict) -> dt.date:

@@ -1,9 +1,18 @@
 -- C02: a drug line whose supply period is already covered by earlier supply of the same product to the same person
-WITH drug AS (
-  SELECT f.feedetl_sn, f.psn_no, f.hilist_code, f.fee_date, f.fee_ocur_time, f.prd_days, f.net_amt,
-         {{ add_days(f.fee_date, f.prd_days) }} AS supply_end
+-- a partly refunded line supplies what remains: prd_days x net_cnt / cnt whole days (in DOUBLE, as the
+-- real-time twin computes it; the 1e-6 keeps 9.999... from an exact 10 whole)
+WITH supplied AS (
+  SELECT f.feedetl_sn, f.psn_no, f.hilist_code, f.fee_date, f.fee_ocur_time, f.net_amt,
+         CASE WHEN f.net_cnt >= f.cnt THEN f.prd_days
+              ELSE CAST(FLOOR(CAST(f.prd_days AS DOUBLE) * CAST(f.net_cnt AS DOUBLE) / CAST(f.cnt AS DOUBLE) + 0.000001) AS INTEGER)
+         END AS prd_days
   FROM fee_net f
   WHERE f.med_chrgitm_type IN ('09', '10', '11') AND f.prd_days IS NOT NULL AND f.prd_days > 0
+),
+drug AS (
+  SELECT s.*, {{ add_days(s.fee_date, s.prd_days) }} AS supply_end
+  FROM supplied s
+  WHERE s.prd_days > 0
 ),
 -- every earlier line's period starts on or before the later line's fee day, so the earlier supply covering the
 -- later period is [fee day, latest earlier end): its length is the overlap with the union of earlier periods.

@@ -1,8 +1,17 @@
 -- C05: more days of one drug dispensed to one person within a rolling window than is plausible; amount beyond window_days of supply
-WITH lines AS (
-  SELECT l.feedetl_sn, l.mdtrt_id, l.psn_no, l.hilist_code, l.item_name, l.fee_date, l.fee_ocur_time, l.prd_days, l.net_amt
+-- drug lines outside hospital stays (an inpatient's per-dose lines are not medicine taken home); a partly
+-- refunded line supplies prd_days x net_cnt / cnt whole days (as C02)
+WITH supplied AS (
+  SELECT l.feedetl_sn, l.mdtrt_id, l.psn_no, l.hilist_code, l.item_name, l.fee_date, l.fee_ocur_time, l.net_amt,
+         CASE WHEN l.net_cnt >= l.cnt THEN l.prd_days
+              ELSE CAST(FLOOR(CAST(l.prd_days AS DOUBLE) * CAST(l.net_cnt AS DOUBLE) / CAST(l.cnt AS DOUBLE) + 0.000001) AS INTEGER)
+         END AS prd_days
   FROM fee_lines l
   WHERE l.med_chrgitm_type IN ('09', '10', '11') AND l.prd_days IS NOT NULL AND l.prd_days > 0
+    AND l.med_type NOT IN ('21', '52')
+),
+lines AS (
+  SELECT * FROM supplied WHERE prd_days > 0
 ),
 -- only a person and drug with more than max_supply_days of supply in all can exceed it in one window
 heavy AS (

@@ -1,5 +1,8 @@
 -- E02: a DRG group heavier than the stay's costs support: a complicated group (code ending in 1 or 3) with
--- cost below cost_share of the group's avg_cost, or a main operation coded with no surgery (06) charge.
+-- cost below cost_share of the group's avg_cost, or a surgical group (CHS-DRG: the ADRG's second letter
+-- A-J) whose main operation is an operation (ICD-9-CM-3 chapters 00-86; 87-99 are diagnostic and
+-- non-operative procedures, billed as examinations or treatment) with no surgery (06) charge. A medical
+-- (R-Z) or non-OR procedure (K-Q) group was not reached through an operation.
 WITH surgery AS (
   SELECT mdtrt_id, COUNT(*) AS surgery_lines FROM fee_net WHERE med_chrgitm_type = '06' GROUP BY mdtrt_id
 ),
@@ -13,7 +16,10 @@ judged AS (
          o.oprn_oprt_code,
          CASE WHEN substr(s.drg_code, length(s.drg_code), 1) IN ('1', '3') AND s.medfee_sumamt < $cost_share * k.avg_cost
               THEN 1 ELSE 0 END AS is_cheap_complicated,
-         CASE WHEN o.mdtrt_id IS NOT NULL AND COALESCE(g.surgery_lines, 0) = 0 THEN 1 ELSE 0 END AS is_oprn_without_surgery
+         CASE WHEN o.mdtrt_id IS NOT NULL AND COALESCE(g.surgery_lines, 0) = 0
+                   AND substr(s.drg_code, 2, 1) BETWEEN 'A' AND 'J'
+                   AND substr(o.oprn_oprt_code, 1, 2) BETWEEN '00' AND '86'
+              THEN 1 ELSE 0 END AS is_oprn_without_surgery
   FROM inpatient_stays s
   JOIN kb_drg k ON k.drg_code = s.drg_code
   LEFT JOIN main_oprn o ON o.mdtrt_id = s.mdtrt_id
@@ -37,7 +43,7 @@ SELECT mdtrt_id,
                           CAST(avg_cost AS VARCHAR), ' 元的 ', CAST(CAST($cost_share * 100 AS DECIMAL(8,1)) AS VARCHAR), '%）；')
               ELSE '' END,
          CASE WHEN is_oprn_without_surgery = 1
-              THEN concat('主手术 ', oprn_oprt_code, ' 已编码但无手术费；')
+              THEN concat('外科手术组的主手术 ', oprn_oprt_code, ' 已编码但无手术费；')
               ELSE '' END
        ) AS ev_reason
 FROM judged
