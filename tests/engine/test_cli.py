@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from fundguard.cli import app
+from fundguard.engine import load_registry
 
 runner = CliRunner()
 
@@ -47,7 +48,34 @@ def test_audit_and_summary(dataset, tmp_path):
     assert summary.exit_code == 0, summary.output
     data = json.loads(summary.stdout)
     assert data["total"]["flags"] == 2
-    assert {r["key"] for r in data["rule"]} == {"A03", "B06"}
+    names = {r.id: r.name for r in load_registry()}
+    assert {r["key"]: r["name"] for r in data["rule"]} == {"A03": names["A03"], "B06": names["B06"]}
+    run = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    b06 = next(r for r in run["rules"] if r["id"] == "B06")
+    assert b06["name"] == names["B06"] and "条例" in b06["legal_basis"]["regulation"] and b06["severity"] in (1, 2, 3)
+    table = runner.invoke(app, ["flags", "summary", str(out)])
+    assert "按规则" in table.stdout and "按严重程度" in table.stdout and names["A03"] in table.stdout
+
+
+def test_summary_json_lists_every_group_and_the_table_the_top_ones(tmp_path):
+    from decimal import Decimal
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    n = 25
+    pq.write_table(pa.table({
+        "rule_id": [f"Z{i:02d}" for i in range(n)], "fixmedins_code": ["H1"] * n, "sev_deg": pa.array([2] * n, pa.int32()),
+        "vola_amt": pa.array([Decimal(i) for i in range(n)], pa.decimal128(16, 2)),
+    }), tmp_path / "flags.parquet")
+    data = json.loads(runner.invoke(app, ["flags", "summary", str(tmp_path), "--json"]).stdout)
+    assert len(data["rule"]) == n and data["groups"]["rule"] == n
+    assert sum(Decimal(r["vola_amt"]) for r in data["rule"]) == Decimal(data["total"]["vola_amt"])
+    assert data["severity"] == [{"key": "2", "name": "高度可疑", "flags": n, "vola_amt": data["total"]["vola_amt"]}]
+    top = json.loads(runner.invoke(app, ["flags", "summary", str(tmp_path), "--json", "--top", "3"]).stdout)
+    assert [r["key"] for r in top["rule"]] == ["Z24", "Z23", "Z22"] and top["groups"]["rule"] == n
+    table = runner.invoke(app, ["flags", "summary", str(tmp_path)])
+    assert "共 25 项, 列出金额最高的 20 项" in table.stdout
 
 
 def test_audit_errors_exit_codes(dataset, tmp_path):

@@ -413,3 +413,39 @@ def test_c04_daily_count_in_the_message_is_rounded_half_away_from_zero_exactly()
     outcome = run_example(rule, index)
     assert outcome.actual == {("F1", Decimal("0.29"))}
     assert len(outcome.messages) == 1 and "日均 1.0363 单位" in outcome.messages[0], outcome.messages
+
+
+def test_an_exclusive_pair_flag_rests_on_both_lines_and_names_the_other_item(tmp_path, library):
+    # B04: the flag lists the line it refuses and the other item's line it conflicts with, and its
+    # message names that item (not only its code)
+    from fundguard.contract.factories import build_tables, write_dataset
+
+    data = write_dataset(build_tables({
+        "psn": [{"psn_no": "P1"}], "mdtrt": [{"mdtrt_id": "M1", "psn_no": "P1", "begntime": "2025-03-01 09:00:00"}],
+        "feedetl": [
+            {"feedetl_sn": "F1", "mdtrt_id": "M1", "hilist_code": "001102000010000", "item_name": "普通门诊诊查费",
+             "med_chrgitm_type": "02", "cnt": 1, "pric": 10.00, "fee_ocur_time": "2025-03-01 09:10:00"},
+            {"feedetl_sn": "F2", "mdtrt_id": "M1", "hilist_code": "001102000030000", "item_name": "急诊诊查费",
+             "med_chrgitm_type": "02", "cnt": 1, "pric": 20.00, "fee_ocur_time": "2025-03-01 15:10:00"},
+        ],
+    }), tmp_path / "data")
+    run_audit(data, tmp_path / "out", rules=["B04"], registry=library)
+    (flag,) = pq.read_table(tmp_path / "out" / "flags.parquet").to_pylist()
+    assert flag["feedetl_sn"] == ["F1", "F2"] and flag["vola_amt"] == Decimal("10.00")
+    assert "普通门诊诊查费（001102000010000）与 急诊诊查费（001102000030000）互斥" in flag["message"]
+
+
+def test_frequent_prescribing_names_the_window_its_count_belongs_to(tmp_path):
+    # C03: the window from 3-01 holds 4 dates, the one from 3-20 holds 5; the message gives 5 with 3-20
+    from fundguard.contract.factories import build_tables, write_dataset
+
+    dates = ["2025-03-01", "2025-03-20", "2025-03-21", "2025-03-22", "2025-03-31", "2025-04-01"]
+    data = write_dataset(build_tables({
+        "psn": [{"psn_no": "P1"}],
+        "mdtrt": [{"mdtrt_id": f"M{i}", "psn_no": "P1", "med_type": "11", "begntime": f"{d} 09:00:00"} for i, d in enumerate(dates)],
+        "feedetl": [{"feedetl_sn": f"F{i}", "mdtrt_id": f"M{i}", "hilist_code": "XC10AAA001", "med_chrgitm_type": "09",
+                     "prd_days": 1, "cnt": 1, "pric": 5.00, "fee_ocur_time": f"{d} 09:30:00"} for i, d in enumerate(dates)],
+    }), tmp_path / "data")
+    run_audit(data, tmp_path / "out", rules=["C03"])
+    (flag,) = pq.read_table(tmp_path / "out" / "flags.parquet").to_pylist()
+    assert "自 2025-03-20 起 30 天内在 5 个不同日期开药" in flag["message"], flag["message"]

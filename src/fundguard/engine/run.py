@@ -46,6 +46,12 @@ class InputChangedError(AuditError):
 @dataclass
 class RuleStats:
     id: str
+    #: the rule's Chinese name, severity and why it is a violation, so the output explains its flags
+    #: without the rule library at hand (a bureau's edited library may be gone)
+    name: str
+    severity: int
+    legal_basis: dict[str, str | None]
+    gz_codes: list[str]
     version: str
     params: dict[str, Any]
     status: str  # "ran" | "skipped"
@@ -161,7 +167,10 @@ class Auditor:
         for i, rule in enumerate(rules):
             p = params[rule.id]
             version = rule_version(rule, p)
-            stats = RuleStats(rule.id, version, json.loads(params_json(p)), "ran")
+            stats = RuleStats(
+                rule.id, rule.name, int(rule.severity), rule.legal_basis.model_dump(), list(rule.gz_codes),
+                version, json.loads(params_json(p)), "ran",
+            )
             reason = self.skip_reason(rule)
             if reason:
                 stats.status, stats.reason = "skipped", reason

@@ -27,7 +27,15 @@ import pyarrow.parquet as pq
 import yaml
 
 from fundguard.kb.load_nhsa import NHSA_DIR, REPORT_COLUMNS, load_national, report_rows
-from fundguard.kb.tables import KB_KEYS, KB_MULTI_ROW, KB_TABLES, arrow_schema, coerce_row, row_problems, to_arrow
+from fundguard.kb.tables import (
+    KB_KEYS,
+    KB_MULTI_ROW,
+    KB_TABLES,
+    arrow_schema,
+    coerce_row,
+    row_problems,
+    to_arrow,
+)
 
 LOADER_VERSION = "1"
 SAMPLE_DIR = Path(__file__).parent / "sample"

@@ -22,11 +22,12 @@ def evaluate(rule: Any, params: dict, frame, kb) -> list[dict]:
                     bucket = f["fee_date"] if k["scope"] == "day" else _NO_DAY
                     other = k["hilist_code_b"] if side == "a" else k["hilist_code_a"]
                     sides.append((pair, side, other, bucket, f))
-        totals: dict[tuple, dict[str, list]] = defaultdict(lambda: {"a": [Decimal(0), []], "b": [Decimal(0), []]})
+        totals: dict[tuple, dict[str, list]] = defaultdict(lambda: {"a": [Decimal(0), [], []], "b": [Decimal(0), [], []]})
         for pair, side, _, bucket, f in sides:
             t = totals[(pair, bucket)][side]
             t[0] += f["net_amt"]
             t[1].append(f["feedetl_sn"])
+            t[2].append(f["item_name"])
         best: dict[str, tuple] = {}
         for pair, side, other, bucket, f in sides:
             t = totals[(pair, bucket)]
@@ -35,11 +36,12 @@ def evaluate(rule: Any, params: dict, frame, kb) -> list[dict]:
             if side != ("a" if t["a"][0] < t["b"][0] else "b"):
                 continue
             opposite = t["b" if side == "a" else "a"]
-            cand = (pair[0], pair[1], other, pair[2], opposite[0], list(opposite[1]))
+            names = [n for n in opposite[2] if n is not None]
+            cand = (pair[0], pair[1], other, pair[2], opposite[0], list(opposite[1]), min(names) if names else other)
             cur = best.get(f["feedetl_sn"])
             if cur is None or cand[:2] < cur[:2]:
                 best[f["feedetl_sn"]] = cand
-        for sn, (_, _, other, scope, other_amt, involved) in best.items():
+        for sn, (_, _, other, scope, other_amt, involved, other_name) in best.items():
             f = frame.line_by_sn[sn]
             out.append(
                 {
@@ -48,6 +50,7 @@ def evaluate(rule: Any, params: dict, frame, kb) -> list[dict]:
                     "hilist_code": f["hilist_code"],
                     "item_name": f["item_name"],
                     "ev_other_code": other,
+                    "ev_other_name": other_name,
                     "ev_kb_scope": scope,
                     "ev_scope_label": "同一天" if scope == "day" else "同一就诊",
                     "ev_other_amt": other_amt,

@@ -36,21 +36,39 @@ totals AS (
          SUM(CASE WHEN side = 'b' THEN 1 ELSE 0 END) AS n_b
   FROM sides
   GROUP BY hilist_code_a, hilist_code_b, scope, mdtrt_id, bucket
+),
+-- the flagged line of the cheaper side (the first pair of a line in two pairs)
+picked AS (
+  SELECT * FROM (
+    SELECT s.feedetl_sn, s.psn_no, s.mdtrt_id, s.setl_id, s.fixmedins_code, s.net_amt AS vola_amt,
+           s.hilist_code, s.item_name, s.hilist_code_a, s.hilist_code_b, s.scope, s.bucket, s.side,
+           s.other_code, CASE WHEN s.side = 'a' THEN t.amt_b ELSE t.amt_a END AS other_amt,
+           ROW_NUMBER() OVER (PARTITION BY s.feedetl_sn ORDER BY s.hilist_code_a, s.hilist_code_b) AS rn
+    FROM sides s
+    JOIN totals t
+      ON t.hilist_code_a = s.hilist_code_a AND t.hilist_code_b = s.hilist_code_b AND t.scope = s.scope
+     AND t.mdtrt_id = s.mdtrt_id AND t.bucket = s.bucket
+    WHERE t.n_a > 0 AND t.n_b > 0
+      AND s.side = CASE WHEN t.amt_a < t.amt_b THEN 'a' ELSE 'b' END
+  ) x
+  WHERE rn = 1
+),
+-- the lines the flag rests on: itself and the other side's lines of its pair, encounter and bucket
+involved AS (
+  SELECT p.feedetl_sn, {{ list_agg(o.feedetl_sn) }} AS feedetl_sns,
+         MIN(CASE WHEN o.side <> p.side THEN o.item_name END) AS other_name
+  FROM picked p
+  JOIN sides o
+    ON o.hilist_code_a = p.hilist_code_a AND o.hilist_code_b = p.hilist_code_b AND o.scope = p.scope
+   AND o.mdtrt_id = p.mdtrt_id AND o.bucket = p.bucket
+   AND (o.side <> p.side OR o.feedetl_sn = p.feedetl_sn)
+  GROUP BY p.feedetl_sn
 )
-SELECT feedetl_sn, psn_no, mdtrt_id, setl_id, fixmedins_code, vola_amt, hilist_code, item_name,
-       ev_other_code, ev_kb_scope, ev_scope_label, ev_other_amt
-FROM (
-  SELECT s.feedetl_sn, s.psn_no, s.mdtrt_id, s.setl_id, s.fixmedins_code, s.net_amt AS vola_amt,
-         s.hilist_code, s.item_name,
-         s.other_code AS ev_other_code, s.scope AS ev_kb_scope,
-         CASE WHEN s.scope = 'day' THEN '同一天' ELSE '同一就诊' END AS ev_scope_label,
-         CASE WHEN s.side = 'a' THEN t.amt_b ELSE t.amt_a END AS ev_other_amt,
-         ROW_NUMBER() OVER (PARTITION BY s.feedetl_sn ORDER BY s.hilist_code_a, s.hilist_code_b) AS rn
-  FROM sides s
-  JOIN totals t
-    ON t.hilist_code_a = s.hilist_code_a AND t.hilist_code_b = s.hilist_code_b AND t.scope = s.scope
-   AND t.mdtrt_id = s.mdtrt_id AND t.bucket = s.bucket
-  WHERE t.n_a > 0 AND t.n_b > 0
-    AND s.side = CASE WHEN t.amt_a < t.amt_b THEN 'a' ELSE 'b' END
-) x
-WHERE rn = 1
+SELECT p.feedetl_sn, p.psn_no, p.mdtrt_id, p.setl_id, p.fixmedins_code, p.vola_amt, p.hilist_code, p.item_name,
+       i.feedetl_sns,
+       p.other_code AS ev_other_code, COALESCE(i.other_name, p.other_code) AS ev_other_name,
+       p.scope AS ev_kb_scope,
+       CASE WHEN p.scope = 'day' THEN '同一天' ELSE '同一就诊' END AS ev_scope_label,
+       p.other_amt AS ev_other_amt
+FROM picked p
+JOIN involved i ON i.feedetl_sn = p.feedetl_sn

@@ -32,6 +32,13 @@ summary AS (
   FROM windows
   GROUP BY psn_no, hilist_code
 ),
+-- the message names the window with the most dates (the earliest of equals), so its start and count agree
+busiest AS (
+  SELECT w.psn_no, w.hilist_code, MIN(w.window_start) AS busiest_window_start
+  FROM windows w
+  JOIN summary s ON s.psn_no = w.psn_no AND s.hilist_code = w.hilist_code AND w.distinct_days = s.max_distinct_days
+  GROUP BY w.psn_no, w.hilist_code
+),
 evidence AS (
   SELECT l.psn_no, l.hilist_code, MAX(l.item_name) AS item_name,
          {{ list_agg(l.feedetl_sn) }} AS feedetl_sns, {{ list_agg(l.mdtrt_id) }} AS mdtrt_ids,
@@ -44,7 +51,8 @@ evidence AS (
 )
 SELECT s.psn_no, s.hilist_code AS flag_detail, CAST(0 AS DECIMAL(16,2)) AS vola_amt,
        e.feedetl_sns, e.mdtrt_ids, s.hilist_code, e.item_name,
-       s.first_window_start AS ev_first_window_start, s.max_distinct_days AS ev_max_distinct_days,
-       e.fee_dates AS ev_fee_dates
+       s.first_window_start AS ev_first_window_start, b.busiest_window_start AS ev_busiest_window_start,
+       s.max_distinct_days AS ev_max_distinct_days, e.fee_dates AS ev_fee_dates
 FROM summary s
+JOIN busiest b ON b.psn_no = s.psn_no AND b.hilist_code = s.hilist_code
 JOIN evidence e ON e.psn_no = s.psn_no AND e.hilist_code = s.hilist_code
