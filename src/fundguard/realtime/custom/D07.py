@@ -1,6 +1,6 @@
 """D07 in Python (twin of D07_overlapping_stays.sql): an inpatient stay overlapping an earlier stay of
-the same person (any institution, history included) by `min_overlap_days` or more calendar days; the
-later stay (by begntime, then mdtrt_id) is flagged with its fund payment."""
+the same person (any institution, history included) by `min_overlap_days` or more calendar days, or
+lying wholly inside it; the later stay (by begntime, then mdtrt_id) is flagged with its fund payment."""
 
 from __future__ import annotations
 
@@ -22,10 +22,11 @@ def evaluate(rule: Any, params: dict, frame, kb) -> list[dict]:
         for i, b in enumerate(stays):
             pairs = []  # (overlap days, earlier stay)
             for a in stays[:i]:
-                if not a["end_date"] > b["begn_date"]:
+                nested = b["endtime"] <= a["endtime"]  # wholly inside the earlier stay
+                if not (a["end_date"] > b["begn_date"] or nested):
                     continue
                 overlap = ((a["end_date"] if a["end_date"] < b["end_date"] else b["end_date"]) - b["begn_date"]).days
-                if overlap >= min_days:
+                if overlap >= min_days or nested:
                     pairs.append((overlap, a))
             if not pairs:
                 continue
@@ -45,6 +46,7 @@ def evaluate(rule: Any, params: dict, frame, kb) -> list[dict]:
                     "ev_begn_date": date_text(b["begn_date"]),
                     "ev_end_date": date_text(b["end_date"]),
                     "ev_overlap_days": overlap,
+                    "ev_overlap_text": "重叠（本次住院完全落在其期间之内）" if overlap < min_days else f"重叠 {overlap} 天（标准 {min_days} 天）",
                     "ev_hifp_pay": b["hifp_pay"],
                     "mdtrt_ids": ids,
                 }

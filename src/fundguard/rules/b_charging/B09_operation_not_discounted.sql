@@ -17,14 +17,22 @@ ranked AS (
 -- an operation listed in several groups may come second in more than one: one flag per line, the
 -- group named first (the amount does not depend on the group); a price at or below the discounted
 -- price is no finding even when `full_price_ratio` is set that low
+-- the main line billed more than once (a bilateral or repeated operation on one line): its units after
+-- the first are second operations too. A line that comes first in one group and later in another is
+-- judged where more of its units come later
 later AS (
-  SELECT r.*, ROW_NUMBER() OVER (PARTITION BY r.feedetl_sn ORDER BY r.group_name) AS pick
+  SELECT r.*, CASE WHEN r.seq = 1 THEN r.net_cnt - 1 ELSE r.net_cnt END AS later_cnt
   FROM ranked r
-  WHERE r.seq >= 2 AND r.pric > r.catalog_pric * $max_discounted_ratio
+  WHERE (r.seq >= 2 OR r.net_cnt > 1) AND r.pric > r.catalog_pric * $max_discounted_ratio
+),
+picked AS (
+  SELECT l.*, ROW_NUMBER() OVER (PARTITION BY l.feedetl_sn ORDER BY l.later_cnt DESC, l.group_name) AS pick
+  FROM later l
 )
 SELECT feedetl_sn, psn_no, mdtrt_id, setl_id, fixmedins_code,
-       (pric - catalog_pric * $max_discounted_ratio) * net_cnt AS vola_amt,
+       (pric - catalog_pric * $max_discounted_ratio) * later_cnt AS vola_amt,
        hilist_code, item_name,
-       group_name AS ev_kb_group_name, catalog_pric AS ev_catalog_pric, pric AS ev_pric, seq AS ev_seq
-FROM later
+       group_name AS ev_kb_group_name, catalog_pric AS ev_catalog_pric, pric AS ev_pric, seq AS ev_seq,
+       later_cnt AS ev_discounted_cnt, {{ num_text($max_discounted_ratio * 100) }} AS ev_discount_pct
+FROM picked
 WHERE pick = 1
