@@ -349,3 +349,21 @@ def test_injected_branches(many):
     assert one("SELECT count(*) FROM labels l JOIN mdtrt m ON m.mdtrt_id = l.flag_key WHERE l.rule_id = 'D03' AND m.med_type = '51'")
     assert one("""SELECT count(*) FROM labels l JOIN mdtrt o ON o.mdtrt_id = l.flag_key
                   JOIN mdtrt s ON s.psn_no = o.psn_no AND s.med_type = '52' WHERE l.rule_id = 'D03'""")
+
+
+def test_injected_diagnoses_carry_their_names(small):
+    # A03/A04 messages read `诊断 <code>（<name>）`: the injected diagnoses are named as the knowledge
+    # entry names them, never a placeholder
+    from fundguard import kb as kb_pkg
+
+    con = duckdb.connect()
+    kb_pkg.Edition.open(kb_pkg.default_edition_path()).register(con)
+    rows = con.execute(
+        "SELECT d.diag_code, d.diag_name, k.diag_name FROM read_parquet(?) d "
+        "JOIN (SELECT diag_prefix, diag_name FROM kb_diag_gender UNION ALL SELECT diag_prefix, diag_name FROM kb_diag_age) k "
+        "  ON starts_with(d.diag_code, k.diag_prefix) "
+        "JOIN read_parquet(?) l ON l.flag_key = d.mdtrt_id AND l.rule_id IN ('A03', 'A04')",
+        [str(small / "diag.parquet"), str(small / "labels.parquet")],
+    ).fetchall()
+    assert rows and all(name == kb_name for _, name, kb_name in rows if kb_name), rows
+    assert con.execute("SELECT count(*) FROM read_parquet(?) WHERE diag_name = '诊断'", [str(small / "diag.parquet")]).fetchone() == (0,)

@@ -460,19 +460,21 @@ def _diag_code(prefix: str) -> str:
     return (prefix + "0000")[:7]
 
 
-def _diags(inj: Injector, code: str) -> tuple:
-    """The case's diagnosis alone, or after the generic one (any diagnosis of the encounter counts)."""
-    return ((code, "诊断"),) if inj.chance(0.5) else (GENERIC_DIAG, (code, "诊断"))
+def _diags(inj: Injector, code: str, name: str | None) -> tuple:
+    """The case's diagnosis (named as the knowledge entry names it) alone, or after the generic one (any
+    diagnosis of the encounter counts)."""
+    named = (code, name or code)
+    return (named,) if inj.chance(0.5) else (GENERIC_DIAG, named)
 
 
 def inject_a03(inj: Injector, k: int) -> None:
     """A03: a diagnosis limited to one sex on an encounter of the other sex (main or secondary); amount 0."""
-    rows = sorted((r["diag_prefix"], r["gend"]) for r in inj.kn.diag_rows("kb_diag_gender"))
+    rows = sorted((r["diag_prefix"], r["gend"], r.get("diag_name")) for r in inj.kn.diag_rows("kb_diag_gender"))
     rows = [r for r in rows if inj.kn.diag_age(_diag_code(r[0])) == (0, 200)]
-    prefix, gend = inj.choice(rows)
+    prefix, gend, name = inj.choice(rows)
     inj.place(1)
     psn = inj.person(gend="2" if gend == "1" else "1", age=_adult(inj))
-    enc = inj.visit(psn, inj.inst(inj.choice(("1", "2"))), 0, [Line(CONSULT)], diags=_diags(inj, _diag_code(prefix)),
+    enc = inj.visit(psn, inj.inst(inj.choice(("1", "2"))), 0, [Line(CONSULT)], diags=_diags(inj, _diag_code(prefix), name),
                     hhmm=inj.hhmm())
     inj.label("A03", enc.mdtrt_id, Decimal(0), "mdtrt", f"诊断 {prefix} 限{gend}")
 
@@ -480,8 +482,8 @@ def inject_a03(inj: Injector, k: int) -> None:
 def inject_a04(inj: Injector, k: int) -> None:
     """A04: a diagnosis with an age band on a person outside it (1–15 years above or 1–10 below,
     or turning max + 1 on the encounter day / turning min the day after: the smallest violation); amount 0."""
-    rows = sorted((r["diag_prefix"], r["min_age"], r["max_age"]) for r in inj.kn.diag_rows("kb_diag_age"))
-    prefix, lo, hi = inj.choice(rows)
+    rows = sorted((r["diag_prefix"], r["min_age"], r["max_age"], r.get("diag_name")) for r in inj.kn.diag_rows("kb_diag_age"))
+    prefix, lo, hi, name = inj.choice(rows)
     code = _diag_code(prefix)
     inj.place(2)
     edge = inj.chance(0.5)
@@ -496,7 +498,7 @@ def inject_a04(inj: Injector, k: int) -> None:
         born_on, age = None, (age if born_on == 0 else age - 1)
     genders = inj.kn.diag_gender(code)
     psn = inj.person(gend=sorted(genders)[0] if genders else _sex(inj), age=age, born_on=born_on)
-    enc = inj.visit(psn, inj.inst(inj.choice(("1", "2"))), 0, [Line(CONSULT)], diags=_diags(inj, code),
+    enc = inj.visit(psn, inj.inst(inj.choice(("1", "2"))), 0, [Line(CONSULT)], diags=_diags(inj, code, name),
                     hhmm=inj.hhmm())
     inj.label("A04", enc.mdtrt_id, Decimal(0), "mdtrt", f"诊断 {prefix} 年龄 {age if born_on != 1 else age - 1}")
 
