@@ -289,6 +289,36 @@ def test_out_with_an_unreplaceable_target_keeps_the_old_pair(dataset, tmp_path, 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no staging folder left behind
 
 
+def test_an_earlier_run_is_replaced_whole_and_a_users_files_are_kept(dataset, tmp_path, library):
+    import os
+
+    out = tmp_path / "out"
+    run_audit(dataset, out, rules=["B06", "A03"], registry=library)
+    first = out.stat().st_ino
+    again = run_audit(dataset, out, rules=["B06"], registry=library)
+    assert [r["id"] for r in again["rules"]] == ["B06"]
+    assert json.loads((out / "run.json").read_text(encoding="utf-8"))["run_id"] == again["run_id"]
+    assert out.stat().st_ino != first  # the folder was swapped, not its files one by one
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # nothing staged or old left behind
+    (out / "notes.txt").write_text("mine", encoding="utf-8")
+    run_audit(dataset, out, rules=["A03"], registry=library)
+    assert (out / "notes.txt").read_text(encoding="utf-8") == "mine"
+    assert [r["id"] for r in json.loads((out / "run.json").read_text(encoding="utf-8"))["rules"]] == ["A03"]
+    assert os.listdir(tmp_path) == ["out"]
+
+
+def test_run_json_records_the_software_versions(dataset, tmp_path, library):
+    import duckdb as duckdb_module
+    from typer.testing import CliRunner
+
+    from fundguard.cli import app
+
+    run = run_audit(dataset, tmp_path / "out", rules=["B06"], registry=library)
+    assert run["versions"]["duckdb"] == duckdb_module.__version__ and run["versions"]["fundguard"]
+    shown = CliRunner().invoke(app, ["--version"])
+    assert shown.exit_code == 0 and f"duckdb {duckdb_module.__version__}" in shown.stdout
+
+
 def test_a_new_out_folder_gets_the_usual_permissions(dataset, tmp_path, library):
     import os
 

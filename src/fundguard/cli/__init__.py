@@ -24,6 +24,21 @@ app = typer.Typer(
 )
 
 
+def _version(value: bool) -> None:
+    if value:
+        from fundguard.engine.run import software_versions
+
+        typer.echo(" ".join(f"{k} {v}" for k, v in software_versions().items()))
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="显示 FundGuard 与引擎的版本"),
+) -> None:
+    """FundGuard 医保基金智能监管平台 — audit medical insurance claims against a rule library."""
+
+
 def _register_commands() -> None:
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
         if info.name.startswith("_"):

@@ -421,6 +421,7 @@ def write_run(
             "started": started.isoformat(timespec="seconds"),
             "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "engine": engine,
+            "versions": software_versions(),
             **(extra or {}),
             "dataset": dataset,
             "kb": kb,
@@ -444,13 +445,34 @@ def write_run(
 
 
 def _publish(tmp: Path, out: Path) -> None:
-    """Move the finished files into `out` (a fresh folder is renamed whole; an existing one file by file)."""
+    """Move the finished files into `out`. A fresh folder is renamed whole; a folder holding only an earlier
+    run's files is swapped whole too (a reader sees the old pair, briefly no folder, or the new pair: never
+    new flags beside an old run.json); a folder with other files of the user's gets the two files replaced."""
     if not out.exists():
         os.replace(tmp, out)
         return
     check_out(out)  # both targets replaceable before either is replaced
+    if out.is_dir() and {p.name for p in out.iterdir()} <= set(OUT_FILES):
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
+        os.replace(out, old / "run")
+        os.replace(tmp, out)
+        shutil.rmtree(old, ignore_errors=True)
+        return
     for name in OUT_FILES:
         os.replace(tmp / name, out / name)
+
+
+def software_versions() -> dict[str, str]:
+    """FundGuard's own version and the engines' (a run records what computed it)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for name in ("fundguard", "duckdb", "pyspark"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return out
 
 
 def process_umask() -> int:
