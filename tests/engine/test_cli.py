@@ -44,6 +44,8 @@ def test_audit_and_summary(dataset, tmp_path):
     result = runner.invoke(app, ["audit", str(dataset), "--out", str(out), "--rules", "B06,A03"])
     assert result.exit_code == 0, result.output
     assert (out / "flags.parquet").exists() and (out / "run.json").exists()
+    lines = json.loads((out / "run.json").read_text(encoding="utf-8"))["dataset"]["tables"]["feedetl"]["rows"]
+    assert f", {lines:,} 条费用明细, 用时 " in result.stdout and " 条/秒)" in result.stdout
     summary = runner.invoke(app, ["flags", "summary", str(out), "--json"])
     assert summary.exit_code == 0, summary.output
     data = json.loads(summary.stdout)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -60,11 +61,13 @@ def audit(
             err_console.print("--rules 为空: 请给出规则编号, 如 --rules A01,B02 (不加 --rules 则运行全部规则)", markup=False)
             raise typer.Exit(EXIT_USAGE)
     with progress_bar() as bar:
-        task = bar.add_task("规则", total=None)
+        # until the first rule runs: the contract check, the load and the curated views
+        task = bar.add_task("校验与加载数据、建视图", total=None)
 
         def on_rule(rule_id: str, done: int, total: int) -> None:
             bar.update(task, total=total, completed=done, description=f"规则 {rule_id}")
 
+        started = time.perf_counter()
         try:
             registry = load_registry(rules_dir) if rules_dir is not None else None
             run = run_audit(
@@ -98,9 +101,12 @@ def audit(
             err_console.print("审核已中断, 未写出结果", markup=False)
             raise typer.Exit(EXIT_INTERRUPTED) from None
     totals = run["totals"]
+    seconds = time.perf_counter() - started
+    lines = (run.get("dataset", {}).get("tables", {}).get("feedetl") or {}).get("rows")
+    pace = f", {lines:,} 条费用明细, 用时 {seconds:.1f} 秒 ({lines / seconds:,.0f} 条/秒)" if lines and seconds > 0 else ""
     out_console.print(
         f"审核完成 run {run['run_id']}: {totals['rules_ran']} 条规则运行, {totals['rules_skipped']} 条跳过, "
-        f"疑点 {totals['flags']:,} 条, 涉及金额 {totals['vola_amt']} 元 → {out}",
+        f"疑点 {totals['flags']:,} 条, 涉及金额 {totals['vola_amt']} 元{pace} → {out}",
         markup=False,
     )
     for r in run["rules"]:
