@@ -77,3 +77,27 @@ def test_metadata(rule):
 def test_generated_docs_current():
     stale = stale_docs(REGISTRY, DOCS)
     assert not stale, f"docs/rules 过期, 运行 `fundguard rules docs` 重新生成: {stale}"
+
+
+@pytest.mark.parametrize(("rule_id", "index", "lines"), [
+    ("B05", 0, {"F2": ["F1", "F2"]}),  # the earlier line used up the encounter's limit
+    ("B10", 0, {"F2": ["F1", "F2"]}),  # the earlier use in the cycle, at another institution
+    ("B04", 0, None),  # both items' lines (checked against the example's own lines below)
+])
+def test_a_flag_rests_on_the_lines_that_make_it_a_violation(rule_id, index, lines, tmp_path):
+    # the catalog: a flag carries the fee lines it rests on, not only the line whose amount it counts
+    from fundguard.engine.examples import build_example_connection
+    from fundguard.engine.run import Auditor
+
+    rule = load_registry().get(rule_id)
+    example = rule.examples[index]
+    con = build_example_connection(example, tmp_path)
+    auditor = Auditor(con, kb_hash="t", kb_manifest={})
+    auditor.prepare([rule])
+    auditor.run([rule], {rule.id: rule.bind_params(example.params)}, run_id="t")
+    got = {key: sorted(sns) for key, sns in con.execute("SELECT flag_key, feedetl_sn FROM _flags").fetchall()}
+    if lines is None:  # B04: every line of the example's encounter (one pair, one day)
+        every = sorted(r["feedetl_sn"] for r in example.given["feedetl"])
+        assert got and all(sns == every for sns in got.values()), got
+    else:
+        assert got == lines

@@ -1,5 +1,7 @@
--- B05: units of an item on one encounter beyond its per-encounter limit, on the latest lines
-SELECT l.feedetl_sn, l.psn_no, l.mdtrt_id, l.setl_id, l.fixmedins_code,
+-- B05: units of an item on one encounter beyond its per-encounter limit, on the latest lines; a flag rests
+-- on its line and the encounter's earlier lines of the item (they used up the limit)
+WITH flagged AS (
+SELECT l.feedetl_sn, l.fee_ocur_time, l.psn_no, l.mdtrt_id, l.setl_id, l.fixmedins_code,
        CASE WHEN x.cum_cnt - x.max_cnt >= x.net_cnt THEN x.net_cnt ELSE x.cum_cnt - x.max_cnt END * x.pric AS vola_amt,
        l.hilist_code, l.item_name,
        x.max_cnt AS ev_kb_max_cnt, x.cum_cnt AS ev_cum_cnt,
@@ -25,3 +27,16 @@ FROM (
 ) x
 JOIN fee_lines l ON l.feedetl_sn = x.feedetl_sn
 WHERE x.cum_cnt > x.max_cnt
+),
+involved AS (
+  SELECT a.feedetl_sn, {{ list_agg(b.feedetl_sn) }} AS feedetl_sns
+  FROM flagged a
+  JOIN fee_net b
+    ON b.mdtrt_id = a.mdtrt_id AND b.hilist_code = a.hilist_code
+   AND (b.fee_ocur_time < a.fee_ocur_time OR (b.fee_ocur_time = a.fee_ocur_time AND b.feedetl_sn <= a.feedetl_sn))
+  GROUP BY a.feedetl_sn
+)
+SELECT a.feedetl_sn, a.psn_no, a.mdtrt_id, a.setl_id, a.fixmedins_code, a.vola_amt, a.hilist_code, a.item_name,
+       i.feedetl_sns, a.ev_kb_max_cnt, a.ev_cum_cnt, a.ev_beyond_cnt
+FROM flagged a
+JOIN involved i ON i.feedetl_sn = a.feedetl_sn
