@@ -85,7 +85,7 @@ def test_a_missing_table_on_spark_is_bad_input(spark, good, tmp_path):
     assert not out.exists()
 
 
-@pytest.mark.parametrize("master", ["bogus", "local[x]", "yarn-cluster"])
+@pytest.mark.parametrize("master", ["bogus", "local[x]", "yarn-cluster", "mesos://127.0.0.1:5050"])
 def test_an_invalid_master_is_refused_before_the_jvm_starts(good, tmp_path, master):
     out = tmp_path / "out"
     with pytest.raises(AuditError, match="--spark-master"):
@@ -163,3 +163,101 @@ def test_an_amount_beyond_decimal_16_2_stops_the_run_on_both_engines(spark, good
         with pytest.raises(RuleRuntimeError, match="D04"):
             run_audit(good, out, rules=["D04"], engine=engine, registry=registry)
         assert not out.exists()
+
+
+@pytest.mark.parametrize(("uri", "path"), [
+    ("file:///data/x", "/data/x"), ("file:/data/x", "/data/x"), ("file://localhost/data/x", "/data/x"),
+    ("file:///data/%E5%B8%A6%20space", "/data/带 space"), ("relative/x", "relative/x"),
+    ("hdfs://nn/data", None), ("s3a://bucket/data", None), ("file://otherhost/data", None),
+])
+def test_local_dataset_uris_in_the_forms_spark_and_hadoop_print(uri, path):
+    from pathlib import Path
+
+    from fundguard.engine.backends.spark import _local_dir
+
+    assert _local_dir(uri) == (Path(path) if path else None)
+
+
+def test_a_web_ui_port_given_as_the_master_is_named():
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from fundguard.engine.backends.spark import _web_ui_hint
+
+    class Quiet(BaseHTTPRequestHandler):
+        def do_HEAD(self):  # noqa: N802 - the http.server API
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        port = server.server_address[1]
+        assert f"127.0.0.1:{port} 是网页 (HTTP) 端口" in _web_ui_hint(f"spark://127.0.0.1:{port}")
+    finally:
+        server.shutdown()
+        server.server_close()
+    import socket
+
+    with socket.socket() as silent:  # a port that accepts and says nothing (as a master's RPC port)
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        assert _web_ui_hint(f"spark://127.0.0.1:{silent.getsockname()[1]}") == ""
+
+
+def test_a_master_that_gives_no_executor_is_one_line_not_a_hang(spark):
+    # local mode has the driver only: as a standalone master without a worker looks to the driver
+    import time
+
+    from fundguard.engine.backends.spark import wait_for_executors
+
+    started = time.monotonic()
+    with pytest.raises(AuditError, match="在 1 秒内没有分配执行器.*FUNDGUARD_SPARK_WAIT_SECONDS"):
+        wait_for_executors(spark, "spark://example:7077", timeout=1)
+    assert time.monotonic() - started < 10
+
+
+def test_a_job_cancelled_by_ctrl_c_reads_as_the_interruption(spark):
+    # PySpark's SIGINT handler cancels every job; the cancelled job's error is recognised as such
+    import threading
+
+    from fundguard.engine.backends.spark import _CANCELLED
+
+    done = threading.Event()
+
+    def cancel_until_done():  # until the job has started and been cancelled
+        while not done.wait(0.5):
+            spark.sparkContext.cancelAllJobs()
+
+    threading.Thread(target=cancel_until_done, daemon=True).start()
+    try:
+        with pytest.raises(Exception) as info:  # noqa: B017 - py4j's error type, whatever Spark raises
+            spark.range(0, 10**12, numPartitions=2).selectExpr("sum(id * id % 7)").collect()
+    finally:
+        done.set()
+    assert _CANCELLED.search(str(info.value)), str(info.value)[:500]
+
+
+def test_part_folders_get_a_run_id_of_their_own(spark, good, tmp_path):
+    # no file hash for a folder of parts: its listing keeps two datasets from sharing a run id
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    runs = []
+    for n, price in enumerate((10, 20)):
+        data = tmp_path / f"parts{n}"
+        shutil.copytree(good, data)
+        fee = pq.read_table(data / "feedetl.parquet").to_pylist()
+        fee[0]["pric"] = price
+        fee[0]["det_item_fee_sumamt"] = price
+        (data / "feedetl.parquet").unlink()
+        (data / "feedetl.parquet").mkdir()
+        schema = pq.read_schema(good / "feedetl.parquet")
+        pq.write_table(pa.Table.from_pylist(fee, schema=schema), data / "feedetl.parquet" / "part-0.parquet")
+        runs.append(run_audit(data, tmp_path / f"out{n}", engine="spark", rules=["A01"]))
+    tables = [r["dataset"]["tables"]["feedetl"] for r in runs]
+    assert all(t["sha256"] is None and len(t["listing_sha256"]) == 64 for t in tables)
+    assert runs[0]["run_id"] != runs[1]["run_id"]

@@ -948,7 +948,7 @@ def inject_b09(inj: Injector, k: int) -> None:
     full-price operation on another day (alone on its day). Lines are billed in an order drawn apart
     from their times. Ranked by catalog price (highest first: the main operation; ties in time order),
     every full-price line of the day after the first is flagged for (pric − 50% × catalog price) × cnt
-    (cnt 1, sometimes 2)."""
+    (cnt 1, sometimes 2), and the first for its units after the first (cnt − 1)."""
     group, items = inj.choice(inj.memo("B09", lambda: _oprn_groups(inj)))
     los = inj.ri(3, 10)
     op_day = inj.ri(0, los - 1)
@@ -995,11 +995,13 @@ def inject_b09(inj: Injector, k: int) -> None:
     ]
     # the main operation is the one with the highest catalog price (ties: the earlier one)
     full = sorted((i for i in same_day if ops[i][4]), key=lambda i: (-Decimal(ops[i][0].ceiling), times[i], i))
+    # every unit after the first is a second operation: all of a later line's, the main line's after its first
     for rank, i in enumerate(full, start=1):
-        if rank >= 2:
-            op, _, price, cnt, _ = ops[i]
-            inj.label("B09", enc.sns[i], (price - Decimal(op.ceiling) * Decimal("0.5")) * cnt, "line",
-                      f"{group} 同日按目录价第{rank}项全价手术 {price} ×{cnt}")
+        op, _, price, cnt, _ = ops[i]
+        units = cnt if rank >= 2 else cnt - 1
+        if units > 0:
+            inj.label("B09", enc.sns[i], (price - Decimal(op.ceiling) * Decimal("0.5")) * units, "line",
+                      f"{group} 同日按目录价第{rank}项全价手术 {price} ×{units}")
 
 
 def _oprn_items(inj: Injector, priced: bool) -> dict[str, list[Item]]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 import re
 import time
 from decimal import Decimal
@@ -379,6 +380,10 @@ class UnreadableInputError(RuntimeError):
         if "NANOS" in reason:
             hint = ("时间列为纳秒精度 TIMESTAMP(NANOS), Spark 只读微秒精度: 请以微秒写出 "
                     "(pyarrow: coerce_timestamps='us'; pandas: to_parquet(..., coerce_timestamps='us')); ")
+        elif "FileNotFoundException" in str(exc) or "does not exist" in str(exc):
+            # the driver saw the file (its checks passed); an executor on another host did not
+            hint = ("执行器找不到该文件: 在集群上运行时, 本地路径须在每个执行器上以同一路径可读 (共享存储), "
+                    "或把数据放到 hdfs://、s3a:// 等集群可读的位置; ")
         self.message = f"Spark 无法读取该文件: {hint}{reason}"
         super().__init__(f"{path}: {self.message}")
 
@@ -564,6 +569,10 @@ class SparkBackend:
         except RuleRuntimeError:
             raise
         except Exception as exc:  # py4j / analysis errors: name the rule
+            if _CANCELLED.search(str(exc)):
+                # Ctrl-C: PySpark's handler cancels every job, and the cancelled job's error may arrive
+                # before the KeyboardInterrupt does; it is the interruption, not the rule's fault
+                raise KeyboardInterrupt from None
             raise RuleRuntimeError(f"规则 {rule.id}{rule.source} 的 SQL 在 Spark 上执行失败: {_short(exc)}") from exc
         table = table.select([n for n, _ in FLAG_COLUMNS]).cast(FLAG_SCHEMA)
         keys = table.column("flag_key").to_pylist()
@@ -689,6 +698,25 @@ def _short(exc: Exception) -> str:
 # ---- an audit run on Spark ----------------------------------------------------------------------------
 
 
+def _listing_sha256(spark: SparkSession, path: str) -> str:
+    """The sha256 of a folder's (or a file's) listing as Hadoop sees it: every file's path below `path`,
+    size and modification time, sorted. Not a content hash: a copy of the same parts elsewhere in time
+    gets another one."""
+    import hashlib
+
+    jvm = spark.sparkContext._jvm
+    hpath = jvm.org.apache.hadoop.fs.Path(path)
+    fs = hpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    root = fs.makeQualified(hpath).toString().rstrip("/")
+    entries = []
+    files = fs.listFiles(hpath, True)
+    while files.hasNext():
+        status = files.next()
+        name = status.getPath().toString()
+        entries.append([name[len(root):] if name.startswith(root) else name, status.getLen(), status.getModificationTime()])
+    return hashlib.sha256(json.dumps(sorted(entries)).encode()).hexdigest()
+
+
 def _local_sha256(uri: str) -> str | None:
     """The sha256 of a local Parquet file (as the DuckDB loader records it); None for folders and URIs."""
     from fundguard.contract.load import file_sha256
@@ -697,8 +725,11 @@ def _local_sha256(uri: str) -> str | None:
     return file_sha256(path) if path is not None and path.is_file() else None
 
 
-#: the master URLs Spark accepts (SparkSubmit: yarn, or spark://, k8s://, local…)
-_MASTER = re.compile(r"^(local(\[(\*|\d+)(,\s*\d+)?\])?|yarn|(spark|k8s|mesos)://\S+)$")
+#: the master URLs Spark 4 accepts (SparkSubmit: yarn, or spark://, k8s://, local…; Mesos was dropped)
+_MASTER = re.compile(r"^(local(\[(\*|\d+)(,\s*\d+)?\])?|yarn|(spark|k8s)://\S+)$")
+
+#: a job cancelled by Ctrl-C (PySpark cancels all jobs) or a context stopped under it
+_CANCELLED = re.compile(r"cancelled as part of cancellation of all jobs|SparkContext was shut down|Job \d+ cancelled")
 
 
 def check_master_reachable(master: str, timeout: float = 5.0) -> None:
@@ -724,10 +755,65 @@ def check_master_reachable(master: str, timeout: float = 5.0) -> None:
     raise AuditError(f"无法连接 Spark master {master}: {'; '.join(reasons)}。请确认地址与端口, 以及本机可以访问该主机")
 
 
+def _web_ui_hint(master: str) -> str:
+    """When a spark:// address answers HTTP, it is the master's web UI, not its RPC port: say so (Spark
+    itself only reports that all masters are unresponsive)."""
+    import socket
+
+    if not master.startswith("spark://"):
+        return ""
+    for address in master[len("spark://"):].split(","):
+        host, _, port = address.strip().rpartition(":")
+        if not port.isdigit():
+            continue
+        try:
+            with socket.create_connection((host.strip("[]"), int(port)), timeout=3) as sock:
+                sock.settimeout(3)
+                sock.sendall(b"HEAD / HTTP/1.0\r\n\r\n")
+                if sock.recv(5) == b"HTTP/":
+                    return (f"。{host}:{port} 是网页 (HTTP) 端口, 不是 master 的服务端口: 请用 master 网页顶部显示的 "
+                            "spark://主机:端口 (默认 7077)")
+        except OSError:
+            continue
+    return ""
+
+
+#: seconds to wait for a standalone master to give the audit an executor (FUNDGUARD_SPARK_WAIT_SECONDS)
+EXECUTOR_WAIT_SECONDS = 120.0
+
+
+def wait_for_executors(session: SparkSession, master: str, timeout: float | None = None) -> None:
+    """A standalone master with no worker, or none large enough for the executor's cores and memory,
+    accepts the application and then lets every job wait for ever: wait for one executor, else one line."""
+    import os
+
+    from fundguard.engine.run import AuditError
+
+    if timeout is None:
+        timeout = float(os.environ.get("FUNDGUARD_SPARK_WAIT_SECONDS", EXECUTOR_WAIT_SECONDS))
+    tracker = session.sparkContext._jsc.sc()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if tracker.getExecutorMemoryStatus().size() > 1:  # the driver counts as one
+            return
+        time.sleep(0.5)
+    raise AuditError(
+        f"Spark master {master} 在 {timeout:.0f} 秒内没有分配执行器: 没有在运行的 worker, 或 worker 的空闲核数/内存"
+        "小于执行器的要求 (spark.executor.cores / spark.executor.memory), 或其他应用占用了全部核数 (spark.cores.max)。"
+        "请查看 master 网页; 等待时间可由 FUNDGUARD_SPARK_WAIT_SECONDS 调整"
+    )
+
+
 def _local_dir(uri: str) -> Path | None:
-    """The folder of a local dataset (a plain path or file://…); None for hdfs://, s3a://… URIs."""
-    if uri.startswith("file://"):
-        return Path(uri[len("file://") :])
+    """The folder of a local dataset (a plain path, or a file: URI in any of its forms: file:///p,
+    file:/p as Spark and Hadoop print it, file://localhost/p, percent-encoded); None for hdfs://, s3a://…"""
+    from urllib.parse import unquote, urlsplit
+
+    if uri.startswith("file:"):
+        parts = urlsplit(uri)
+        if parts.netloc not in ("", "localhost"):
+            return None  # file://otherhost/…: not this machine's disk
+        return Path(unquote(parts.path))
     return None if "://" in uri else Path(uri)
 
 
@@ -819,7 +905,14 @@ def run_audit_spark(
         session = spark or spark_session(spark_master)
     except Exception as exc:  # Py4J/JVM start-up errors: one line for the user, not the Java trace
         first = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
-        raise AuditError(f"无法启动 Spark (master {spark_master or 'local[2]'}): {first[:300]}") from None
+        hint = _web_ui_hint(spark_master) if spark_master else ""
+        raise AuditError(f"无法启动 Spark (master {spark_master or 'local[2]'}): {first[:300]}{hint}") from None
+    if spark is None and spark_master is not None and spark_master.startswith("spark://"):
+        try:
+            wait_for_executors(session, spark_master)
+        except AuditError:
+            session.stop()
+            raise
     try:
         columns = read_contract_tables(session, uri)
     except DatasetError as exc:
@@ -835,16 +928,21 @@ def run_audit_spark(
     for t in TABLES:
         exists = columns[t.name] is not None
         checked = report.tables[t.name] if report is not None else None  # the loader counted and hashed it
+        path = f"{uri.rstrip('/')}/{t.name}.parquet"
+        sha = (checked.sha256 if checked else _local_sha256(path)) if exists else None
         tables[t.name] = {
             "rows": (checked.rows if checked else session.table(t.name).count()) if exists else 0,
-            "sha256": (checked.sha256 if checked else _local_sha256(f"{uri.rstrip('/')}/{t.name}.parquet")) if exists else None,
+            "sha256": sha,
+            # a part folder or a cluster URI has no one file to hash: its listing (names, sizes, times)
+            # identifies it, so two datasets never share a run_id
+            **({"listing_sha256": _listing_sha256(session, path)} if exists and sha is None else {}),
             "file": f"{t.name}.parquet" if exists else None,
         }
     kb_hash = edition.content_hash
     backend = SparkBackend(session, edition=edition)
     auditor = Auditor(None, kb_hash=kb_hash, kb_manifest=dict(edition.manifest), backend=backend,
                       absent_inputs=absent_inputs(columns))
-    inputs = {n: v["sha256"] or "" for n, v in sorted(tables.items())}
+    inputs = {n: v["sha256"] or v.get("listing_sha256") or "" for n, v in sorted(tables.items())}
     versions = {r.id: rule_version(r, bound[r.id]) for r in selected}
     run_id = compute_run_id(inputs, kb_hash, versions, kb_flags(selected, edition.manifest))
     try:
