@@ -97,6 +97,11 @@ def spark_session(master: str | None = None, *, app_name: str = "fundguard", con
     spark = builder.getOrCreate()
     for key in ("spark.sql.session.timeZone", "spark.sql.ansi.enabled"):
         spark.conf.set(key, settings[key])
+    # Spark's warnings while rules run ("Broadcasting large task binary", plan strings truncated) are
+    # nothing an operator acts on and break into the progress bar; errors still show
+    import os
+
+    spark.sparkContext.setLogLevel(os.environ.get("FUNDGUARD_SPARK_LOG_LEVEL", "ERROR"))
     return spark
 
 
