@@ -261,3 +261,16 @@ def test_part_folders_get_a_run_id_of_their_own(spark, good, tmp_path):
     tables = [r["dataset"]["tables"]["feedetl"] for r in runs]
     assert all(t["sha256"] is None and len(t["listing_sha256"]) == 64 for t in tables)
     assert runs[0]["run_id"] != runs[1]["run_id"]
+
+
+def test_spark_logs_errors_only_once_the_session_is_up(spark, monkeypatch):
+    from fundguard.engine.backends.spark import spark_session
+
+    def root_level() -> str:
+        return str(spark.sparkContext._jvm.org.apache.logging.log4j.LogManager.getRootLogger().getLevel().toString())
+
+    monkeypatch.setenv("FUNDGUARD_SPARK_LOG_LEVEL", "WARN")
+    assert spark_session() is spark and root_level() == "WARN"  # the same session, as getOrCreate gives it
+    monkeypatch.delenv("FUNDGUARD_SPARK_LOG_LEVEL")
+    spark_session()
+    assert root_level() == "ERROR"
