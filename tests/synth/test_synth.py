@@ -153,7 +153,8 @@ def test_realism(year):
 
 def _flag_key(flag: dict) -> list[str]:
     if flag["granularity"] == "line":
-        return list(flag["feedetl_sn"] or [])
+        # the line whose amount the flag counts (its feedetl_sn list also holds the lines it rests on)
+        return [flag["flag_key"]]
     if flag["granularity"] == "mdtrt":
         return [flag["mdtrt_id"]]
     return [flag["psn_no"]]
