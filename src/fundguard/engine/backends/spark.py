@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import os
 import re
 import time
 from decimal import Decimal
@@ -99,8 +100,6 @@ def spark_session(master: str | None = None, *, app_name: str = "fundguard", con
         spark.conf.set(key, settings[key])
     # Spark's warnings while rules run ("Broadcasting large task binary", plan strings truncated) are
     # nothing an operator acts on and break into the progress bar; errors still show
-    import os
-
     spark.sparkContext.setLogLevel(os.environ.get("FUNDGUARD_SPARK_LOG_LEVEL", "ERROR"))
     return spark
 
@@ -733,8 +732,9 @@ def _local_sha256(uri: str) -> str | None:
 #: the master URLs Spark 4 accepts (SparkSubmit: yarn, or spark://, k8s://, local…; Mesos was dropped)
 _MASTER = re.compile(r"^(local(\[(\*|\d+)(,\s*\d+)?\])?|yarn|(spark|k8s)://\S+)$")
 
-#: a job cancelled by Ctrl-C (PySpark cancels all jobs) or a context stopped under it
-_CANCELLED = re.compile(r"cancelled as part of cancellation of all jobs|SparkContext was shut down|Job \d+ cancelled")
+#: a job cancelled by Ctrl-C (PySpark's handler cancels all jobs) or by hand (a stopped context, e.g. the
+#: driver out of memory, is a failure and is not matched)
+_CANCELLED = re.compile(r"cancelled as part of cancellation of all jobs|Job \d+ cancelled")
 
 
 def check_master_reachable(master: str, timeout: float = 5.0) -> None:
@@ -790,12 +790,14 @@ EXECUTOR_WAIT_SECONDS = 120.0
 def wait_for_executors(session: SparkSession, master: str, timeout: float | None = None) -> None:
     """A standalone master with no worker, or none large enough for the executor's cores and memory,
     accepts the application and then lets every job wait for ever: wait for one executor, else one line."""
-    import os
-
     from fundguard.engine.run import AuditError
 
     if timeout is None:
-        timeout = float(os.environ.get("FUNDGUARD_SPARK_WAIT_SECONDS", EXECUTOR_WAIT_SECONDS))
+        given = os.environ.get("FUNDGUARD_SPARK_WAIT_SECONDS", str(EXECUTOR_WAIT_SECONDS))
+        try:
+            timeout = float(given)
+        except ValueError:
+            raise AuditError(f"FUNDGUARD_SPARK_WAIT_SECONDS={given!r} 无效: 应为秒数") from None
     tracker = session.sparkContext._jsc.sc()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
