@@ -371,8 +371,7 @@ def _lint(rule: Rule, path: Path) -> None:
 
     issues = lint_rule(rule)
     if issues:
-        where = path.with_suffix(".sql") if rule.kind == "sql" else path
-        raise RuleFileError(where, [f"SQL: {i.construct} {i.problem} — {i.hint}" for i in issues])
+        raise RuleFileError(rule.fix_path or path, [f"SQL: {i.construct} {i.problem} — {i.hint}" for i in issues])
 
 
 def _dry_run(rules: dict[str, Rule]) -> list[RuleFileError]:
@@ -382,9 +381,7 @@ def _dry_run(rules: dict[str, Rule]) -> list[RuleFileError]:
 
     out = []
     for rule_id, problem in dry_run_problems(list(rules.values())).items():
-        rule = rules[rule_id]
-        where = Path(rule.path).with_suffix(".sql") if rule.kind == "sql" else Path(rule.path)
-        out.append(RuleFileError(where, [f"在空数据上试运行失败: {problem}"]))
+        out.append(RuleFileError(rules[rule_id].fix_path, [f"在空数据上试运行失败: {problem}"]))
     return out
 
 

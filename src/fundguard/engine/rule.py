@@ -262,12 +262,17 @@ class Rule(BaseModel):
         return Scene.POST in self.scenes
 
     @property
-    def source(self) -> str:
-        """` (<file>)` naming the file an error in the rule's SQL is to be fixed in (the `.sql` of a
-        `sql` rule, else the YAML that configures the kind); empty for a rule built in memory."""
+    def fix_path(self) -> Path | None:
+        """The file an error in the rule's SQL is to be fixed in: the `.sql` of a `sql` rule, else the YAML
+        that configures the kind; None for a rule built in memory."""
         if not self.path:
-            return ""
-        return f" ({Path(self.path).with_suffix('.sql') if self.kind == 'sql' else self.path})"
+            return None
+        return Path(self.path).with_suffix(".sql") if self.kind == "sql" else Path(self.path)
+
+    @property
+    def source(self) -> str:
+        """` (<file>)` naming `fix_path` in a message; empty for a rule built in memory."""
+        return f" ({self.fix_path})" if self.fix_path else ""
 
     def defaults(self) -> dict[str, ParamValue]:
         return {name: p.default for name, p in self.params.items()}

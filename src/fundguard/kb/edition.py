@@ -81,7 +81,7 @@ class Layer:
 # ---- reading layers -------------------------------------------------------------------------------
 
 
-def _read_table_file(path: Path, table: str, layer_name: str, seen: dict[tuple, tuple[str, int, dict]] | None = None) -> list[dict]:
+def _read_table_file(path: Path, table: str, layer_name: str, seen: dict[tuple, tuple[str, int, dict]]) -> list[dict]:
     """The rows of one kb table file, checked; `seen` (key → file, row, typed row) spans the files of a
     layer, so two different rows with one key are refused across its files too (`KB_MULTI_ROW` aside)."""
     if path.suffix == ".parquet":
@@ -112,7 +112,7 @@ def _read_table_file(path: Path, table: str, layer_name: str, seen: dict[tuple, 
         problems = row_problems(table, typed)
         if problems:
             raise KbError(f"{path}: 第 {number} 行 " + "；".join(problems))
-        if seen is not None and table not in KB_MULTI_ROW:
+        if table not in KB_MULTI_ROW:
             key = tuple(str(typed.get(k)) for k in KB_KEYS[table])
             first = seen.setdefault(key, (str(path), number, typed))
             if first[2] != typed:

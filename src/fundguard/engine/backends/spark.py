@@ -737,6 +737,12 @@ _MASTER = re.compile(r"^(local(\[(\*|\d+)(,\s*\d+)?\])?|yarn|(spark|k8s)://\S+)$
 _CANCELLED = re.compile(r"cancelled as part of cancellation of all jobs|Job \d+ cancelled")
 
 
+def _master_addresses(master: str) -> list[tuple[str, str]]:
+    """The (host, port) pairs of a standalone master URL, `spark://h1:7077[,h2:7077…]`, as written (an
+    IPv6 host keeps its brackets; the caller checks the port)."""
+    return [address.strip().rpartition(":")[::2] for address in master[len("spark://"):].split(",")]
+
+
 def check_master_reachable(master: str, timeout: float = 5.0) -> None:
     """A standalone master (spark://host:port, or several for a standby set) answers a TCP connection;
     otherwise one clear line instead of Spark's minute of retries and Java traces. Other masters (yarn,
@@ -748,8 +754,7 @@ def check_master_reachable(master: str, timeout: float = 5.0) -> None:
     if not master.startswith("spark://"):
         return
     reasons = []
-    for address in master[len("spark://"):].split(","):
-        host, _, port = address.strip().rpartition(":")
+    for host, port in _master_addresses(master):
         if not host or not port.isdigit():
             raise AuditError(f"--spark-master {master!r} 无效: 应为 spark://主机:端口")
         try:
@@ -767,8 +772,7 @@ def _web_ui_hint(master: str) -> str:
 
     if not master.startswith("spark://"):
         return ""
-    for address in master[len("spark://"):].split(","):
-        host, _, port = address.strip().rpartition(":")
+    for host, port in _master_addresses(master):
         if not port.isdigit():
             continue
         try:

@@ -4,11 +4,10 @@ for more than `overlap_days` days; amount the overlapping days' share in whole c
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import defaultdict
 from typing import Any
 
-from fundguard.realtime.custom._common import is_drug, pro_rata, supplied_days
+from fundguard.realtime.custom._common import is_drug, pro_rata, supplied_days, supply_end
 
 
 def _drug(line: dict) -> bool:
@@ -27,7 +26,7 @@ def evaluate(rule: Any, params: dict, frame, kb) -> list[dict]:
     out = []
     for group in groups.values():
         days = [supplied_days(f) for f in group]  # a partly refunded line supplies what remains
-        ends = [f["fee_date"] + dt.timedelta(days=d) for f, d in zip(group, days, strict=True)]
+        ends = [supply_end(f, d) for f, d in zip(group, days, strict=True)]
         for i, a in enumerate(group):
             if not frame.in_focus(a["mdtrt_id"]):
                 continue

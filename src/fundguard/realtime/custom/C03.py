@@ -40,6 +40,7 @@ def evaluate(rule: Any, params: dict, frame, kb) -> list[dict]:
         if not windows:
             continue
         inside = [f for f in lines if any(s <= f["fee_date"] <= s + span for s, _ in windows)]
+        most = max(n for _, n in windows)
         out.append(
             {
                 "psn_no": psn_no,
@@ -50,8 +51,8 @@ def evaluate(rule: Any, params: dict, frame, kb) -> list[dict]:
                 "hilist_code": code,
                 "item_name": max(f["item_name"] for f in inside),
                 "ev_first_window_start": windows[0][0],
-                "ev_busiest_window_start": min(s for s, n in windows if n == max(m for _, m in windows)),
-                "ev_max_distinct_days": max(n for _, n in windows),
+                "ev_busiest_window_start": min(s for s, n in windows if n == most),
+                "ev_max_distinct_days": most,
                 "ev_fee_dates": sorted({f["fee_date"].isoformat() for f in inside}),
             }
         )

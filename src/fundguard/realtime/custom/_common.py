@@ -30,9 +30,10 @@ def supplied_days(line: dict) -> int:
     return math.floor(float(line["prd_days"]) * float(line["net_cnt"]) / float(line["cnt"]) + 0.000001)
 
 
-def supply_end(line: dict) -> dt.date:
-    """The (excluded) end of the line's supply period [fee date, fee date + prd_days)."""
-    return line["fee_date"] + dt.timedelta(days=line["prd_days"])
+def supply_end(line: dict, days: int | None = None) -> dt.date:
+    """The (excluded) end of the line's supply period [fee date, fee date + days), `days` by default
+    `prd_days` (C02 passes `supplied_days`)."""
+    return line["fee_date"] + dt.timedelta(days=line["prd_days"] if days is None else days)
 
 
 def pro_rata(net_amt: Decimal, part: int, whole: int) -> Decimal:
