@@ -479,3 +479,28 @@ def test_frequent_prescribing_names_the_window_its_count_belongs_to(tmp_path):
     run_audit(data, tmp_path / "out", rules=["C03"])
     (flag,) = pq.read_table(tmp_path / "out" / "flags.parquet").to_pylist()
     assert "自 2025-03-20 起 30 天内在 5 个不同日期开药" in flag["message"], flag["message"]
+
+
+def test_rules_resting_on_sample_only_knowledge_are_named_in_the_run(dataset, tmp_path):
+    # kb_drg holds only the sample layer's demonstration rows in the default edition: E01's flags rest on
+    # limits no bureau published, and run.json (and the CLI) say so; A01's table comes from national batches
+    run = run_audit(dataset, tmp_path / "o", rules=["A01", "E01", "B06"])
+    (warning,) = [w for w in run["warnings"] if "source = sample" in w]
+    assert "kb_drg（E01）" in warning
+    assert "A01" not in warning and "kb_item_gender" not in warning
+
+
+def test_a_table_with_any_entry_beyond_the_sample_is_not_called_sample_only():
+    from fundguard.engine.run import AuditResult, RuleStats, sample_kb_warnings
+    from fundguard.kb.tables import to_arrow
+
+    rule = load_registry().get("E01")
+    result = AuditResult(run_id="t", views_seconds=0.0)
+    result.rules.append(RuleStats("E01", rule.name, 2, {}, [], "v", {}, "ran"))
+    row = {"drg_code": "ES25", "drg_name": "x", "weight": 1, "avg_cost": 100, "avg_los": 3, "is_low_risk": True}
+    sample = to_arrow("kb_drg", [{**row, "source": "sample"}])
+    mixed = to_arrow("kb_drg", [{**row, "source": "sample"}, {**row, "drg_code": "ES21", "source": "overlay:某市医保局"}])
+    assert "kb_drg（E01）" in sample_kb_warnings([rule], result, {"kb_drg": sample})[0]
+    assert sample_kb_warnings([rule], result, {"kb_drg": mixed}) == []
+    result.rules[0].status = "skipped"  # a rule that did not run has no flags to doubt
+    assert sample_kb_warnings([rule], result, {"kb_drg": sample}) == []

@@ -83,6 +83,9 @@ def test_generated_docs_current():
     ("B05", 0, {"F2": ["F1", "F2"]}),  # the earlier line used up the encounter's limit
     ("B10", 0, {"F2": ["F1", "F2"]}),  # the earlier use in the cycle, at another institution
     ("B04", 0, None),  # both items' lines (checked against the example's own lines below)
+    ("B02", 0, {"F2": ["F1", "F2"], "F3": ["F1", "F2", "F3"]}),  # the day's earlier lines used up the limit
+    ("B02", 2, {"F2": ["F1", "F2"]}),  # the earlier line of the same hour
+    ("B02", 4, {"F2": ["F1", "F2"]}),  # the line it repeats
 ])
 def test_a_flag_rests_on_the_lines_that_make_it_a_violation(rule_id, index, lines, tmp_path):
     # the catalog: a flag carries the fee lines it rests on, not only the line whose amount it counts

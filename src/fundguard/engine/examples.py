@@ -8,6 +8,7 @@ real contract loader into an in-memory DuckDB, its `kb_*` rows registered as the
 
 from __future__ import annotations
 
+import json
 import tempfile
 from dataclasses import dataclass
 from decimal import Decimal
@@ -34,6 +35,8 @@ class ExampleOutcome:
     skipped: str | None = None
     known_gap: str | None = None
     messages: list[str] | None = None
+    #: flag key → (evidence field names, fee lines, encounters) the flag rests on, each sorted
+    details: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] | None = None
     #: the rule failed on the example (its SQL, or more than one row for one flag key): no flags to compare
     error: str | None = None
 
@@ -114,14 +117,20 @@ def run_example(rule: Rule, index: int, *, kb_manifest: dict | None = None) -> E
             auditor.prepare([rule])
             params = {rule.id: rule.bind_params(example.params)}
             auditor.run([rule], params, run_id="example")
-            rows = con.execute("SELECT flag_key, vola_amt, message FROM _flags ORDER BY flag_key").fetchall()
+            rows = con.execute(
+                "SELECT flag_key, vola_amt, message, evidence, feedetl_sn, mdtrt_ids FROM _flags ORDER BY flag_key"
+            ).fetchall()
         except (RuleRuntimeError, duckdb.Error) as exc:
             outcome.error = str(exc)
             return outcome
         finally:
             con.close()
-    outcome.actual = {(k, Decimal(v)) for k, v, _ in rows}
-    outcome.messages = [m for _, _, m in rows]
+    outcome.actual = {(k, Decimal(v)) for k, v, *_ in rows}
+    outcome.messages = [r[2] for r in rows]
+    outcome.details = {
+        k: (tuple(sorted(json.loads(ev)["values"])), tuple(sorted(lines)), tuple(sorted(encs)))
+        for k, _, _, ev, lines, encs in rows
+    }
     return outcome
 
 

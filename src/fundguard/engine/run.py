@@ -259,7 +259,9 @@ def run_audit(
             run_id=run_id,
             started=started,
             engine=engine,
-            extra={"rule_library": str(registry.root), "warnings": dataset_warnings({n: t.rows for n, t in report.tables.items()})},
+            extra={"rule_library": str(registry.root),
+                   "warnings": dataset_warnings({n: t.rows for n, t in report.tables.items()})
+                   + sample_kb_warnings(selected, result, edition.tables)},
             dataset={
                 # absolute: the web app reads the dataset for the evidence from wherever it is started
                 "path": str(Path(dataset).resolve()),
@@ -282,6 +284,31 @@ def dataset_warnings(rows: dict[str, int]) -> list[str]:
             "依据费用明细的规则 (如 D06 挂床住院把没有收费的住院日计为空床日) 的结果不可信"
         )
     return warnings
+
+
+def sample_kb_warnings(rules: list[Rule], result: AuditResult, tables: dict[str, Any]) -> list[str]:
+    """A warning naming the rules that ran on knowledge tables holding only sample entries (`source =
+    sample`): their flags rest on demonstration limits, not on national or the bureau's own knowledge."""
+    import pyarrow.compute as pc
+
+    ran = {s.id for s in result.rules if s.status == "ran"}
+    by_table: dict[str, list[str]] = {}
+    for rule in rules:
+        if rule.id not in ran:
+            continue
+        for name in rule.kb_tables:
+            table = tables.get(name)
+            if table is None or table.num_rows == 0:
+                continue
+            if set(pc.unique(table.column("source")).to_pylist()) == {"sample"}:
+                by_table.setdefault(name, []).append(rule.id)
+    if not by_table:
+        return []
+    listed = "、".join(f"{t}（{', '.join(ids)}）" for t, ids in sorted(by_table.items()))
+    return [
+        f"知识库表 {listed} 只有示例条目 (source = sample), 没有国家批次或本局的条目: 这些规则中依据这些表的疑点"
+        "用的是演示用的限定值, 正式审核前请以本局叠加层补充这些表 (见 docs/kb.md“医保局叠加层”)"
+    ]
 
 
 def absent_inputs(columns: dict[str, list[str] | None]) -> set[str]:

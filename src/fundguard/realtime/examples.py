@@ -50,4 +50,8 @@ def run_realtime_example(rule: Rule, index: int, *, kb_manifest: dict | None = N
         evaluator.close()
     outcome.actual = {(f.flag_key, f.vola_amt) for f in flags}
     outcome.messages = [f.message for f in sorted(flags, key=lambda f: f.flag_key)]
+    outcome.details = {
+        f.flag_key: (tuple(sorted(f.evidence)), tuple(sorted({*f.feedetl_sns, *f.involved})), tuple(sorted(f.mdtrt_ids)))
+        for f in flags
+    }
     return outcome

@@ -53,7 +53,8 @@ def batch_sql(rule: Any, config: Config) -> str:
         lo, hi = f"k.{config.kb_min}", f"k.{config.kb_max}"
         cond = f"(({lo} IS NOT NULL AND {s} < {lo}) OR ({hi} IS NOT NULL AND {s} > {hi}))"
         cols = [config.kb_min, config.kb_max]
-    ev = [("d.diag_code", "ev_diag_code"), ("d.diag_name", "ev_diag_name"), ("k.diag_prefix", "ev_kb_diag_prefix")]
+    ev = [("d.diag_code", "ev_diag_code"), ("d.diag_name", "ev_diag_name"), ("k.diag_prefix", "ev_kb_diag_prefix"),
+          ("k.source", "ev_kb_source")]
     ev += [(f"k.{c}", f"ev_kb_{c}") for c in cols]
     if config.test == "outside_range":
         ev.append((range_text(f"k.{config.kb_min}", f"k.{config.kb_max}", config.range_unit), "ev_kb_range"))

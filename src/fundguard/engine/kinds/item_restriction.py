@@ -85,7 +85,7 @@ def _test(config: Config) -> str:
 
 def batch_sql(rule: Any, config: Config) -> str:
     conds = [_test(config), *_filters(config)]
-    ev = [("k.kb_hilist_code", "ev_kb_code")]
+    ev = [("k.kb_hilist_code", "ev_kb_code"), ("k.source", "ev_kb_source")]
     cols = [c for c in (config.kb_column, config.kb_min, config.kb_max) if c]
     ev += [(f"k.{c}", f"ev_kb_{c}") for c in cols]
     if config.test == "outside_range":

@@ -2,7 +2,8 @@
 units on an inpatient stay than the stay has days (end date − begin date, minimum 1).
 
 One flag per stay; the units beyond the stay's days are taken on the latest lines in
-(`fee_ocur_time`, `feedetl_sn`) order and valued at their unit price.
+(`fee_ocur_time`, `feedetl_sn`) order and valued at their unit price. The flag rests on every line of
+the charge type on the stay (together they make the billed days).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ SELECT mdtrt_id,
        MAX(total_cnt) AS ev_billed_days,
        MAX(stay_days) AS ev_stay_days,
        MAX(total_cnt) - MAX(stay_days) AS ev_excess_days,
-       {{{{ list_agg(CASE WHEN beyond_cnt > 0 THEN feedetl_sn END) }}}} AS feedetl_sns
+       {{{{ list_agg(feedetl_sn) }}}} AS feedetl_sns
 FROM (
   SELECT f.mdtrt_id, f.feedetl_sn, f.pric, s.stay_days,
          SUM(f.net_cnt) OVER (PARTITION BY f.mdtrt_id) AS total_cnt,

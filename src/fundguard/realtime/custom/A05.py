@@ -30,6 +30,7 @@ def evaluate(rule: Any, params: dict, frame, kb) -> list[dict]:
                 "ev_kb_code": entries[0]["hilist_code"],
                 "ev_indication_count": len(prefixes),
                 "ev_kb_diag_prefix_example": prefixes[0] if prefixes else None,
+                "ev_kb_sources": sorted({k["source"] for k in entries if k.get("source") is not None}),
                 "ev_hifp_pay": line["hifp_pay"],
             }
         )

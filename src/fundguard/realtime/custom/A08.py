@@ -23,6 +23,7 @@ def evaluate(rule: Any, params: dict, frame, kb) -> list[dict]:
                 "item_name": line["item_name"],
                 "ev_reason": "不在医保目录中" if h is None else "在医保目录中标记为不予支付",
                 "ev_kb_covered": None if h is None else h.get("covered"),
+                "ev_kb_source": None if h is None else h.get("source"),
                 "ev_hifp_pay": line["hifp_pay"],
             }
         )

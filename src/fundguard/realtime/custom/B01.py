@@ -23,6 +23,7 @@ def evaluate(rule: Any, params: dict, frame, kb) -> list[dict]:
                 "hilist_code": line["hilist_code"],
                 "item_name": line["item_name"],
                 "ev_kb_pric_uplmt_amt": ceiling,
+                "ev_kb_source": h.get("source"),
                 "ev_pric": line["pric"],
                 "ev_cnt": line["net_cnt"],
             }

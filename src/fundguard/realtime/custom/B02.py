@@ -1,5 +1,5 @@
 """B02 in Python (twin of B02_duplicate_charge.sql): units beyond an hour/day limit on the later lines;
-for items with no limit, identical duplicate lines after the first."""
+for items with no limit, identical duplicate lines after the first (the message names the first)."""
 
 from __future__ import annotations
 
@@ -34,12 +34,12 @@ def evaluate(rule: Any, params: dict, frame, kb) -> list[dict]:
                 if over > 0:
                     beyond = f["net_cnt"] if over >= f["net_cnt"] else over
                     amt = beyond * f["pric"]
-                    cand = (amt, k["per"], k["max_cnt"], beyond, list(earlier[key]))
+                    cand = (amt, k["per"], k["max_cnt"], beyond, list(earlier[key]), k)
                     cur = best.get(f["feedetl_sn"])
                     if cur is None or (-cand[0], cand[1]) < (-cur[0], cur[1]):
                         best[f["feedetl_sn"]] = cand
                 earlier[key].append(f["feedetl_sn"])
-        for sn, (amt, per, max_cnt, beyond, involved) in best.items():
+        for sn, (amt, per, max_cnt, beyond, involved, entry) in best.items():
             f = frame.line_by_sn[sn]
             out.append(
                 {
@@ -47,15 +47,19 @@ def evaluate(rule: Any, params: dict, frame, kb) -> list[dict]:
                     "vola_amt": amt,
                     "hilist_code": f["hilist_code"],
                     "item_name": f["item_name"],
+                    "ev_kb_code": entry["hilist_code"],
+                    "ev_kb_source": entry.get("source"),
                     "ev_kb_per": per,
                     "ev_kb_max_cnt": max_cnt,
                     "ev_beyond_cnt": beyond,
+                    "ev_first_feedetl_sn": None,
                     "ev_reason": f"每{'小时' if per == 'hour' else '日'}限 {max_cnt} 单位，本明细超出 {num_text(beyond)} 单位",
                     "_involved": involved,
                 }
             )
         for group in groups.values():
             ordered = sorted(group, key=lambda f: f["feedetl_sn"])
+            first = ordered[0]["feedetl_sn"]
             for f in ordered[1:]:
                 out.append(
                     {
@@ -63,11 +67,14 @@ def evaluate(rule: Any, params: dict, frame, kb) -> list[dict]:
                         "vola_amt": f["net_amt"],
                         "hilist_code": f["hilist_code"],
                         "item_name": f["item_name"],
+                        "ev_kb_code": None,
+                        "ev_kb_source": None,
                         "ev_kb_per": None,
                         "ev_kb_max_cnt": None,
                         "ev_beyond_cnt": None,
-                        "ev_reason": "与同一就诊中数量、单价、收费时间完全相同的明细重复收费",
-                        "_involved": [ordered[0]["feedetl_sn"]],
+                        "ev_first_feedetl_sn": first,
+                        "ev_reason": f"与同一就诊中明细 {first} 的数量、单价、收费时间完全相同，重复收费",
+                        "_involved": [first],
                     }
                 )
     return out

@@ -28,6 +28,8 @@ def evaluate(rule: Any, params: dict, frame, kb) -> list[dict]:
                             "vola_amt": beyond * f["pric"],
                             "hilist_code": f["hilist_code"],
                             "item_name": f["item_name"],
+                            "ev_kb_code": k["hilist_code"],
+                            "ev_kb_source": k.get("source"),
                             "ev_kb_max_cnt": k["max_cnt"],
                             "ev_cum_cnt": cum[key],
                             "ev_beyond_cnt": beyond,

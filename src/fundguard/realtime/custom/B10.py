@@ -57,6 +57,8 @@ def evaluate(rule: Any, params: dict, frame, kb) -> list[dict]:
                     "vola_amt": beyond * a["pric"],
                     "hilist_code": a["hilist_code"],
                     "item_name": a["item_name"],
+                    "ev_kb_code": k["hilist_code"],
+                    "ev_kb_source": k.get("source"),
                     "ev_kb_max_cnt": k["max_cnt"],
                     "ev_kb_cycle_days": k["cycle_days"],
                     "ev_window_cnt": window_cnt,

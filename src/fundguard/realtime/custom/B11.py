@@ -68,6 +68,8 @@ def evaluate(rule: Any, params: dict, frame, kb) -> list[dict]:
                     "ev_kb_max_days": k.get("max_days"),
                     "ev_kb_min_interval_days": k.get("min_interval_days"),
                     "ev_reason": reason,
+                    "ev_kb_code": k["hilist_code"],
+                    "ev_kb_source": k.get("source"),
                 }
             )
     return out

@@ -46,6 +46,8 @@ def evaluate(rule: Any, params: dict, frame, kb) -> list[dict]:
                     "ev_limit_days": limit,
                     "ev_limit_source": source,
                     "ev_kb_max_prd_days": kb_days,
+                    "ev_kb_code": None if kb_days is None else k["hilist_code"],
+                    "ev_kb_source": None if kb_days is None else k.get("source"),
                     "ev_excess_days": days - limit,
                     "ev_net_amt": line["net_amt"],
                 }

@@ -35,6 +35,7 @@ def evaluate(rule: Any, params: dict, frame, kb) -> list[dict]:
                     "ev_daily_cnt": (cnt / days).quantize(Decimal("0.0001"), ROUND_HALF_UP),
                     "ev_kb_max_daily_cnt": k["max_daily_cnt"],
                     "ev_kb_hilist_code": k["hilist_code"],
+                    "ev_kb_source": k.get("source"),
                     "ev_excess_cnt": cnt - allowed,
                 }
             )

@@ -42,6 +42,7 @@ def evaluate(rule: Any, params: dict, frame, kb) -> list[dict]:
                 "ev_trac_prefix": prefix,
                 "ev_product_hilist_code": product.get("hilist_code"),
                 "ev_product_name": name if name is not None else product.get("hilist_code"),
+                "ev_kb_source": product.get("source"),
                 "ev_mismatched_code_count": len(codes),
                 "ev_trac_codes": sorted(set(codes)),
             }

@@ -61,6 +61,7 @@ def evaluate(rule: Any, params: dict, frame, kb) -> list[dict]:
                         "hilist_code": f["hilist_code"],
                         "item_name": f["item_name"],
                         "ev_kb_hilist_code": k["hilist_code"],
+                        "ev_kb_source": k.get("source"),
                         "ev_kb_max_days": k["max_days"],
                         "ev_course_start": start,
                         "ev_course_last_day": course_end - dt.timedelta(days=1),

@@ -47,6 +47,7 @@ def evaluate(rule: Any, config, params: dict, frame, kb) -> list[dict]:
             "ev_diag_code": d["diag_code"],
             "ev_diag_name": d["diag_name"],
             "ev_kb_diag_prefix": k["diag_prefix"],
+            "ev_kb_source": k.get("source"),
         }
         for c in cols:
             row[f"ev_kb_{c}"] = k.get(c)

@@ -60,6 +60,7 @@ def evaluate(rule: Any, config, params: dict, frame, kb) -> list[dict]:
                 "hilist_code": line["hilist_code"],
                 "item_name": item_name(line, k),
                 "ev_kb_code": k["hilist_code"],
+                "ev_kb_source": k.get("source"),
             }
             for c in kb_cols:
                 row[f"ev_kb_{c}"] = k.get(c)

@@ -1,11 +1,12 @@
 -- A05: restricted-payment item billed to the fund with none of its indication diagnoses and no approval
 WITH cand AS (
   SELECT l.feedetl_sn, l.psn_no, l.mdtrt_id, l.setl_id, l.fixmedins_code, l.net_amt, l.hilist_code, l.item_name,
-         l.hifp_pay, k.kb_hilist_code, k.item_name AS kb_item_name, k.indication_count, k.first_prefix
+         l.hifp_pay, k.kb_hilist_code, k.item_name AS kb_item_name, k.indication_count, k.first_prefix, k.kb_sources
   FROM fee_lines l
   JOIN (
     SELECT hilist_code, kb_hilist_code, MAX(item_name) AS item_name,
-           COUNT(DISTINCT diag_prefix) AS indication_count, MIN(diag_prefix) AS first_prefix
+           COUNT(DISTINCT diag_prefix) AS indication_count, MIN(diag_prefix) AS first_prefix,
+           {{ list_agg(source) }} AS kb_sources
     FROM kb_item_indication_match
     GROUP BY hilist_code, kb_hilist_code
   ) k ON k.hilist_code = l.hilist_code
@@ -25,6 +26,7 @@ SELECT c.feedetl_sn, c.psn_no, c.mdtrt_id, c.setl_id, c.fixmedins_code, c.net_am
        c.kb_hilist_code AS ev_kb_code,
        c.indication_count AS ev_indication_count,
        c.first_prefix AS ev_kb_diag_prefix_example,
+       c.kb_sources AS ev_kb_sources,
        c.hifp_pay AS ev_hifp_pay
 FROM cand c
 WHERE NOT EXISTS (

@@ -3,6 +3,7 @@ SELECT l.feedetl_sn, l.psn_no, l.mdtrt_id, l.setl_id, l.fixmedins_code,
        (l.pric - h.pric_uplmt_amt) * l.net_cnt AS vola_amt,
        l.hilist_code, l.item_name,
        h.pric_uplmt_amt AS ev_kb_pric_uplmt_amt,
+       h.source AS ev_kb_source,
        l.pric AS ev_pric,
        l.net_cnt AS ev_cnt
 FROM fee_lines l

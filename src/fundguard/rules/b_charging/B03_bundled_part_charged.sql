@@ -1,10 +1,14 @@
--- B03: a part line billed with its bundle's main item on one encounter within the pair's scope
+-- B03: a part line billed with its bundle's main item on one encounter within the pair's scope; the flag
+-- rests on the part line and the main item's line
+WITH pairs AS (
 SELECT feedetl_sn, psn_no, mdtrt_id, setl_id, fixmedins_code, vola_amt, hilist_code, item_name,
-       ev_main_feedetl_sn, ev_main_hilist_code, ev_main_item_name, ev_kb_scope, ev_scope_label
+       ev_main_feedetl_sn, ev_main_hilist_code, ev_main_item_name, ev_kb_bundle_code, ev_kb_part_code, ev_kb_source,
+       ev_kb_scope, ev_scope_label
 FROM (
   SELECT p.feedetl_sn, p.psn_no, p.mdtrt_id, p.setl_id, p.fixmedins_code, p.net_amt AS vola_amt, p.hilist_code, p.item_name,
          m.feedetl_sn AS ev_main_feedetl_sn, m.hilist_code AS ev_main_hilist_code,
          COALESCE(k.bundle_name, m.hilist_code) AS ev_main_item_name,
+         k.bundle_code AS ev_kb_bundle_code, k.part_code AS ev_kb_part_code, k.source AS ev_kb_source,
          k.scope AS ev_kb_scope,
          CASE k.scope WHEN 'hour' THEN '同一钟点' WHEN '6h' THEN '6小时' WHEN 'day' THEN '同一天' ELSE '同一就诊' END
            AS ev_scope_label,
@@ -20,3 +24,15 @@ FROM (
      OR (k.scope = '6h' AND {{ seconds_between(m.fee_ocur_time, p.fee_ocur_time) }} BETWEEN -21600 AND 21600)
 ) x
 WHERE rn = 1
+),
+involved AS (
+  SELECT feedetl_sn, {{ list_agg(sn) }} AS feedetl_sns FROM (
+    SELECT feedetl_sn, feedetl_sn AS sn FROM pairs
+    UNION ALL
+    SELECT feedetl_sn, ev_main_feedetl_sn AS sn FROM pairs
+  ) x
+  GROUP BY feedetl_sn
+)
+SELECT p.*, i.feedetl_sns
+FROM pairs p
+JOIN involved i ON i.feedetl_sn = p.feedetl_sn

@@ -69,6 +69,8 @@ SELECT p.feedetl_sn, p.psn_no, p.mdtrt_id, p.setl_id, p.fixmedins_code, p.vola_a
        p.other_code AS ev_other_code, COALESCE(i.other_name, p.other_code) AS ev_other_name,
        p.scope AS ev_kb_scope,
        CASE WHEN p.scope = 'day' THEN '同一天' ELSE '同一就诊' END AS ev_scope_label,
-       p.other_amt AS ev_other_amt
+       p.other_amt AS ev_other_amt,
+       p.hilist_code_a AS ev_kb_code_a, p.hilist_code_b AS ev_kb_code_b, k.source AS ev_kb_source
 FROM picked p
 JOIN involved i ON i.feedetl_sn = p.feedetl_sn
+JOIN kb_exclusive k ON k.hilist_code_a = p.hilist_code_a AND k.hilist_code_b = p.hilist_code_b AND k.scope = p.scope

@@ -4,10 +4,10 @@ WITH flagged AS (
 SELECT l.feedetl_sn, l.fee_ocur_time, l.psn_no, l.mdtrt_id, l.setl_id, l.fixmedins_code,
        CASE WHEN x.cum_cnt - x.max_cnt >= x.net_cnt THEN x.net_cnt ELSE x.cum_cnt - x.max_cnt END * x.pric AS vola_amt,
        l.hilist_code, l.item_name,
-       x.max_cnt AS ev_kb_max_cnt, x.cum_cnt AS ev_cum_cnt,
+       x.kb_hilist_code AS ev_kb_code, x.source AS ev_kb_source, x.max_cnt AS ev_kb_max_cnt, x.cum_cnt AS ev_cum_cnt,
        CASE WHEN x.cum_cnt - x.max_cnt >= x.net_cnt THEN x.net_cnt ELSE x.cum_cnt - x.max_cnt END AS ev_beyond_cnt
 FROM (
-  SELECT f.feedetl_sn, f.net_cnt, f.pric, k.max_cnt,
+  SELECT f.feedetl_sn, f.net_cnt, f.pric, k.kb_hilist_code, k.source, k.max_cnt,
          SUM(f.net_cnt) OVER (PARTITION BY f.mdtrt_id, f.hilist_code, k.kb_hilist_code
                               ORDER BY f.fee_ocur_time, f.feedetl_sn
                               ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS cum_cnt
@@ -37,6 +37,6 @@ involved AS (
   GROUP BY a.feedetl_sn
 )
 SELECT a.feedetl_sn, a.psn_no, a.mdtrt_id, a.setl_id, a.fixmedins_code, a.vola_amt, a.hilist_code, a.item_name,
-       i.feedetl_sns, a.ev_kb_max_cnt, a.ev_cum_cnt, a.ev_beyond_cnt
+       i.feedetl_sns, a.ev_kb_code, a.ev_kb_source, a.ev_kb_max_cnt, a.ev_cum_cnt, a.ev_beyond_cnt
 FROM flagged a
 JOIN involved i ON i.feedetl_sn = a.feedetl_sn

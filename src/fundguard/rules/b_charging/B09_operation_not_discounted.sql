@@ -2,7 +2,7 @@
 -- (charged in full) is the one with the highest catalog price, ties by fee time and line
 WITH ops AS (
   SELECT l.feedetl_sn, l.mdtrt_id, l.psn_no, l.setl_id, l.fixmedins_code, l.fee_date, l.fee_ocur_time, l.pric, l.net_cnt, l.hilist_code, l.item_name,
-         g.group_name, h.pric_uplmt_amt AS catalog_pric
+         g.group_name, g.source AS group_source, h.pric_uplmt_amt AS catalog_pric, h.source AS pric_source
   FROM fee_lines l
   JOIN kb_oprn_group g ON g.hilist_code = l.hilist_code
   JOIN kb_hilist h ON h.hilist_code = l.hilist_code
@@ -28,11 +28,20 @@ later AS (
 picked AS (
   SELECT l.*, ROW_NUMBER() OVER (PARTITION BY l.feedetl_sn ORDER BY l.later_cnt DESC, l.group_name) AS pick
   FROM later l
+),
+flagged AS (SELECT * FROM picked WHERE pick = 1),
+-- the flag rests on its line and the lines ranked before it in its group and day (the main operation)
+involved AS (
+  SELECT f.feedetl_sn, {{ list_agg(r.feedetl_sn) }} AS feedetl_sns
+  FROM flagged f
+  JOIN ranked r ON r.mdtrt_id = f.mdtrt_id AND r.group_name = f.group_name AND r.fee_date = f.fee_date AND r.seq <= f.seq
+  GROUP BY f.feedetl_sn
 )
-SELECT feedetl_sn, psn_no, mdtrt_id, setl_id, fixmedins_code,
-       (pric - catalog_pric * $max_discounted_ratio) * later_cnt AS vola_amt,
-       hilist_code, item_name,
-       group_name AS ev_kb_group_name, catalog_pric AS ev_catalog_pric, pric AS ev_pric, seq AS ev_seq,
-       later_cnt AS ev_discounted_cnt, {{ num_text($max_discounted_ratio * 100) }} AS ev_discount_pct
-FROM picked
-WHERE pick = 1
+SELECT f.feedetl_sn, f.psn_no, f.mdtrt_id, f.setl_id, f.fixmedins_code,
+       (f.pric - f.catalog_pric * $max_discounted_ratio) * f.later_cnt AS vola_amt,
+       f.hilist_code, f.item_name, i.feedetl_sns,
+       f.group_name AS ev_kb_group_name, f.group_source AS ev_kb_group_source,
+       f.catalog_pric AS ev_catalog_pric, f.pric_source AS ev_kb_pric_source, f.pric AS ev_pric, f.seq AS ev_seq,
+       f.later_cnt AS ev_discounted_cnt, {{ num_text($max_discounted_ratio * 100) }} AS ev_discount_pct
+FROM flagged f
+JOIN involved i ON i.feedetl_sn = f.feedetl_sn

@@ -36,7 +36,8 @@ bad_days AS (
 SELECT l.feedetl_sn, l.psn_no, l.mdtrt_id, l.setl_id, l.fixmedins_code, l.net_amt AS vola_amt, l.hilist_code, l.item_name,
        b.course_start AS ev_course_start, b.prev_date AS ev_prev_date,
        b.max_days AS ev_kb_max_days, b.min_interval_days AS ev_kb_min_interval_days,
-       b.reason AS ev_reason
+       b.reason AS ev_reason,
+       k.kb_hilist_code AS ev_kb_code, k.source AS ev_kb_source
 FROM fee_lines l
 JOIN kb_item_course_match k ON k.hilist_code = l.hilist_code
 JOIN bad_days b ON b.psn_no = l.psn_no AND b.kb_hilist_code = k.kb_hilist_code AND b.fee_date = l.fee_date

@@ -2,6 +2,8 @@
 WITH drug AS (
   SELECT l.feedetl_sn, l.hilist_code, l.item_name, l.med_type, l.prd_days, l.net_amt,
          k.max_prd_days AS kb_max_prd_days,
+         CASE WHEN k.max_prd_days IS NOT NULL THEN k.kb_hilist_code END AS kb_code,
+         CASE WHEN k.max_prd_days IS NOT NULL THEN k.source END AS kb_source,
          CASE
            WHEN k.max_prd_days IS NOT NULL THEN k.max_prd_days
            WHEN l.med_type = '14' THEN $chronic_max_prd_days
@@ -26,6 +28,7 @@ SELECT feedetl_sn,
        {{ prorate_amt(net_amt, prd_days - limit_days, prd_days) }} AS vola_amt,
        hilist_code, item_name,
        prd_days AS ev_prd_days, limit_days AS ev_limit_days, limit_source AS ev_limit_source,
-       kb_max_prd_days AS ev_kb_max_prd_days, prd_days - limit_days AS ev_excess_days, net_amt AS ev_net_amt
+       kb_max_prd_days AS ev_kb_max_prd_days, kb_code AS ev_kb_code, kb_source AS ev_kb_source,
+       prd_days - limit_days AS ev_excess_days, net_amt AS ev_net_amt
 FROM limited
 WHERE prd_days > limit_days

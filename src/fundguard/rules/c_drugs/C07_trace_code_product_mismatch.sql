@@ -13,7 +13,8 @@ mismatched AS (
 ),
 -- the code the message names: the smallest mismatched code of the line, with its product
 shown AS (
-  SELECT m.feedetl_sn, m.drug_trac_codg, m.trac_prefix, k.hilist_code AS product_code, k.item_name AS product_name
+  SELECT m.feedetl_sn, m.drug_trac_codg, m.trac_prefix, k.hilist_code AS product_code, k.item_name AS product_name,
+         k.source AS kb_source
   FROM (
     SELECT x.*, ROW_NUMBER() OVER (PARTITION BY x.feedetl_sn ORDER BY x.drug_trac_codg) AS rn FROM mismatched x
   ) m
@@ -29,6 +30,7 @@ per_line AS (
 SELECT l.feedetl_sn, l.net_amt AS vola_amt, l.hilist_code, l.item_name,
        s.drug_trac_codg AS ev_trac_code, s.trac_prefix AS ev_trac_prefix,
        s.product_code AS ev_product_hilist_code, COALESCE(s.product_name, s.product_code) AS ev_product_name,
+       s.kb_source AS ev_kb_source,
        p.mismatched_codes AS ev_mismatched_code_count, p.trac_codes AS ev_trac_codes
 FROM shown s
 JOIN per_line p ON p.feedetl_sn = s.feedetl_sn

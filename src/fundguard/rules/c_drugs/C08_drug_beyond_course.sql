@@ -2,7 +2,7 @@
 WITH drug AS (
   SELECT f.feedetl_sn, f.psn_no, f.fee_date, f.fee_ocur_time, f.prd_days, f.net_amt,
          {{ add_days(f.fee_date, f.prd_days) }} AS supply_end,
-         k.kb_hilist_code, k.max_days
+         k.kb_hilist_code, k.source AS kb_source, k.max_days
   FROM fee_net f
   JOIN kb_item_course_match k ON k.hilist_code = f.hilist_code
   WHERE f.med_chrgitm_type IN ('09', '10', '11') AND f.prd_days IS NOT NULL AND f.prd_days > 0
@@ -39,7 +39,7 @@ measured AS (
 SELECT m.feedetl_sn,
        {{ prorate_amt(m.net_amt, m.beyond_days, m.prd_days) }} AS vola_amt,
        l.hilist_code, l.item_name,
-       m.kb_hilist_code AS ev_kb_hilist_code, m.max_days AS ev_kb_max_days,
+       m.kb_hilist_code AS ev_kb_hilist_code, m.kb_source AS ev_kb_source, m.max_days AS ev_kb_max_days,
        m.course_start AS ev_course_start, {{ add_days(m.course_end, -1) }} AS ev_course_last_day,
        m.fee_date AS ev_fee_date, m.prd_days AS ev_prd_days, m.beyond_days AS ev_beyond_days
 FROM measured m

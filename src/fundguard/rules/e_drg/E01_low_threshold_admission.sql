@@ -8,7 +8,7 @@ WITH costs AS (
   GROUP BY mdtrt_id
 ),
 judged AS (
-  SELECT s.mdtrt_id, s.drg_code, k.drg_name, k.avg_cost, s.stay_days, s.medfee_sumamt, s.hifp_pay,
+  SELECT s.mdtrt_id, s.drg_code, k.drg_name, k.avg_cost, k.source AS kb_source, s.stay_days, s.medfee_sumamt, s.hifp_pay,
          COALESCE(c.line_cost, 0) AS line_cost,
          COALESCE(c.exam_cost, 0) AS exam_cost,
          CASE WHEN s.stay_days <= $max_los_days AND s.medfee_sumamt < $cost_share * k.avg_cost
@@ -28,6 +28,7 @@ SELECT mdtrt_id,
        stay_days AS ev_stay_days,
        medfee_sumamt AS ev_cost,
        avg_cost AS ev_kb_avg_cost,
+       kb_source AS ev_kb_source,
        CAST($cost_share * avg_cost AS DECIMAL(16,2)) AS ev_cost_limit,
        exam_cost AS ev_exam_cost,
        ROUND(exam_cost * 100.0 / CASE WHEN line_cost > 0 THEN line_cost ELSE 1 END, 1) AS ev_exam_pct,

@@ -12,7 +12,7 @@ main_oprn AS (
   ) o WHERE rn = 1
 ),
 judged AS (
-  SELECT s.mdtrt_id, s.drg_code, k.drg_name, k.weight, k.avg_cost, s.medfee_sumamt, s.hifp_pay,
+  SELECT s.mdtrt_id, s.drg_code, k.drg_name, k.weight, k.avg_cost, k.source AS kb_source, s.medfee_sumamt, s.hifp_pay,
          o.oprn_oprt_code,
          CASE WHEN substr(s.drg_code, length(s.drg_code), 1) IN ('1', '3') AND s.medfee_sumamt < $cost_share * k.avg_cost
               THEN 1 ELSE 0 END AS is_cheap_complicated,
@@ -31,6 +31,7 @@ SELECT mdtrt_id,
        COALESCE(drg_name, drg_code) AS ev_drg_name,
        CAST(weight AS DECIMAL(10,4)) AS ev_kb_weight,
        avg_cost AS ev_kb_avg_cost,
+       kb_source AS ev_kb_source,
        medfee_sumamt AS ev_cost,
        hifp_pay AS ev_hifp_pay,
        oprn_oprt_code AS ev_main_oprn_code,
