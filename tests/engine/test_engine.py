@@ -317,6 +317,34 @@ def test_run_json_records_the_software_versions(dataset, tmp_path, library):
     assert run["versions"]["duckdb"] == duckdb_module.__version__ and run["versions"]["fundguard"]
     shown = CliRunner().invoke(app, ["--version"])
     assert shown.exit_code == 0 and f"duckdb {duckdb_module.__version__}" in shown.stdout
+    assert f"engine_code {run['versions']['engine_code']}" in shown.stdout
+
+
+def test_the_engine_code_is_part_of_the_run_id(tmp_path, monkeypatch):
+    # a change to the shared views (refund netting, say) can change flags while every rule version stays:
+    # the run records the engine code's digest, and two runs by different code never share a run_id
+    import shutil
+
+    from fundguard.engine import run as run_module
+
+    src = Path(run_module.__file__).resolve().parent.parent
+    first = run_module.engine_digest()
+    assert first == run_module.engine_digest()
+    before = compute_run_id({"feedetl": "x"}, "kb", {"A01": "v"})
+    copy = tmp_path / "fundguard"
+    shutil.copytree(src / "engine", copy / "engine")
+    shutil.copytree(src / "contract", copy / "contract")
+    views = copy / "engine" / "views.py"
+    views.write_text(views.read_text(encoding="utf-8") + "\n# changed\n", encoding="utf-8")
+    monkeypatch.setattr(run_module, "__file__", str(copy / "engine" / "run.py"))
+    run_module.engine_digest.cache_clear()
+    try:
+        assert run_module.engine_digest() != first
+        assert compute_run_id({"feedetl": "x"}, "kb", {"A01": "v"}) != before
+    finally:
+        monkeypatch.undo()
+        run_module.engine_digest.cache_clear()
+    assert run_module.engine_digest() == first
 
 
 def test_a_new_out_folder_gets_the_usual_permissions(dataset, tmp_path, library):

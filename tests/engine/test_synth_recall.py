@@ -49,3 +49,27 @@ def test_unlabelled_flags_reported(audited, capsys):
     with capsys.disabled():
         print("\nunlabelled flags per rule:", dict(extra) or "none")
     assert run["totals"]["flags"] >= 1
+
+
+def test_a_flag_lists_the_encounter_of_every_line_it_rests_on(audited):
+    # interfaces.md: mdtrt_ids are "the encounters it rests on"; a case opened from a flag reads them
+    data, out, _ = audited
+    con = duckdb.connect()
+    flags = f"(SELECT f.rule_id, f.flag_id, f.mdtrt_ids, u.sn FROM read_parquet('{out}/flags.parquet') f, unnest(f.feedetl_sn) AS u(sn))"
+    missing = con.execute(
+        f"""
+        SELECT x.rule_id, x.flag_id, l.mdtrt_id FROM {flags} x
+        JOIN read_parquet('{data}/feedetl.parquet') l ON l.feedetl_sn = x.sn
+        WHERE NOT list_contains(x.mdtrt_ids, l.mdtrt_id)
+        ORDER BY 1, 2 LIMIT 20
+        """  # noqa: S608
+    ).fetchall()
+    assert not missing, missing
+    spanning = con.execute(
+        f"""
+        SELECT count(DISTINCT x.flag_id) FROM {flags} x
+        JOIN read_parquet('{data}/feedetl.parquet') l ON l.feedetl_sn = x.sn
+        GROUP BY x.flag_id HAVING count(DISTINCT l.mdtrt_id) > 1 LIMIT 1
+        """  # noqa: S608
+    ).fetchall()
+    assert spanning, "no flag rests on lines of two encounters: the check above saw nothing to check"

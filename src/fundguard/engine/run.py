@@ -8,6 +8,7 @@ Nothing is written to the output folder unless the whole run completes.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
@@ -107,7 +108,7 @@ def compute_run_id(
 ) -> str:
     """Inputs, knowledge content, rule versions and the manifest flags that decide whether a rule runs
     (`requires_kb_manifest`: not part of the content hash, yet they change the flags)."""
-    content: dict[str, Any] = {"inputs": input_hashes, "kb": kb_hash, "rules": versions}
+    content: dict[str, Any] = {"inputs": input_hashes, "kb": kb_hash, "rules": versions, "engine": engine_digest()}
     if kb_flags:
         content["kb_flags"] = kb_flags
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
@@ -489,8 +490,20 @@ def _publish(tmp: Path, out: Path) -> None:
         os.replace(tmp / name, out / name)
 
 
+@functools.cache
+def engine_digest() -> str:
+    """A hash of the code every rule's flags pass through besides the rule's own files and kind (the
+    contract loader, the curated views, macros, flag assembly, both backends): a rule version says what
+    a rule asks, this says what computed it, so two runs by different code never share a run_id."""
+    root = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256()
+    for path in sorted([*(root / "engine").rglob("*.py"), *(root / "contract").rglob("*.py")]):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
 def software_versions() -> dict[str, str]:
-    """FundGuard's own version and the engines' (a run records what computed it)."""
+    """FundGuard's own version, the engines' and the engine code's digest (a run records what computed it)."""
     from importlib.metadata import PackageNotFoundError, version
 
     out = {}
@@ -499,6 +512,7 @@ def software_versions() -> dict[str, str]:
             out[name] = version(name)
         except PackageNotFoundError:
             continue
+    out["engine_code"] = engine_digest()
     return out
 
 

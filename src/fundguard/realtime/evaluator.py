@@ -215,7 +215,9 @@ class Evaluator:
                 line = frame.line_by_sn[row["feedetl_sn"]]
                 psn_no, mdtrt_id = line["psn_no"], line["mdtrt_id"]
                 lines = lines if lines is not None else [row["feedetl_sn"]]
-                encs = encs if encs is not None else [mdtrt_id]
+                if encs is None:  # the encounters of every line the flag rests on (as the batch rules list them)
+                    rested = (*lines, *(row.get("_involved") or ()))
+                    encs = sorted({mdtrt_id} | {frame.line_by_sn[s]["mdtrt_id"] for s in rested if s in frame.line_by_sn})
             elif g is Granularity.MDTRT:
                 m = frame.mdtrt[row["mdtrt_id"]]
                 psn_no, mdtrt_id = m["psn_no"], m["mdtrt_id"]

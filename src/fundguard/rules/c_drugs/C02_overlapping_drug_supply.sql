@@ -2,7 +2,7 @@
 -- a partly refunded line supplies what remains: prd_days x net_cnt / cnt whole days (in DOUBLE, as the
 -- real-time twin computes it; the 1e-6 keeps 9.999... from an exact 10 whole)
 WITH supplied AS (
-  SELECT f.feedetl_sn, f.psn_no, f.hilist_code, f.fee_date, f.fee_ocur_time, f.net_amt,
+  SELECT f.feedetl_sn, f.mdtrt_id, f.psn_no, f.hilist_code, f.fee_date, f.fee_ocur_time, f.net_amt,
          CASE WHEN f.net_cnt >= f.cnt THEN f.prd_days
               ELSE CAST(FLOOR(CAST(f.prd_days AS DOUBLE) * CAST(f.net_cnt AS DOUBLE) / CAST(f.cnt AS DOUBLE) + 0.000001) AS INTEGER)
          END AS prd_days
@@ -34,7 +34,7 @@ flagged AS (
 ),
 -- evidence: the flagged line and the earlier lines whose supply reaches into its period
 involved AS (
-  SELECT a.feedetl_sn, {{ list_agg(b.feedetl_sn) }} AS feedetl_sns
+  SELECT a.feedetl_sn, {{ list_agg(b.feedetl_sn) }} AS feedetl_sns, {{ list_agg(b.mdtrt_id) }} AS mdtrt_ids
   FROM flagged a
   JOIN drug b
     ON b.psn_no = a.psn_no AND b.hilist_code = a.hilist_code
@@ -44,7 +44,7 @@ involved AS (
 )
 SELECT o.feedetl_sn,
        {{ prorate_amt(o.net_amt, o.overlap_days, o.prd_days) }} AS vola_amt,
-       i.feedetl_sns, l.hilist_code, l.item_name,
+       i.feedetl_sns, i.mdtrt_ids, l.hilist_code, l.item_name,
        o.fee_date AS ev_fee_date, o.prd_days AS ev_prd_days, o.supply_end AS ev_supply_end,
        o.prev_end AS ev_earlier_supply_end, o.overlap_days AS ev_overlap_days, o.net_amt AS ev_net_amt
 FROM flagged o
