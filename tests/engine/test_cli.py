@@ -57,6 +57,8 @@ def test_audit_and_summary(dataset, tmp_path):
     assert b06["name"] == names["B06"] and "条例" in b06["legal_basis"]["regulation"] and b06["severity"] in (1, 2, 3)
     table = runner.invoke(app, ["flags", "summary", str(out)])
     assert "按规则" in table.stdout and "按严重程度" in table.stdout and names["A03"] in table.stdout
+    # a summed amount says it is a sum of per-rule amounts, not what is refused
+    assert "不等于应拒付或追回的金额" in table.stdout and "不等于应拒付或追回的金额" in result.output
 
 
 def test_summary_json_lists_every_group_and_the_table_the_top_ones(tmp_path):

@@ -104,3 +104,21 @@ def test_a_flag_rests_on_the_lines_that_make_it_a_violation(rule_id, index, line
         assert got and all(sns == every for sns in got.values()), got
     else:
         assert got == lines
+
+
+def test_d06_says_when_a_stay_has_no_check_in_records():
+    # "0 天签到不在院" read as "checked and present" for a stay nobody checked
+    from fundguard.engine.examples import run_example
+
+    rule = load_registry().get("D06")
+    (unchecked,) = run_example(rule, 0).messages
+    assert "无签到核验记录" in unchecked and "签到不在院" not in unchecked
+    (absent,) = run_example(rule, 5).messages
+    assert "2 天签到不在院（标准 2 天）" in absent and "无签到核验记录" not in absent
+
+
+def test_b02_names_the_line_a_duplicate_repeats():
+    from fundguard.engine.examples import run_example
+
+    (message,) = run_example(load_registry().get("B02"), 4).messages
+    assert "与同一就诊中明细 F1 的数量、单价、收费时间完全相同" in message

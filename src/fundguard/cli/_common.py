@@ -46,6 +46,9 @@ def progress_bar() -> Iterator[Progress]:
     with progress:
         yield progress
 
+#: said wherever flag amounts are summed: each rule states its own amount (README "Choices")
+OVERLAP_NOTE = "涉及金额为各规则分别计算的金额之和: 同一笔费用可能被多条规则从不同角度计入, 不等于应拒付或追回的金额 (由复核逐笔认定)"
+
 EXIT_OK = 0
 EXIT_BAD_INPUT = 1
 EXIT_USAGE = 2

@@ -13,6 +13,7 @@ from fundguard.cli._common import (
     EXIT_BAD_INPUT,
     EXIT_INTERRUPTED,
     EXIT_USAGE,
+    OVERLAP_NOTE,
     RulesDirOption,
     err_console,
     out_console,
@@ -112,6 +113,8 @@ def audit(
     for r in run["rules"]:
         if r["status"] == "skipped":
             err_console.print(f"  跳过 {r['id']}: {r['reason']}", markup=False)
+    if totals["flags"]:
+        err_console.print(f"  {OVERLAP_NOTE}", markup=False)
     for warning in run.get("warnings", []):
         err_console.print(f"  注意: {warning}", markup=False)
 

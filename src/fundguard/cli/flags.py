@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from fundguard.cli._common import EXIT_BAD_INPUT, err_console, out_console
+from fundguard.cli._common import EXIT_BAD_INPUT, OVERLAP_NOTE, err_console, out_console
 
 flags_app = typer.Typer(help="疑点 Flags of an audit run.", no_args_is_help=True)
 
@@ -101,6 +101,7 @@ def summary(
         out_console.print_json(json.dumps(body, ensure_ascii=False))
         return
     out_console.print(f"疑点共 {total[0]:,} 条, 涉及金额 {total[1]:.2f} 元", markup=False)
+    out_console.print(OVERLAP_NOTE, markup=False)
     for g, rows in result.items():
         heading = _GROUPS[g][1]
         shown = f" (共 {distinct[g]:,} 项, 列出金额最高的 {len(rows)} 项; --top 调整)" if distinct[g] > len(rows) else ""

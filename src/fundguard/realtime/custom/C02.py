@@ -4,6 +4,7 @@ for more than `overlap_days` days; amount the overlapping days' share in whole c
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from typing import Any
 
@@ -48,8 +49,8 @@ def evaluate(rule: Any, params: dict, frame, kb) -> list[dict]:
                     "item_name": a["item_name"],
                     "ev_fee_date": fee_date,
                     "ev_prd_days": days[i],
-                    "ev_supply_end": end,
-                    "ev_earlier_supply_end": prev_end,
+                    "ev_supply_last_day": end - dt.timedelta(days=1),
+                    "ev_earlier_supply_last_day": prev_end - dt.timedelta(days=1),
                     "ev_overlap_days": overlap,
                     "ev_net_amt": a["net_amt"],
                     "_line_amts": {a["feedetl_sn"]: amount},

@@ -45,8 +45,10 @@ involved AS (
 SELECT o.feedetl_sn,
        {{ prorate_amt(o.net_amt, o.overlap_days, o.prd_days) }} AS vola_amt,
        i.feedetl_sns, i.mdtrt_ids, l.hilist_code, l.item_name,
-       o.fee_date AS ev_fee_date, o.prd_days AS ev_prd_days, o.supply_end AS ev_supply_end,
-       o.prev_end AS ev_earlier_supply_end, o.overlap_days AS ev_overlap_days, o.net_amt AS ev_net_amt
+       o.fee_date AS ev_fee_date, o.prd_days AS ev_prd_days,
+       -- the last day each supply covers (supply_end is the day after it)
+       {{ add_days(o.supply_end, -1) }} AS ev_supply_last_day,
+       {{ add_days(o.prev_end, -1) }} AS ev_earlier_supply_last_day, o.overlap_days AS ev_overlap_days, o.net_amt AS ev_net_amt
 FROM flagged o
 JOIN involved i ON i.feedetl_sn = o.feedetl_sn
 JOIN fee_lines l ON l.feedetl_sn = o.feedetl_sn

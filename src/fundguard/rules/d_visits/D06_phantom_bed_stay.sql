@@ -42,15 +42,21 @@ stay_marks AS (
 absent_dates AS (
   SELECT mdtrt_id, COUNT(DISTINCT chk_date) AS absent_days FROM absences GROUP BY mdtrt_id
 ),
+-- stays with any check-in record: "0 days absent" means checked and present only where there are records
+checked AS (
+  SELECT c.mdtrt_id, COUNT(*) AS checkins FROM checkin c JOIN stays s ON s.mdtrt_id = c.mdtrt_id GROUP BY c.mdtrt_id
+),
 measured AS (
   SELECT s.mdtrt_id, s.stay_days, s.hifp_pay, s.begn_date, s.end_date,
          s.stay_days - COALESCE(m.service_days, 0) AS empty_days,
          s.stay_days - COALESCE(m.attended_days, 0) AS empty_or_absent_days,
          COALESCE(m.absent_stay_days, 0) AS absent_stay_days,
-         COALESCE(a.absent_days, 0) AS absent_days
+         COALESCE(a.absent_days, 0) AS absent_days,
+         COALESCE(c.checkins, 0) AS checkins
   FROM stays s
   LEFT JOIN stay_marks m ON m.mdtrt_id = s.mdtrt_id
   LEFT JOIN absent_dates a ON a.mdtrt_id = s.mdtrt_id
+  LEFT JOIN checked c ON c.mdtrt_id = s.mdtrt_id
 ),
 judged AS (
   SELECT x.*,
@@ -73,6 +79,10 @@ SELECT mdtrt_id,
        empty_days AS ev_empty_days,
        ROUND(empty_days * 100.0 / stay_days, 1) AS ev_empty_pct,
        absent_days AS ev_absent_days,
+       checkins AS ev_checkins,
+       CASE WHEN checkins = 0 THEN '无签到核验记录'
+            ELSE concat(CAST(absent_days AS VARCHAR), ' 天签到不在院（标准 ', CAST($absent_days AS VARCHAR), ' 天）')
+       END AS ev_absence_text,
        unpaid_days AS ev_unpaid_days,
        hifp_pay AS ev_hifp_pay
 FROM judged
