@@ -43,6 +43,10 @@ if "prorate_amt" in macros.MACRO_NAMES:
     # cents × share beyond BIGINT (1e8 cents × 1e12): it wrapped around on Spark, overflowed on DuckDB
     EXPRESSIONS["prorate_amt_large"] = ("{{ prorate_amt(CAST(1000000.00 AS DECIMAL(16,2)), "
                                         "CAST(999999930000 + days AS BIGINT), CAST(1000000000000 AS BIGINT)) }}")
+if "pct1" in macros.MACRO_NAMES:
+    # 70.05 % and 60.15 %: ROUND(x, 1) of a DOUBLE gave 70.0 on DuckDB and 70.1 on Spark
+    EXPRESSIONS["pct1"] = "{{ pct1(CAST(days AS DECIMAL(16,2)) * 10.01 + 0.00, 100 + days * 0) }}"
+    EXPRESSIONS["pct1_halves"] = "{{ pct1(CAST(70.05 AS DECIMAL(16,2)) + days * 0, CAST(100.00 AS DECIMAL(16,2))) }}"
 if "num_text" in macros.MACRO_NAMES:
     EXPRESSIONS["num_text"] = "{{ num_text(CAST(days AS DECIMAL(16,4)) / 4) }}"
 
@@ -81,3 +85,21 @@ def test_prorate_amt_rounds_half_cents_away_from_zero():
     assert [str(v) for v in got] == ["0.53", "0.13", "-0.53", "5.00"]
     big = "SELECT {{ prorate_amt(1000000.00, CAST(999999930000 AS BIGINT), CAST(1000000000000 AS BIGINT)) }}"
     assert str(duckdb.sql(macros.expand(big, "duckdb")).fetchall()[0][0]) == "999999.93"  # not an INT64 overflow
+
+
+def test_pct1_rounds_the_exact_ratio_half_away_from_zero():
+    sql = ("SELECT {{ pct1(70.05, 100.00) }}, {{ pct1(60.15, 100) }}, {{ pct1(1, 3) }}, {{ pct1(2, 3) }}, "
+           "{{ pct1(0, 7) }}, {{ pct1(5, 9) }}")
+    (got,) = duckdb.sql(macros.expand(sql, "duckdb")).fetchall()
+    assert [str(v) for v in got] == ["70.1", "60.2", "33.3", "66.7", "0.0", "55.6"]
+
+
+def test_data_values_are_not_spark_variables(spark):
+    # a code map of a few rows is registered as literal rows: `${…}` inside a value must stay as given
+    import pyarrow as pa
+
+    from fundguard.engine.backends.spark import register_arrow
+
+    codes = ["N40${env:HOME}", "N40${spark.app.name}", "N40.x00"]
+    register_arrow(spark, "_subst_probe", pa.table({"code": codes}), [("code", "VARCHAR")])
+    assert sorted(r[0] for r in spark.sql("SELECT code FROM _subst_probe").collect()) == sorted(codes)

@@ -40,6 +40,15 @@ def _prorate_amt(amt: str, num: str, den: str) -> str:
     return f"(CAST(ROUND(CAST({cents} AS DOUBLE) / CAST(({den}) AS DOUBLE), 0) AS DECIMAL(18,0)) * 0.01)"
 
 
+def _pct1(num: str, den: str) -> str:
+    # num ÷ den as a percentage with one decimal, rounded half away from zero: both taken to integers (4
+    # places) first, so the only rounding is of an exact ratio at a whole tenth. ROUND(x, 1) of a DOUBLE
+    # rounds the binary value on DuckDB (70.05 -> 70.0) and the printed one on Spark (70.1)
+    n = f"CAST(CAST(({num}) * 10000 AS DECIMAL(38,0)) AS DOUBLE)"
+    d = f"CAST(CAST(({den}) * 10000 AS DECIMAL(38,0)) AS DOUBLE)"
+    return f"CAST(CAST(ROUND({n} * 1000 / {d}, 0) AS DECIMAL(18,0)) * 0.1 AS DECIMAL(8,1))"
+
+
 DUCKDB: dict[str, MacroImpl] = {
     "age_years": _duckdb_age_years,
     # calendar days from d1 to d2 (d2 - d1), dates or timestamps (their dates)
@@ -59,6 +68,7 @@ DUCKDB: dict[str, MacroImpl] = {
     # hash differently, so a rule uses it only to narrow, then compares the values themselves
     "key_hash": lambda *xs: f"hash({', '.join(xs)})",
     "prorate_amt": _prorate_amt,
+    "pct1": _pct1,
 }
 
 SPARK: dict[str, MacroImpl] = {
@@ -76,6 +86,7 @@ SPARK: dict[str, MacroImpl] = {
     "num_text": lambda x: _num_text(x, "STRING"),  # Spark 4: VARCHAR needs a length
     "key_hash": lambda *xs: f"xxhash64({', '.join(xs)})",
     "prorate_amt": _prorate_amt,
+    "pct1": _pct1,
 }
 
 BACKENDS: dict[str, dict[str, MacroImpl]] = {"duckdb": DUCKDB, "spark": SPARK}

@@ -57,6 +57,9 @@ SESSION_CONF: dict[str, str] = {
     "spark.sql.decimalOperations.allowPrecisionLoss": "false",
     # rule SQL reads the registered tables only: no `SELECT … FROM text.`/etc/…`` on files
     "spark.sql.runSQLOnFiles": "false",
+    # small tables are registered as literal rows: `${env:…}` or `${spark.…}` in a data value (a code, a
+    # name) must stay text, not be replaced by Spark's variable substitution
+    "spark.sql.variable.substitute": "false",
 }
 #: extra settings for local mode (one machine): the driver is the executor, so it holds the cached
 #: views; 2g ran out of heap on a 1M-line audit
@@ -96,7 +99,7 @@ def spark_session(master: str | None = None, *, app_name: str = "fundguard", con
     for key, value in settings.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
-    for key in ("spark.sql.session.timeZone", "spark.sql.ansi.enabled"):
+    for key in ("spark.sql.session.timeZone", "spark.sql.ansi.enabled", "spark.sql.variable.substitute"):
         spark.conf.set(key, settings[key])
     # Spark's warnings while rules run ("Broadcasting large task binary", plan strings truncated) are
     # nothing an operator acts on and break into the progress bar; errors still show

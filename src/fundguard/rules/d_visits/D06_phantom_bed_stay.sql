@@ -69,15 +69,14 @@ judged AS (
   ) x
 )
 SELECT mdtrt_id,
-       -- hifp_pay x unpaid_days / stay_days in cents, rounded half away from zero (exact: integer arithmetic)
-       CASE WHEN hifp_pay > 0
-            THEN CAST(FLOOR((2 * CAST(hifp_pay * 100 AS BIGINT) * unpaid_days + stay_days) / (2 * stay_days)) AS DECIMAL(18,0)) * 0.01
+       -- hifp_pay x unpaid_days / stay_days in cents, rounded half away from zero
+       CASE WHEN hifp_pay > 0 THEN {{ prorate_amt(hifp_pay, unpaid_days, stay_days) }}
             ELSE CAST(0 AS DECIMAL(16,2)) END AS vola_amt,
        stay_days AS ev_stay_days,
        CAST(begn_date AS VARCHAR) AS ev_begn_date,
        CAST(end_date AS VARCHAR) AS ev_end_date,
        empty_days AS ev_empty_days,
-       ROUND(empty_days * 100.0 / stay_days, 1) AS ev_empty_pct,
+       {{ pct1(empty_days, stay_days) }} AS ev_empty_pct,
        absent_days AS ev_absent_days,
        checkins AS ev_checkins,
        CASE WHEN checkins = 0 THEN '无签到核验记录'

@@ -31,7 +31,7 @@ SELECT mdtrt_id,
        kb_source AS ev_kb_source,
        CAST($cost_share * avg_cost AS DECIMAL(16,2)) AS ev_cost_limit,
        exam_cost AS ev_exam_cost,
-       ROUND(exam_cost * 100.0 / CASE WHEN line_cost > 0 THEN line_cost ELSE 1 END, 1) AS ev_exam_pct,
+       {{ pct1(exam_cost, CASE WHEN line_cost > 0 THEN line_cost ELSE 1 END) }} AS ev_exam_pct,
        is_short_cheap AS ev_short_cheap,
        is_exam_heavy AS ev_exam_heavy,
        concat(
@@ -41,7 +41,7 @@ SELECT mdtrt_id,
                                                   ' 元（组均费用 ', CAST(avg_cost AS VARCHAR), ' 元的 ',
                                                   CAST(CAST($cost_share * 100 AS DECIMAL(8,1)) AS VARCHAR), '%）；') ELSE '' END,
          CASE WHEN is_exam_heavy = 1 THEN concat('无手术费，检查化验费 ', CAST(exam_cost AS VARCHAR), ' 元占费用的 ',
-                                                 CAST(ROUND(exam_cost * 100.0 / line_cost, 1) AS VARCHAR), '%（标准 ',
+                                                 CAST({{ pct1(exam_cost, line_cost) }} AS VARCHAR), '%（标准 ',
                                                  CAST(CAST($exam_share * 100 AS DECIMAL(8,1)) AS VARCHAR), '% 及以上）；') ELSE '' END
        ) AS ev_reason,
        hifp_pay AS ev_hifp_pay
