@@ -151,6 +151,19 @@ CASES = [
         lambda d: set_cell(d, "feedetl", 3, "fixmedins_code", "H1"),
         ("feedetl.csv", 3, "fixmedins_code", "不一致"),
     ),
+    # DuckDB reads these as numbers (10, 16, 10) and Spark as NULL: a plain number or an error
+    (
+        "digit separator in a quantity",
+        lambda d: (set_cell(d, "feedetl", 2, "cnt", "1_0"), set_cell(d, "feedetl", 2, "det_item_fee_sumamt", "300.00")),
+        ("feedetl.csv", 2, "cnt", "实际为 \"1_0\""),
+    ),
+    ("hexadecimal supply days", lambda d: set_cell(d, "feedetl", 1, "prd_days", "0x10"), ("feedetl.csv", 1, "prd_days", "实际为 \"0x10\"")),
+    ("exponent in an integer", lambda d: set_cell(d, "feedetl", 1, "prd_days", "1e1"), ("feedetl.csv", 1, "prd_days", "实际为 \"1e1\"")),
+    (
+        "hour 24 (read as the next day)",
+        lambda d: set_cell(d, "feedetl", 1, "fee_ocur_time", "2025-03-01 24:00:00"),
+        ("feedetl.csv", 1, "fee_ocur_time", "时间"),
+    ),
     (
         "discharge before admission",
         lambda d: set_cell(d, "mdtrt", 2, "endtime", "2025-03-01 10:00:00"),

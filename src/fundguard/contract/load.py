@@ -45,7 +45,10 @@ NEVER_EMPTY = ("psn", "mdtrt", "feedetl")
 CSV_NULLS = ["", "\\N", "NULL", "null"]
 #: a date, or a date at midnight as database DATE exports write it (Oracle: `1975-06-03 00:00:00`)
 _DATE_RE = r"^\d{4}-\d{2}-\d{2}( 00:00(:00)?)?$"
-_TIME_RE = r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?$"
+_TIME_RE = r"^\d{4}-\d{2}-\d{2}[ T]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?$"
+#: a character no plain number written as text has: DuckDB would read `1_000` as 1000, `0x10` as 16,
+#: `1e1` as 10 (Spark reads them as NULL), and nobody exports quantities that way
+_NOT_PLAIN_NUMBER_RE = r"[^0-9. +-]"
 _TYPE_WORDS = {
     ColumnType.STR: "文本",
     ColumnType.CODE: "代码",
@@ -644,6 +647,9 @@ class _Loader:
                 bad_type = f"({name} IS NOT NULL AND (NOT regexp_matches({name}, '{_DATE_RE}') OR TRY_CAST({name} AS DATE) IS NULL))"
             elif is_text and col.type is ColumnType.TIME:
                 bad_type = f"({name} IS NOT NULL AND (NOT regexp_matches({name}, '{_TIME_RE}') OR TRY_CAST({name} AS TIMESTAMP) IS NULL))"
+            elif is_text and col.type in (ColumnType.INT, ColumnType.DECIMAL):
+                bad_type = (f"({name} IS NOT NULL AND (regexp_matches({name}, '{_NOT_PLAIN_NUMBER_RE}')"
+                            f" OR TRY_CAST({name} AS {col.duckdb_type}) IS NULL))")
             elif col.type in (ColumnType.STR, ColumnType.CODE):
                 bad_type = "FALSE"
             if bad_type != "FALSE":
@@ -653,6 +659,8 @@ class _Loader:
                     # a number the contract type cannot hold is out of range, not "not a number"
                     number = (f"TRY_CAST({name} AS HUGEINT) IS NOT NULL" if col.type is ColumnType.INT
                               else f"isfinite(TRY_CAST({name} AS DOUBLE))")
+                    if is_text:
+                        number = f"(NOT regexp_matches({name}, '{_NOT_PLAIN_NUMBER_RE}') AND {number})"
                     reason = (f"CASE WHEN {number} THEN '超出范围: 应为 ' || ? || '，实际为 \"'"
                               f" || CAST({name} AS VARCHAR) || '\"' ELSE {reason} END")
                     params = [col.duckdb_type, wanted]
