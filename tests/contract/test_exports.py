@@ -38,6 +38,25 @@ def test_a_padded_item_code_is_refused(tmp_path):
     assert {(f, c) for f, _, c, _ in found} == {("feedetl.csv", "hilist_code")} and len(found) == len(rows)
 
 
+@pytest.mark.parametrize("mark", ["\t", "\u3000", "\u200b", "\xa0", "\ufeff", "\x1b"])
+@pytest.mark.parametrize("where", ["end", "start"])
+def test_an_invisible_character_at_either_end_of_a_code_is_refused(tmp_path, mark, where):
+    # a tab, a full-width, no-break or zero-width space: the code matched no knowledge entry, silently
+    directory = write_csv_dataset(tmp_path / "ds")
+    code = read_rows(directory / "feedetl.csv")[1]["hilist_code"]
+    set_cell(directory, "feedetl", 2, "hilist_code", code + mark if where == "end" else mark + code)
+    found = _issues(directory)
+    assert [(f, r, c) for f, r, c, _ in found] == [("feedetl.csv", 2, "hilist_code")], found
+    assert "不可见字符" in found[0][3]
+
+
+def test_codes_with_chinese_or_inner_spaces_load(tmp_path):
+    directory = write_csv_dataset(tmp_path / "ds")
+    set_cell(directory, "feedetl", 2, "hilist_code", "中药饮片 001")
+    set_cell(directory, "feedetl", 3, "bilg_dept_codg", "内科")
+    load_dataset(directory, duckdb.connect())
+
+
 @pytest.mark.parametrize("value", ["8.10000E+19", "4.40106E+17", "1E+5"])
 def test_excel_scientific_notation_in_an_id_is_refused(tmp_path, value):
     directory = write_csv_dataset(tmp_path / "ds")

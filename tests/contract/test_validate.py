@@ -872,3 +872,38 @@ def test_lines_of_ten_billion_yuan_and_more_are_checked_not_an_overflow(tmp_path
         load_dataset(bad, duckdb.connect())
     assert [(i.row, i.column) for i in info.value.issues] == [(2, "det_item_fee_sumamt")]
     assert "数量×单价 = 180000000000.00" in info.value.issues[0].message
+
+
+@pytest.mark.parametrize("threaded_first", [True, False])
+def test_an_unclosed_quote_in_the_last_column_is_named_not_swallowing_the_rows_after_it(tmp_path, threaded_first):
+    # the CSV reader took the rest of the file as one value: rows vanished and the load passed
+    directory = write_csv_dataset(tmp_path / "ds")
+    path = directory / "feedetl.csv"
+    rows = read_rows(path)
+    header = list(rows[0])
+    write_rows(path, rows)  # minimal quoting: no value is quoted
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    assert len(lines) >= 4
+    lines[2] = lines[2].rstrip("\r\n").rsplit(",", 1)[0] + ',"abc\n'
+    if not threaded_first:  # a quoted multi-line value elsewhere sends the read down the careful path
+        first = lines[1].rstrip("\r\n").split(",")
+        first[1] = f'"{first[1]}\n"'
+        lines[1] = ",".join(first) + "\n"
+    path.write_text("".join(lines), encoding="utf-8")
+    with pytest.raises(ContractError) as info:
+        load_dataset(directory, duckdb.connect())
+    (issue,) = info.value.issues
+    assert (issue.file, issue.row, issue.column) == ("feedetl.csv", 2, header[-1])
+    assert "引号未闭合" in issue.message
+
+
+def test_a_quoted_multi_line_value_at_the_end_of_the_file_is_fine(tmp_path):
+    directory = write_csv_dataset(tmp_path / "ds")
+    path = directory / "fixmedins.csv"
+    rows = read_rows(path)
+    rows[-1]["fixmedins_name"] = "某医院\n（分院）"
+    write_rows(path, rows, [c for c in rows[0] if c != "fixmedins_name"] + ["fixmedins_name"])
+    assert path.read_text(encoding="utf-8").rstrip().endswith('"')
+    con = duckdb.connect()
+    load_dataset(directory, con)
+    assert con.execute("SELECT count(*) FROM fixmedins WHERE fixmedins_name = '某医院\n（分院）'").fetchone()[0] == 1

@@ -49,6 +49,11 @@ _TIME_RE = r"^\d{4}-\d{2}-\d{2}[ T]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)
 #: a character no plain number written as text has: DuckDB would read `1_000` as 1000, `0x10` as 16,
 #: `1e1` as 10 (Spark reads them as NULL), and nobody exports quantities that way
 _NOT_PLAIN_NUMBER_RE = r"[^0-9. +-]"
+#: codes matched against knowledge entries (where an invisible character loses the match silently)
+KB_MATCHED_CODES = frozenset({("feedetl", "hilist_code"), ("diag", "diag_code"), ("oprn", "oprn_oprt_code"),
+                              ("drug_trac", "drug_trac_codg"), ("mdtrt", "drg_code"), ("mdtrt", "dip_code")})
+#: a character that does not show: ASCII controls and space, DEL, and Unicode spaces / invisible marks
+_INVISIBLE = r"[\x00-\x20\x7F\x{00A0}\x{1680}\x{2000}-\x{200F}\x{2028}-\x{202F}\x{205F}-\x{2064}\x{3000}\x{FEFF}]"
 _TYPE_WORDS = {
     ColumnType.STR: "文本",
     ColumnType.CODE: "代码",
@@ -304,6 +309,26 @@ class _CsvRead:
     bad_rows: list[tuple[int, str, str]] = field(default_factory=list)
 
 
+def _unterminated_quote(path: Path, arrow: pa.Table, header: list[str]) -> Issue | None:
+    """A quote opened in the last field and never closed: the CSV reader takes the rest of the file as
+    that one value (the following rows vanish without an error). Its mark: the last row's last value
+    holds a line break, yet the file does not end with the closing quote a multi-line value has."""
+    if arrow.num_rows == 0:
+        return None
+    last = arrow.column(header[-1])[arrow.num_rows - 1].as_py()
+    if last is None or ("\n" not in last and "\r" not in last):
+        return None
+    with path.open("rb") as fh:
+        fh.seek(max(0, path.stat().st_size - 64))
+        tail = fh.read().rstrip(b" \t\r\n")
+    if tail.endswith(b'"'):
+        return None
+    swallowed = last.count("\n")
+    return Issue(path.name, arrow.num_rows, header[-1],
+                 f"引号未闭合: 这个值以引号开始却没有结束引号，其后约 {swallowed} 行都被读成了这一个值。"
+                 "请检查该值中的引号 (值内的引号应写成两个 \"\")")
+
+
 def _read_csv(path: Path, lenient: bool = False) -> _CsvRead:
     with path.open("r", encoding="utf-8-sig", newline="") as fh:
         header = next(csv.reader(fh), None)
@@ -317,6 +342,9 @@ def _read_csv(path: Path, lenient: bool = False) -> _CsvRead:
     try:
         arrow = _parse_csv(path, header, True, bad_rows)
         if not bad_rows:
+            unclosed = _unterminated_quote(path, arrow, header)
+            if unclosed:
+                return _CsvRead(None, [unclosed])
             return _CsvRead(_numbered(arrow, np.arange(1, arrow.num_rows + 1)), [])
     except pa.ArrowInvalid as exc:
         failure = exc
@@ -330,6 +358,9 @@ def _read_csv(path: Path, lenient: bool = False) -> _CsvRead:
     except pa.ArrowInvalid as exc:
         failure = failure or exc
     if kept is not None and not numbered:  # only quoted line breaks: every row is whole
+        unclosed = _unterminated_quote(path, kept, header)
+        if unclosed:
+            return _CsvRead(None, [unclosed])
         return _CsvRead(_numbered(kept, np.arange(1, kept.num_rows + 1)), [])
     if not numbered and not bad_rows:  # not a field count: the file cannot be parsed
         return _CsvRead(None, [Issue(path.name, None, None, f"无法解析 CSV ({short_reason(failure, path)})")])
@@ -685,6 +716,16 @@ class _Loader:
                 scientific = (f"CASE WHEN contains({name}, 'E+') THEN regexp_full_match({name}, '[0-9](\\.[0-9]+)?E\\+[0-9]+')"
                               " ELSE FALSE END")
                 padded = f"(({name} < '!' AND {name} <> '') OR ends_with({name}, ' '))"
+                if (table.name, col.name) in KB_MATCHED_CODES:
+                    # a code looked up in the knowledge base also must not end in a tab or a Unicode
+                    # space or invisible mark (full-width, no-break, zero-width space, BOM: Excel and web
+                    # forms leave them): it would match no entry, silently. A cheap test of the first and
+                    # last character, the exact one on the few it lets through (~0.5 s per 10M values, so
+                    # not on every key: a padded key breaks its references, which are checked)
+                    edge = (f"({name} < '!' OR {name} >= chr(128) OR right({name}, 1) < '!'"
+                            f" OR right({name}, 1) >= chr(128))")
+                    padded = (f"CASE WHEN {name} <> '' AND {edge} THEN "
+                              f"regexp_matches({name}, '^{_INVISIBLE}|{_INVISIBLE}$') ELSE FALSE END")
                 if not col.nullable:  # a value of spaces only is reported once, as empty (trim runs on the few padded)
                     padded = f"CASE WHEN {padded} THEN trim({name}) <> '' ELSE FALSE END"
                 odd = f"({padded} OR {scientific})"
