@@ -4,11 +4,13 @@ nothing is loaded; lenient loads write rejects and load the rest; identity numbe
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 from decimal import Decimal
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pyarrow.csv as pacsv
 import pytest
 from typer.testing import CliRunner
@@ -907,3 +909,62 @@ def test_a_quoted_multi_line_value_at_the_end_of_the_file_is_fine(tmp_path):
     con = duckdb.connect()
     load_dataset(directory, con)
     assert con.execute("SELECT count(*) FROM fixmedins WHERE fixmedins_name = '某医院\n（分院）'").fetchone()[0] == 1
+
+
+def _retype(directory: Path, table: str, column: str, array) -> None:
+    import pyarrow.parquet as pq
+
+    data = pq.read_table(directory / f"{table}.parquet")
+    idx = data.schema.get_field_index(column)
+    pq.write_table(data.set_column(idx, column, array), directory / f"{table}.parquet")
+
+
+@pytest.mark.parametrize(("table", "column", "make", "words"), [
+    # a number or a list written as text changes the value (8.100003e+19, [I10.x00]): never read as a code
+    ("feedetl", "hilist_code", lambda n: pa.array([1.5e19] * n, pa.float64()), "应为文本"),
+    ("diag", "diag_code", lambda n: pa.array([["I10.x00"]] * n, pa.list_(pa.string())), "应为文本"),
+    # a date has no time of day: as a fee time it would read as midnight
+    ("feedetl", "fee_ocur_time", lambda n: pa.array([dt.date(2025, 3, 1)] * n, pa.date32()), "应为时间"),
+])
+def test_a_parquet_column_of_a_type_that_would_change_its_values_is_refused(tmp_path, table, column, make, words):
+    import pyarrow.parquet as pq
+
+    directory = write_dataset(build_tables(GIVEN), tmp_path / "pq")
+    rows = pq.read_metadata(directory / f"{table}.parquet").num_rows
+    _retype(directory, table, column, make(rows))
+    with pytest.raises(ContractError) as info:
+        load_dataset(directory, duckdb.connect())
+    found = [(i.file, i.row, i.column) for i in info.value.issues]
+    assert (f"{table}.parquet", None, column) in found
+    assert any(words in i.message for i in info.value.issues if i.column == column)
+
+
+@pytest.mark.parametrize(("table", "column", "values", "bad_row"), [
+    # a birth date stored as a timestamp loads at midnight; with a time of day it would be cut
+    ("psn", "brdy", [dt.datetime(1980, 5, 5, 0, 0), dt.datetime(2010, 5, 1, 15, 30)], 2),
+    # an integer flag is 0 or 1: 2 would read as true
+    ("feedetl", "hosp_appr_flag", [0, 1, 2, 0], 3),
+])
+def test_parquet_values_that_would_change_on_the_way_in_are_refused_by_row(tmp_path, table, column, values, bad_row):
+    directory = write_dataset(build_tables(GIVEN), tmp_path / "pq")
+    _retype(directory, table, column, pa.array(values))
+    with pytest.raises(ContractError) as info:
+        load_dataset(directory, duckdb.connect())
+    assert [(i.file, i.row, i.column) for i in info.value.issues] == [(f"{table}.parquet", bad_row, column)]
+    good = [v for i, v in enumerate(values) if i + 1 != bad_row]
+    fixed = write_dataset(build_tables(GIVEN), tmp_path / "ok")
+    _retype(fixed, table, column, pa.array([*good, good[0]][: len(values)]))
+    load_dataset(fixed, duckdb.connect())
+
+
+def test_a_nanosecond_fee_time_with_a_part_below_the_microsecond_is_refused(tmp_path):
+    directory = write_dataset(build_tables(GIVEN), tmp_path / "pq")
+    import pyarrow.parquet as pq
+
+    n = pq.read_metadata(directory / "feedetl.parquet").num_rows
+    base = 1_740_800_000_000_000_000  # 2025-03-01 (ns)
+    _retype(directory, "feedetl", "fee_ocur_time",
+            pa.array([base + 1_000 * i for i in range(n - 1)] + [base + 123_456_789], pa.timestamp("ns")))
+    with pytest.raises(ContractError) as info:
+        load_dataset(directory, duckdb.connect())
+    assert [(i.file, i.row, i.column) for i in info.value.issues] == [("feedetl.parquet", n, "fee_ocur_time")]

@@ -65,6 +65,32 @@ _TYPE_WORDS = {
 }
 
 
+_INTEGER_TYPES = frozenset({"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+                            "UINTEGER", "UBIGINT"})
+_MISTYPED_HINT = {
+    ColumnType.STR: " (编码/编号须以文本存储: 浮点数、列表等类型写成文本会改变其值，如 8.100003e+19)",
+    ColumnType.CODE: " (代码须以文本或整数存储)",
+    ColumnType.TIME: " (须为精确到秒的时间戳或文本；日期类型没有时刻)",
+}
+
+
+def _parquet_type_fits(kind: ColumnType, src: str) -> bool:
+    """Whether a Parquet column of DuckDB type `src` can be read as contract type `kind` without changing
+    a value (values that still cannot, such as a date with a time of day, are checked row by row)."""
+    if src == "VARCHAR" or src == "NULL":
+        return True
+    if kind in (ColumnType.STR, ColumnType.CODE, ColumnType.BOOL):
+        return src in _INTEGER_TYPES or (kind is ColumnType.BOOL and src == "BOOLEAN")
+    if kind in (ColumnType.INT, ColumnType.DECIMAL):
+        # pandas writes an integer column with gaps as DOUBLE: a fraction is refused row by row
+        return src in _INTEGER_TYPES or src.startswith("DECIMAL") or src in ("DOUBLE", "FLOAT")
+    if kind is ColumnType.DATE:
+        return src == "DATE" or (src.startswith("TIMESTAMP") and "TIME ZONE" not in src)
+    if kind is ColumnType.TIME:
+        return src.startswith("TIMESTAMP") and "TIME ZONE" not in src
+    return True
+
+
 @dataclass(frozen=True, order=True)
 class Issue:
     """One problem in the input: where (file, 1-based data row, column) and what was expected."""
@@ -583,7 +609,15 @@ class _Loader:
         for name in zoned:
             self.issues.append(Issue(path.name, None, name, "是带时区的时间戳 (TIMESTAMP WITH TIME ZONE)；数据契约要求不带时区的本地时间"
                                      " (北京时间)，请导出为不带时区的时间戳或文本"))
-        return not missing and not zoned
+        # a Parquet type the contract's type would be read from by changing the values: a number or a
+        # list as a code (8.100003e+19, [I10.x00]), a date as a time of day (midnight)
+        mistyped = [(c.name, types[c.name]) for c in table.columns
+                    if c.name in types and c.name not in zoned and not _parquet_type_fits(c.type, types[c.name])]
+        for name, src in mistyped:
+            column = table.column(name)
+            self.issues.append(Issue(path.name, None, name, f"列类型为 {src}，应为{_TYPE_WORDS[column.type]}"
+                                     f"{_MISTYPED_HINT.get(column.type, '')}"))
+        return not missing and not zoned and not mistyped
 
     def _reject_lines(self, table: Table, bad_rows: list[tuple[int, str, str]]) -> None:
         rows, texts, reasons = (list(c) for c in zip(*bad_rows, strict=True))
@@ -681,6 +715,14 @@ class _Loader:
             elif is_text and col.type in (ColumnType.INT, ColumnType.DECIMAL):
                 bad_type = (f"({name} IS NOT NULL AND (regexp_matches({name}, '{_NOT_PLAIN_NUMBER_RE}')"
                             f" OR TRY_CAST({name} AS {col.duckdb_type}) IS NULL))")
+            elif col.type is ColumnType.BOOL and src in _INTEGER_TYPES:
+                bad_type = f"({name} IS NOT NULL AND {name} NOT IN (0, 1))"  # 2 is not true
+            elif col.type is ColumnType.DATE and src.startswith("TIMESTAMP"):
+                # a date stored as a timestamp: only at midnight (the time of day would be cut)
+                bad_type = f"({name} IS NOT NULL AND CAST({name} AS TIME) <> TIME '00:00:00')"
+            elif col.type is ColumnType.TIME and src == "TIMESTAMP_NS":
+                # nanoseconds: the contract keeps microseconds, and would cut the rest
+                bad_type = f"({name} IS NOT NULL AND epoch_ns({name}) % 1000 <> 0)"
             elif col.type in (ColumnType.STR, ColumnType.CODE):
                 bad_type = "FALSE"
             if bad_type != "FALSE":
