@@ -169,3 +169,132 @@ def test_default_edition_path_builds_once_even_in_parallel(tmp_path, monkeypatch
     assert manifest["row_counts"]["kb_bundle"] >= 900
     leftovers = [p.name for p in (tmp_path / "home" / "kb").iterdir() if p.name.startswith(".")]
     assert leftovers == []
+
+
+# ---- overlay input: overlay.yaml, file names, CSV shape and encoding ----------------------------------
+
+
+def _refused(tmp_path, folder, pattern):
+    """Building with `folder` as overlay fails with a KbError matching `pattern` and leaves no edition."""
+    with pytest.raises(KbError, match=pattern) as raised:
+        build_edition(tmp_path / "ed", overlays=[folder])
+    assert not (tmp_path / "ed").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".ed.")]
+    return str(raised.value)
+
+
+GENDER = "hilist_code,gend\nXTEST00001,1\n"
+
+
+@pytest.mark.parametrize(("yaml_text", "pattern"), [
+    # a quoted "false" is text: bool("false") made the catalog complete
+    ('hilist_complete: "false"\n', r"overlay.yaml: 字段 hilist_complete: 应为 true/false, 得到 'false'"),
+    ("hilist_compelte: true\n", r"overlay.yaml: 字段 hilist_compelte: 未知字段.*可用的键：name、hilist_complete"),
+    ("name: 2026\n", r"overlay.yaml: 字段 name: 应为文本"),
+    ("name: [某省\n", r"overlay.yaml: YAML 无法解析：第 2 行第 1 列"),
+    ("- name\n- hilist_complete\n", r"overlay.yaml: 顶层应为映射"),
+    ("hilist_complete: true\nhilist_complete: false\n", r"overlay.yaml: YAML 无法解析：.*重复的键 'hilist_complete'"),
+])
+def test_overlay_yaml_is_checked_strictly(tmp_path, yaml_text, pattern):
+    bad = tmp_path / "bad"
+    _write(bad, "kb_item_gender.csv", GENDER)
+    _write(bad, "overlay.yaml", yaml_text)
+    _refused(tmp_path, bad, pattern)
+
+
+def test_overlay_yaml_false_and_absent(tmp_path):
+    off, bare = tmp_path / "off", tmp_path / "bare"
+    _write(off, "overlay.yaml", "name: 关\nhilist_complete: false\n")
+    _write(bare, "overlay.yaml", "")
+    assert build_edition(tmp_path / "ed", overlays=[off]).hilist_complete is False
+    manifest = build_edition(tmp_path / "ed2", overlays=[bare])
+    assert manifest.hilist_complete is False and manifest.layers[-1]["name"] == "bare"
+
+
+def test_overlay_table_files_match_in_any_case(tmp_path):
+    upper = tmp_path / "upper"
+    _write(upper, "KB_ITEM_GENDER.CSV", "hilist_code,gend\nXTEST00001,1\n")
+    _write(upper, "kb_item_age.CSV", "hilist_code,min_age,max_age\nXTEST00002,18,\n")
+    _write(upper, "Overlay.YAML", "name: 大写\n")
+    _write(upper, "README.md", "说明")
+    manifest = build_edition(tmp_path / "ed", overlays=[upper])
+    assert manifest.layers[-1] == {"name": "大写", "kind": "overlay",
+                                   "row_counts": {"kb_item_age": 1, "kb_item_gender": 1}}
+    assert "overlay:大写/KB_ITEM_GENDER.CSV" in manifest.sources
+    con = duckdb.connect()
+    Edition.open(tmp_path / "ed").register(con)
+    assert con.execute("SELECT gend FROM kb_item_gender WHERE hilist_code = 'XTEST00001'").fetchall() == [("1",)]
+
+
+@pytest.mark.parametrize("stranger", ["kb_item_gender.txt", "kb_hilist.xlsx", "notes"])
+def test_overlay_files_that_are_not_tables_are_refused(tmp_path, stranger):
+    bad = tmp_path / "bad"
+    _write(bad, "kb_item_gender.csv", GENDER)
+    _write(bad, stranger, "hilist_code,gend\nXTEST00002,2\n")
+    message = _refused(tmp_path, bad, f"叠加层目录中有无法识别的文件：{stranger}")
+    assert "kb_item_gender, " in message and "overlay.yaml" in message
+
+
+def test_overlay_subfolders_are_refused(tmp_path):
+    bad = tmp_path / "bad"
+    _write(bad / "2026", "kb_item_gender.csv", GENDER)
+    _refused(tmp_path, bad, "无法识别的文件：2026/")
+
+
+@pytest.mark.parametrize(("text", "pattern"), [
+    ("hilist_code,gend\nXTEST00001,1,EXTRA\n",
+     r"kb_item_gender.csv: 第 1 行有 3 个字段，表头有 2 列：第 3 个字段 'EXTRA' 没有对应的列"),
+    ("hilist_code,gend,item_name\nXTEST00001,1,甲\nXTEST00002,2\n",
+     r"kb_item_gender.csv: 第 2 行有 2 个字段，表头有 3 列：缺少 item_name 的值（文件第 3 行）"),
+    ("hilist_code,gend,gend\nXTEST00001,1,2\n", r"kb_item_gender.csv: 表头中列 gend 出现了不止一次"),
+])
+def test_overlay_csv_rows_must_have_the_header_s_fields(tmp_path, text, pattern):
+    _write(tmp_path / "bad", "kb_item_gender.csv", text)
+    _refused(tmp_path, tmp_path / "bad", pattern)
+
+
+@pytest.mark.parametrize(("text", "pattern"), [
+    # never closed: Python's csv read the rest of the file into one value
+    ('hilist_code,gend,item_name\nXTEST00001,1,甲\nXTEST00002,2,"abc\nXTEST00003,1,乙\nXTEST00004,2,丙\n',
+     r"kb_item_gender.csv: 第 2 行 item_name（文件第 3 行起）引号未闭合"),
+    # closed by a stray quote further down
+    ('hilist_code,gend,item_name\nXTEST00001,1,"abc\nXTEST00002,2,"乙"\n',
+     r"kb_item_gender.csv: 第 1 行 item_name（文件第 2 行起）引号后应紧跟逗号"),
+    ('hilist_code,gend,note\nXTEST00001,1,"abc\nXTEST00002,2,x"\n',
+     r"kb_item_gender.csv: 第 1 行 note 的值含换行（文件第 2–3 行）"),
+])
+def test_overlay_csv_unclosed_quotes_are_refused(tmp_path, text, pattern):
+    _write(tmp_path / "bad", "kb_item_gender.csv", text)
+    _refused(tmp_path, tmp_path / "bad", pattern)
+
+
+def test_overlay_csv_must_be_utf8(tmp_path):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "kb_item_gender.csv").write_bytes(
+        "hilist_code,gend,item_name\nXTEST00001,1,Pap\nXTEST00002,2,宫内节育器\n".encode("gbk"))
+    _refused(tmp_path, bad, r"kb_item_gender.csv: 不是 UTF-8 编码：第 2 行 item_name（文件第 3 行）")
+
+
+def test_overlay_csv_with_bom_crlf_and_quotes_is_read(tmp_path):
+    ok = tmp_path / "ok"
+    ok.mkdir()
+    (ok / "kb_item_gender.csv").write_bytes(
+        '\ufeffhilist_code,gend,item_name\r\nXTEST00001,1,"甲, ""乙"""\r\nXTEST00002,2,丙'.encode())
+    build_edition(tmp_path / "ed", overlays=[ok])
+    con = duckdb.connect()
+    Edition.open(tmp_path / "ed").register(con)
+    assert con.execute("SELECT hilist_code, item_name FROM kb_item_gender WHERE hilist_code LIKE 'XTEST%' "
+                       "ORDER BY 1").fetchall() == [("XTEST00001", '甲, "乙"'), ("XTEST00002", "丙")]
+
+
+def test_a_bad_overlay_leaves_an_existing_edition_alone(tmp_path):
+    good = tmp_path / "good"
+    _write(good, "kb_item_gender.csv", GENDER)
+    before = build_edition(tmp_path / "ed", overlays=[good])
+    bad = tmp_path / "bad"
+    _write(bad, "kb_item_gender.csv", "hilist_code,gend\nXTEST00001,1,EXTRA\n")
+    with pytest.raises(KbError, match="第 1 行"):
+        build_edition(tmp_path / "ed", overlays=[good, bad])
+    assert Edition.open(tmp_path / "ed").content_hash == before.content_hash
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad", "ed", "good"]

@@ -1,8 +1,9 @@
 """Knowledge editions: a folder of kb tables (Parquet) with a manifest, built from layers where later layers win.
 
 The default edition is the national batches plus the sample (`kb/sample/`) for what they lack. A bureau's
-overlay is a folder of CSV or Parquet files named after kb tables (`kb_hilist.csv` …) and optionally an
-`overlay.yaml` (`name`, `hilist_complete`); its rows replace every earlier row with the same key
+overlay is a folder of UTF-8 CSV or Parquet files named after kb tables (`kb_hilist.csv` …, any letter case)
+and optionally an `overlay.yaml` (`name`, `hilist_complete`, checked by `OverlayMeta`); any other file in it
+is refused rather than ignored (see `read_layer`). Its rows replace every earlier row with the same key
 (`KB_KEYS`). The content hash covers the sorted table contents only, so two builds of the same inputs
 give the same hash whatever the build time or folder. Opening an edition recomputes it and refuses
 (KbError) a folder whose tables no longer match their manifest.
@@ -13,8 +14,10 @@ from __future__ import annotations
 import csv
 import datetime
 import hashlib
+import io
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterable
@@ -25,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from fundguard.kb.load_nhsa import NHSA_DIR, REPORT_COLUMNS, load_national, report_rows
 from fundguard.kb.tables import (
@@ -81,18 +85,149 @@ class Layer:
 # ---- reading layers -------------------------------------------------------------------------------
 
 
+class OverlayMeta(BaseModel):
+    """`overlay.yaml`: strict types (`hilist_complete: "false"` is text, not false) and no unknown keys."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    name: str | None = Field(default=None, min_length=1)
+    #: the layer's kb_hilist is the complete catalog (A08 runs only then); None: not declared
+    hilist_complete: bool | None = None
+
+
+def _read_overlay_meta(path: Path) -> OverlayMeta:
+    """`overlay.yaml` checked: YAML that parses, a mapping, known keys of the right types."""
+    # Lazy: the engine package imports fundguard.kb; its YAML reader (a key given twice is an error, syntax
+    # errors in Chinese) and pydantic error wording are the ones rule authors already see.
+    from fundguard.engine import yamlio
+    from fundguard.engine.registry import validation_problems
+
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise KbError(f"{path}: 不是 UTF-8 编码（第 {exc.start + 1} 字节起无法按 UTF-8 解码），请以 UTF-8 保存") from None
+    try:
+        raw = yamlio.load(text)
+    except yaml.YAMLError as exc:
+        raise KbError(f"{path}: YAML 无法解析：{yamlio.problem(exc)}") from None
+    if raw is None:
+        raw = {}
+    known = "、".join(OverlayMeta.model_fields)
+    if not isinstance(raw, dict):
+        raise KbError(f"{path}: 顶层应为映射（键: 值），可用的键：{known}")
+    try:
+        return OverlayMeta.model_validate(raw)
+    except ValidationError as exc:
+        problems = validation_problems(exc)
+        hint = f"（可用的键：{known}）" if any(e["type"] == "extra_forbidden" for e in exc.errors()) else ""
+        raise KbError(f"{path}: " + "；".join(problems) + hint) from None
+
+
+_CSV_PROBLEMS = {
+    "unexpected end of data": "引号未闭合（直到文件末尾都没有配对的引号，后面的行都会被吞进这个值）",
+    "',' expected after '\"'": "引号后应紧跟逗号（多半是值中的引号未闭合或未成对写成 \"\"）",
+    "field larger than field limit": "值过长（多半是引号未闭合，后面的行被吞进这个值）",
+}
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def _row_name(number: int) -> str:
+    return f"第 {number} 行" if number else "表头"
+
+
+def _not_utf8(path: Path, data: bytes, exc: UnicodeDecodeError) -> KbError:
+    """Where a CSV stops being UTF-8: the row (and column) of the first byte that is not."""
+    line = data.count(b"\n", 0, exc.start) + 1
+    where = f"文件第 {line} 行"
+    try:
+        prefix = data[:exc.start].decode("utf-8-sig")
+        records = [r for r in csv.reader(io.StringIO(prefix, newline="")) if r]
+        partial = bool(prefix) and not prefix.endswith(("\n", "\r"))
+        index = len(records) - 1 if partial else len(records)
+        where = _row_name(index)
+        field_index = len(records[-1]) - 1 if partial else 0
+        if index and records and field_index < len(records[0]):
+            where += f" {records[0][field_index]}"
+        where += f"（文件第 {line} 行）"
+    except (UnicodeDecodeError, csv.Error):
+        pass
+    return KbError(f"{path}: 不是 UTF-8 编码：{where}有无法按 UTF-8 解读的字节（如 GBK/GB18030 导出的中文）；"
+                   "请另存为 UTF-8（Excel：另存为“CSV UTF-8（逗号分隔）”）")
+
+
+def _read_csv(path: Path) -> tuple[list[str], list[tuple[int, dict]]]:
+    """Header and numbered rows (1 = the first row after the header; blank lines skipped) of a CSV file.
+
+    Refused: bytes that are not UTF-8 (a BOM is fine), a quote that is never closed or is followed by
+    anything but a separator (Python's csv would otherwise swallow the following rows into one value),
+    a value with a line break (the same stray quote closed by a later one; kb values are one line),
+    a column named twice, and a row with more or fewer fields than the header.
+    """
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise _not_utf8(path, data, exc) from None
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    header: list[str] | None = None
+    numbered: list[tuple[int, dict]] = []
+    lines_read = 0
+    while True:
+        number = len(numbered) + 1 if header is not None else 0
+        try:
+            record = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            message = str(exc)
+            problem = next((v for k, v in _CSV_PROBLEMS.items() if message.startswith(k)), f"CSV 格式有误：{message}")
+            start = lines_read + 1
+            column = ""
+            if header:
+                first = _LINE_BREAK.split(text)[start - 1]
+                fields = next(csv.reader([first]), [])
+                if 0 < len(fields) <= len(header):
+                    column = f" {header[len(fields) - 1]}"
+            raise KbError(f"{path}: {_row_name(number)}{column}（文件第 {start} 行起）{problem}") from None
+        first_line, lines_read = lines_read + 1, reader.line_num
+        if not record:
+            continue
+        for index, value in enumerate(record):
+            if "\n" in value or "\r" in value:
+                name = header[index] if header and index < len(header) else f"第 {index + 1} 个字段"
+                raise KbError(f"{path}: {_row_name(number)} {name} 的值含换行（文件第 {first_line}–{lines_read} 行）："
+                              "多半是引号未闭合，把后面的行吞进了这个值；知识库的值不能换行")
+        if header is None:
+            twice = sorted({c for c in record if record.count(c) > 1})
+            if twice:
+                raise KbError(f"{path}: 表头中列 {'、'.join(twice)} 出现了不止一次")
+            header = record
+            continue
+        if len(record) != len(header):
+            if len(record) > len(header):
+                extra = record[len(header)]
+                what = f"第 {len(header) + 1} 个字段 {extra!r} 没有对应的列"
+            else:
+                what = f"缺少 {'、'.join(header[len(record):])} 的值"
+            raise KbError(f"{path}: 第 {number} 行有 {len(record)} 个字段，表头有 {len(header)} 列：{what}"
+                          f"（文件第 {first_line} 行）")
+        numbered.append((number, dict(zip(header, record, strict=True))))
+    return header or [], numbered
+
+
 def _read_table_file(path: Path, table: str, layer_name: str, seen: dict[tuple, tuple[str, int, dict]]) -> list[dict]:
     """The rows of one kb table file, checked; `seen` (key → file, row, typed row) spans the files of a
     layer, so two different rows with one key are refused across its files too (`KB_MULTI_ROW` aside)."""
-    if path.suffix == ".parquet":
-        rows = pq.read_table(path).to_pylist()
+    if path.suffix.lower() == ".parquet":
+        try:
+            rows = pq.read_table(path).to_pylist()
+        except (pa.ArrowException, OSError) as exc:
+            raise KbError(f"{path}: 无法读取（文件损坏或不是 Parquet）：{exc}") from None
         header = list(rows[0]) if rows else []
         numbered = list(enumerate(rows, start=1))
     else:
-        with open(path, encoding="utf-8-sig", newline="") as handle:
-            reader = csv.DictReader(handle)
-            header = list(reader.fieldnames or [])
-            numbered = list(enumerate(reader, start=1))
+        header, numbered = _read_csv(path)
     columns = dict(KB_TABLES[table])
     for key in KB_KEYS[table]:
         if numbered and key not in header:
@@ -124,27 +259,62 @@ def _read_table_file(path: Path, table: str, layer_name: str, seen: dict[tuple, 
     return out
 
 
+#: files an overlay folder may hold besides its tables: the edition report (an edition folder can be an
+#: overlay) and notes for people; hidden files (.DS_Store …) are not looked at
+_NOT_TABLES = {MANIFEST_FILE, UNPARSED_FILE}
+_TABLE_SUFFIXES = (".csv", ".parquet")
+
+
+def _is_readme(name: str) -> bool:
+    return name.lower().split(".", 1)[0] == "readme"
+
+
 def read_layer(folder: Path, *, kind: str = "overlay", name: str | None = None) -> Layer:
-    """Read a folder of kb table files (CSV or Parquet) as one layer."""
+    """Read a folder of kb table files (CSV or Parquet) as one layer.
+
+    A table file is `<kb table>.csv` or `<kb table>.parquet` in any letter case (`KB_HILIST.CSV`); besides
+    those the folder may hold `overlay.yaml`, README files, `manifest.json`/`unparsed.csv` (an edition's)
+    and hidden files. Anything else (`kb_hilst.csv`, `kb_hilist.xlsx`, a subfolder) is refused, so a file
+    meant as knowledge is never silently left out.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise KbError(f"{folder}: 不是目录")
-    meta: dict = {}
-    if (folder / OVERLAY_FILE).exists():
-        meta = yaml.safe_load((folder / OVERLAY_FILE).read_text(encoding="utf-8")) or {}
-    layer_name = name or meta.get("name") or folder.name
+    known = ", ".join(sorted(KB_TABLES))
+    meta_paths, files, unknown_tables, strangers = [], [], [], []
+    for path in sorted(folder.iterdir()):
+        lower = path.name.lower()
+        if path.name.startswith(".") or (path.is_file() and (path.name in _NOT_TABLES or _is_readme(lower))):
+            continue
+        stem, _, suffix = lower.rpartition(".")
+        if not path.is_file():
+            strangers.append(f"{path.name}/")
+        elif lower == OVERLAY_FILE:
+            meta_paths.append(path)
+        elif f".{suffix}" in _TABLE_SUFFIXES and stem in KB_TABLES:
+            files.append((path, stem))
+        elif f".{suffix}" in _TABLE_SUFFIXES:
+            unknown_tables.append(path)
+        else:
+            strangers.append(path.name)
+    if unknown_tables:
+        raise KbError(f"{unknown_tables[0]}: 不是知识库表名（可用：{known}）")
+    if strangers:
+        raise KbError(f"{folder}: 叠加层目录中有无法识别的文件：{', '.join(strangers)}。目录中只能有知识库表文件"
+                      f"（<表名>.csv 或 <表名>.parquet，表名：{known}）、{OVERLAY_FILE} 与说明文件 README*；"
+                      "请移走或改名（否则其中的内容不会生效）")
+    if len(meta_paths) > 1:
+        raise KbError(f"{folder}: {OVERLAY_FILE} 有多个（{', '.join(p.name for p in meta_paths)}），只能有一个")
+    meta = _read_overlay_meta(meta_paths[0]) if meta_paths else OverlayMeta()
+    layer_name = name or meta.name or folder.name
     tables: dict[str, list[dict]] = {}
     keys_seen: dict[str, dict] = {}
     sources = []
-    for path in sorted(folder.iterdir()):
-        if path.suffix not in {".csv", ".parquet"} or path.name == UNPARSED_FILE:
-            continue
-        if path.stem not in KB_TABLES:
-            raise KbError(f"{path}: 不是知识库表名（可用：{', '.join(sorted(KB_TABLES))}）")
-        seen = keys_seen.setdefault(path.stem, {})
-        tables.setdefault(path.stem, []).extend(_read_table_file(path, path.stem, layer_name, seen))
+    for path, table in files:
+        seen = keys_seen.setdefault(table, {})
+        tables.setdefault(table, []).extend(_read_table_file(path, table, layer_name, seen))
         sources.append(f"{kind}:{layer_name}/{path.name}")
-    return Layer(layer_name, kind, tables, sources, meta.get("hilist_complete"))
+    return Layer(layer_name, kind, tables, sources, meta.hilist_complete)
 
 
 def national_layer() -> tuple[Layer, list[dict]]:
@@ -282,7 +452,7 @@ def build_edition(out_dir: str | os.PathLike, *, name: str = "default",
     hilist_complete = False
     for layer in layers:
         if layer.hilist_complete is not None:
-            hilist_complete = bool(layer.hilist_complete)
+            hilist_complete = layer.hilist_complete
     by_reason: dict[str, int] = {}
     for item in unparsed:
         reason = item["reason"].split("：")[0]
