@@ -109,6 +109,8 @@ def validate(
         for name, t in report.tables.items():
             if t.file:
                 out_console.print(f"{name:<13} {t.rows:>12,} 行  ({t.file})", markup=False)
+    for warning in report.warnings:
+        err_console.print(f"注意: {warning}", style="bold yellow", markup=False, highlight=False)
     if report.rejected:
         err_console.print(
             f"宽松模式: {report.rejected} 行被拒绝，原因见 {report.rejects_path}", style="bold yellow", markup=False

@@ -16,6 +16,7 @@ import codecs
 import csv
 import hashlib
 import io
+import itertools
 import json
 import os
 import re
@@ -28,14 +29,14 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from fundguard.contract.masking import contains_id_number, holds_id_numbers
 from fundguard.contract.tables import (
-    IDENTITY_COLUMNS_DROPPED,
-    IDENTITY_COLUMNS_HASHED,
     TABLES,
     Column,
     ColumnType,
     Reference,
     Table,
+    identity_kind,
 )
 
 MAX_REPORTED_ISSUES = 200
@@ -145,12 +146,15 @@ class LoadReport:
     issues: list[Issue] = field(default_factory=list)
     #: 1: the fast pass found nothing; 2: it found a problem and the detailed pass located it
     passes: int = 1
+    #: what the load did that its user should know (identity columns dropped for want of a salt…)
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {
             "path": self.path,
             "rejected": self.rejected,
             "rejects_path": self.rejects_path,
+            "warnings": self.warnings,
             "tables": {
                 n: {"file": t.file, "rows": t.rows, "rejected": t.rejected, "sha256": t.sha256}
                 for n, t in self.tables.items()
@@ -307,20 +311,38 @@ def _parse_csv(path: Path, header: list[str], use_threads: bool, bad_rows: list,
 _HIDDEN_LINE = "(本文件含身份证号/姓名列，原文不显示也不保存)"
 
 
-#: source columns holding identity numbers or names: hashed or dropped at load, never shown
-_IDENTITY_COLUMNS = IDENTITY_COLUMNS_HASHED + IDENTITY_COLUMNS_DROPPED
+#: non-empty values of a column looked at to tell whether it holds identity numbers (a bounded sample:
+#: the first ones, so the check costs the same on 10M lines as on 10)
+ID_SAMPLE = 1000
 
 
-def _has_identity_columns(header: list[str]) -> bool:
-    return any(h.strip().lower() in _IDENTITY_COLUMNS for h in header)
+def _has_identity_columns(path: Path, header: list[str]) -> bool:
+    """Whether a CSV has a column of identity numbers or names (`tables.identity_kind`), or, whatever its
+    name, a column with an identity number among the first `ID_SAMPLE` data rows."""
+    if any(identity_kind(h) for h in header):
+        return True
+    seen: list[list[str]] = [[] for _ in header]
+    try:
+        with path.open("r", encoding="utf-8-sig", newline="") as fh:
+            for row in itertools.islice(csv.reader(fh), 1, ID_SAMPLE + 1):
+                for values, value in zip(seen, row, strict=False):
+                    values.append(value)
+    except csv.Error:
+        pass  # a field too long for the csv module: the rows before it are the sample
+    return any(holds_id_numbers(values) for values in seen)
+
+
+def _hidden(row, hidden: bool) -> bool:
+    # a malformed line with an identity number in it is hidden whatever the file's header says
+    return hidden or contains_id_number(row.text)
 
 
 def _line_text(row, hidden: bool) -> str:
-    return _HIDDEN_LINE if hidden else row.text
+    return _HIDDEN_LINE if _hidden(row, hidden) else row.text
 
 
 def _field_count_message(row, hidden: bool) -> str:
-    shown = _HIDDEN_LINE if hidden else f"(内容: {row.text[:60]})"
+    shown = _HIDDEN_LINE if _hidden(row, hidden) else f"(内容: {row.text[:60]})"
     return f"字段个数不对: 表头有 {row.expected_columns} 列，这一行有 {row.actual_columns} 个字段 {shown}"
 
 
@@ -390,7 +412,7 @@ def _read_csv(path: Path, lenient: bool = False) -> _CsvRead:
         return _CsvRead(_numbered(kept, np.arange(1, kept.num_rows + 1)), [])
     if not numbered and not bad_rows:  # not a field count: the file cannot be parsed
         return _CsvRead(None, [Issue(path.name, None, None, f"无法解析 CSV ({short_reason(failure, path)})")])
-    hidden = _has_identity_columns(header)
+    hidden = _has_identity_columns(path, header)
     if kept is not None and all(r.number for r in numbered):
         # the other rows are still read: a lenient load rejects the bad ones and loads the rest, a strict
         # load reports them together with every other row's errors (not one problem per pass)
@@ -508,6 +530,10 @@ class _Loader:
         self.source_types: dict[str, dict[str, str]] = {}
         self._registered: list[str] = []
         self._pending: list[tuple] = []
+        #: per table, its columns of identity numbers ("hash") and names ("drop"), never shown or kept raw
+        self.identity: dict[str, dict[str, str]] = {}
+        #: per table, the columns taken for identity numbers by their content, not their name
+        self.detected: dict[str, list[str]] = {}
 
     # staging -----------------------------------------------------------------------------------
     def stage(self, table: Table) -> bool:
@@ -515,7 +541,46 @@ class _Loader:
         report = self.reports[table.name]
         if staged and report.file:
             report.columns = list(self.present[table.name])
+            self.find_identity_columns(table)
         return staged
+
+    def find_identity_columns(self, table: Table) -> None:
+        """The columns outside the contract holding identity numbers or names: by their name, or (fail
+        closed) a text or integer column with an identity number among its first `ID_SAMPLE` values."""
+        known = set(table.column_names)
+        found: dict[str, str] = {}
+        for name in self.present[table.name]:
+            if name in known:
+                continue
+            kind = identity_kind(name)
+            if kind is None and _may_hold_id_numbers(self.source_types[table.name].get(name, "")):
+                sample = self.con.execute(
+                    f"SELECT CAST({_quote(name)} AS VARCHAR) FROM _stg_{table.name} "  # noqa: S608
+                    f"WHERE {_quote(name)} IS NOT NULL LIMIT {ID_SAMPLE}"
+                ).fetchall()
+                if holds_id_numbers(v for (v,) in sample):
+                    kind = "hash"
+                    self.detected.setdefault(table.name, []).append(name)
+            if kind is not None:
+                found[name] = kind
+        self.identity[table.name] = found
+
+    def identity_warnings(self) -> list[str]:
+        """A line for the columns taken for identity numbers by their content, and one for the identity
+        number columns dropped because no salt is set."""
+        lines = []
+        detected = [f"{self.reports[t].file} 的 {'、'.join(cols)}" for t, cols in self.detected.items()]
+        if detected:
+            lines.append(f"列名不是身份证号, 但值形如身份证号, 已按身份证号列处理: {'; '.join(detected)}")
+        unsalted = [f"{self.reports[t].file} 的 {'、'.join(c for c, k in cols.items() if k == 'hash')}"
+                    for t, cols in self.identity.items() if "hash" in cols.values()] if not self.id_salt else []
+        if unsalted:
+            lines.append(
+                f"未设置 FUNDGUARD_ID_SALT, 身份证号列已删除 (未保存散列: 无密盐的散列可被穷举还原): {'; '.join(unsalted)}。"
+                "如需保留其散列 (<列名>_hash), 请设置保密的随机盐后重新加载, 如 export FUNDGUARD_ID_SALT=$(openssl rand -hex 32)"
+                " (同一数据须始终用同一个盐)"
+            )
+        return lines
 
     def _stage(self, table: Table) -> bool:
         files = table_files(self.dir, table)
@@ -1005,14 +1070,16 @@ class _Loader:
         present = self.present[table.name]
         selects = [f"{self._cast(table, col)} AS {_quote(col.name)}" for col in table.columns]
         known = {c.name for c in table.columns}
+        identity = self.identity.get(table.name, {})
         for name in present:
             if name in known:
                 continue
             low = name.lower()
-            if low in IDENTITY_COLUMNS_DROPPED:
+            kind = identity.get(name)
+            if kind == "drop" or (kind == "hash" and not self.id_salt):  # no salt: a hash could be reversed
                 report.dropped_columns.append(name)
                 continue
-            if low in IDENTITY_COLUMNS_HASHED:
+            if kind == "hash":
                 report.hashed_columns.append(name)
                 selects.append(
                     f"CASE WHEN {_quote(name)} IS NULL THEN NULL ELSE sha256(? || CAST({_quote(name)} AS VARCHAR)) END AS {_quote(low + '_hash')}"
@@ -1065,7 +1132,8 @@ class _Loader:
         sqls: list[str] = []
         params: list = []
         for table in TABLES:
-            present = [c for c in self.present.get(table.name, []) if c.lower() not in _IDENTITY_COLUMNS]
+            identity = self.identity.get(table.name, {})
+            present = [c for c in self.present.get(table.name, []) if c not in identity]
             if not present:
                 continue
             packed = ", ".join(f"{_quote(c)} := CAST(s.{_quote(c)} AS VARCHAR)" for c in present)
@@ -1091,6 +1159,12 @@ class _Loader:
     def cleanup(self) -> None:
         for view in self._registered:
             self.con.unregister(view)
+
+
+def _may_hold_id_numbers(source_type: str) -> bool:
+    """A column type that can hold an identity number: text, or an integer wide enough for 15-18 digits."""
+    kind = source_type.replace(" ", "").upper()
+    return kind in ("VARCHAR", "BIGINT", "UBIGINT", "HUGEINT", "UHUGEINT") or re.fullmatch(r"DECIMAL\(\d+,0\)", kind) is not None
 
 
 def _sql_path(path: Path) -> str:
@@ -1126,7 +1200,9 @@ def load_dataset(
     bad_dir = dataset_dir_issue(directory)
     if bad_dir is not None:
         raise ContractError([bad_dir])
-    salt = id_salt if id_salt is not None else os.environ.get("FUNDGUARD_ID_SALT", "fundguard")
+    # no default salt: a hash salted with a public string is reversed by trying every birth date and
+    # region; without a salt, identity number columns are dropped (`LoadReport.warnings` says so)
+    salt = id_salt if id_salt is not None else os.environ.get("FUNDGUARD_ID_SALT", "")
     try:
         return _load(directory, con, lenient, salt, rejects_path, fast=True, in_place=frozenset(in_place),
                      require_rows=require_rows)
@@ -1198,7 +1274,8 @@ def _load(
         rejected_rows = sum(r.rejected for r in loader.reports.values())
         if total and (not lenient or nothing):
             raise ContractError(issues, total)
-        report = LoadReport(str(directory), loader.reports, rejected=rejected_rows, issues=issues)
+        report = LoadReport(str(directory), loader.reports, rejected=rejected_rows, issues=issues,
+                            warnings=loader.identity_warnings())
         if total:
             target = Path(rejects_path) if rejects_path else Path.cwd() / "rejects.csv"
             loader.write_rejects(target)

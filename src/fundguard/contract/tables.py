@@ -154,9 +154,12 @@ PSN = Table(
         Column("death_date", ColumnType.DATE, "date of death 死亡日期", nullable=True, optional=True),
     ),
     notes=(
-        "Identity numbers (`certno`, `idcard`…) and names (`psn_name`) are not part of the contract: "
-        "if a source has them, the loader replaces identity numbers by a salted SHA-256 "
-        "(`certno_hash`) and drops names; FundGuard never stores a raw identity number.",
+        "Identity numbers (`certno`, `idcard`, `mdtrt_cert_no`, `身份证号`, `证件号码`…) and names (`psn_name`, "
+        "`姓名`…) are not part of the contract: if a source has them, the loader replaces identity numbers by a "
+        "SHA-256 salted with `FUNDGUARD_ID_SALT` (`certno_hash`), or drops them when that salt is not set, "
+        "and drops names. A column outside the contract whose first 1,000 values include one in the form of "
+        "an ID number (18 characters, or the old 15 digits) is an identity number column whatever its name. "
+        "FundGuard never stores, shows or writes to a rejects file a raw identity number.",
     ),
 )
 
@@ -330,9 +333,33 @@ CHECKIN = Table(
 TABLES: tuple[Table, ...] = (PSN, FIXMEDINS, PRACTITIONER, MDTRT, DIAG, OPRN, FEEDETL, DRUG_TRAC, CHECKIN)
 TABLES_BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
 
-#: Source columns that identify a person; hashed (identity numbers) or dropped (names) at load.
-IDENTITY_COLUMNS_HASHED = ("certno", "idcard", "id_card", "cert_no", "psn_cert_no", "sfzh")
-IDENTITY_COLUMNS_DROPPED = ("psn_name", "name", "xm", "patient_name")
+#: Source columns that identify a person (names compared trimmed and lower-case): identity numbers are
+#: hashed at load (dropped when no salt is set), names are dropped. `mdtrt_cert_no` (就诊凭证编号, national
+#: platform) holds the ID number when the credential is the ID card.
+IDENTITY_COLUMNS_HASHED = (
+    "certno", "idcard", "id_card", "cert_no", "psn_cert_no", "psn_certno", "mdtrt_cert_no", "sfzh", "sfzhm", "zjhm",
+    "身份证", "身份证号", "身份证号码", "公民身份号码", "证件号", "证件号码", "就诊凭证编号",
+)
+IDENTITY_COLUMNS_DROPPED = (
+    "psn_name", "name", "xm", "patient_name", "patn_name", "hzxm", "姓名", "患者姓名", "人员姓名", "参保人姓名", "病人姓名",
+)
+#: a column whose (Chinese) name contains one of these is taken for one of the kind too: `患者身份证号码`,
+#: `证件号码(18位)`, `参保人姓名`
+_HASHED_NAME_PARTS = ("身份证", "证件号", "身份号码", "就诊凭证")
+_DROPPED_NAME_PARTS = ("姓名",)
+
+
+def identity_kind(column_name: str) -> str | None:
+    """"hash" for a column named like an identity number, "drop" for a person's name, else None.
+
+    Only for columns outside the contract: the loader also takes a column for an identity number by its
+    content (`fundguard.contract.masking.looks_like_id_number`)."""
+    name = column_name.strip().lower()
+    if name in IDENTITY_COLUMNS_HASHED or any(part in name for part in _HASHED_NAME_PARTS):
+        return "hash"
+    if name in IDENTITY_COLUMNS_DROPPED or any(part in name for part in _DROPPED_NAME_PARTS):
+        return "drop"
+    return None
 
 
 def table(name: str) -> Table:

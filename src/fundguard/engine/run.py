@@ -261,7 +261,7 @@ def run_audit(
             started=started,
             engine=engine,
             extra={"rule_library": str(registry.root),
-                   "warnings": dataset_warnings({n: t.rows for n, t in report.tables.items()})
+                   "warnings": report.warnings + dataset_warnings({n: t.rows for n, t in report.tables.items()})
                    + sample_kb_warnings(selected, result, edition.tables)},
             dataset={
                 # absolute: the web app reads the dataset for the evidence from wherever it is started

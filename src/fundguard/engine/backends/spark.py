@@ -973,7 +973,8 @@ def run_audit_spark(
             started=started,
             engine=NAME,
             extra={"rule_library": str(registry.root), "spark": {"master": session.sparkContext.master, "version": session.version},
-                   "warnings": dataset_warnings({n: v["rows"] for n, v in tables.items()})
+                   "warnings": (report.warnings if report is not None else [])
+                   + dataset_warnings({n: v["rows"] for n, v in tables.items()})
                    + sample_kb_warnings(selected, result, edition.tables)},
             dataset={"path": str(local.resolve()) if local is not None else uri, "tables": dict(sorted(tables.items()))},
             kb={"path": str(Path(kb_path).resolve()), "content_hash": kb_hash, "manifest": edition.manifest},
