@@ -386,3 +386,47 @@ def test_a_parquet_column_named_file_row_number_is_named_not_corrupt(dataset, tm
     result = runner.invoke(app, ["audit", str(data), "--out", str(tmp_path / "out")])
     assert result.exit_code == 1 and "file_row_number 为保留名" in result.output, result.output
     assert "文件损坏" not in result.output
+
+
+def test_an_interrupt_once_the_run_is_published_reports_the_published_run(dataset, tmp_path, monkeypatch):
+    # Ctrl-C while closing up after OUT received the run: it said "nothing written" over a complete result
+    import fundguard.engine as engine_pkg  # the command imports run_audit from here when it runs
+
+    real_run_audit = engine_pkg.run_audit
+
+    def published_then_interrupted(*args, **kwargs):
+        real_run_audit(*args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(engine_pkg, "run_audit", published_then_interrupted)
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["audit", str(dataset), "--out", str(out), "--rules", "B06"])
+    assert result.exit_code == 0, result.output
+    assert "审核完成" in result.stdout and "未写出结果" not in result.output
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(engine_pkg, "run_audit", interrupted)
+    result = runner.invoke(app, ["audit", str(dataset), "--out", str(out), "--rules", "B06"])
+    assert result.exit_code == 130 and "未写出结果" in result.output  # the run.json there is an earlier run's
+
+
+def test_ctrl_c_is_held_off_while_a_run_is_published():
+    import os
+    import signal
+    import time
+
+    from fundguard.engine.run import interrupts_deferred
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # a test worker may ignore SIGINT
+    try:
+        with interrupts_deferred():
+            os.kill(os.getpid(), signal.SIGINT)  # delivered now: ignored, the publish goes on
+            time.sleep(0.05)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -69,6 +69,7 @@ def audit(
             bar.update(task, total=total, completed=done, description=f"规则 {rule_id}")
 
         started = time.perf_counter()
+        begun = time.time()
         try:
             registry = load_registry(rules_dir) if rules_dir is not None else None
             run = run_audit(
@@ -99,8 +100,11 @@ def audit(
             # Ctrl-C inside a DuckDB query surfaces as RuntimeError("Query interrupted")
             if isinstance(exc, RuntimeError) and "Query interrupted" not in str(exc):
                 raise
-            err_console.print("审核已中断, 未写出结果", markup=False)
-            raise typer.Exit(EXIT_INTERRUPTED) from None
+            run = _published_since(Path(out), begun)
+            if run is None:
+                err_console.print("审核已中断, 未写出结果", markup=False)
+                raise typer.Exit(EXIT_INTERRUPTED) from None
+            # the interrupt came as the finished run was being closed up: OUT holds it whole
     totals = run["totals"]
     seconds = time.perf_counter() - started
     lines = (run.get("dataset", {}).get("tables", {}).get("feedetl") or {}).get("rows")
@@ -117,6 +121,20 @@ def audit(
         err_console.print(f"  {OVERLAP_NOTE}", markup=False)
     for warning in run.get("warnings", []):
         err_console.print(f"  注意: {warning}", markup=False)
+
+
+def _published_since(out: Path, begun: float) -> dict | None:
+    """The run.json in `out` if this command published it (written after `begun`, a time.time()), else None."""
+    import json
+
+    path = out / "run.json"
+    try:
+        if path.stat().st_mtime < begun:
+            return None  # an earlier run's
+        run = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return run if isinstance(run, dict) and "totals" in run else None
 
 
 def register(app: typer.Typer) -> None:

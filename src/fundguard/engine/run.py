@@ -7,13 +7,16 @@ Nothing is written to the output folder unless the whole run completes.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import hashlib
 import json
 import os
 import shutil
+import signal
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -419,6 +422,25 @@ def check_out(out: Path | str) -> None:
 OUT_FILES = ("flags.parquet", "run.json")
 
 
+@contextlib.contextmanager
+def interrupts_deferred():
+    """Ctrl-C (SIGINT) held off while a finished run is written and published: the result is complete,
+    and an interrupt between moving it into OUT and closing up would report "nothing written" over a
+    published result (or break a file operation half-way). Main thread only (where Python takes signals)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    try:
+        previous = signal.signal(signal.SIGINT, lambda *_: None)
+    except ValueError:  # not the main interpreter
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def write_run(
     out: Path | str,
     backend: Any,
@@ -434,6 +456,12 @@ def write_run(
 ) -> dict:
     """Write `flags.parquet` (from the backend) and `run.json` into a temporary folder beside `out`, then
     move them into `out`: a reader never sees one without the other. Returns the run.json content."""
+    with interrupts_deferred():
+        return _write_run(out, backend, run_id=run_id, started=started, engine=engine, dataset=dataset, kb=kb,
+                          result=result, total_seconds=total_seconds, extra=extra)
+
+
+def _write_run(out, backend, *, run_id, started, engine, dataset, kb, result, total_seconds, extra) -> dict:
     out_path = Path(out)
     try:
         out_path.parent.mkdir(parents=True, exist_ok=True)
