@@ -458,8 +458,8 @@ def test_the_warning_for_encounters_without_fee_lines_remains_for_unchecked_inpu
     # a cluster dataset on Spark is not read by the loader: run.json still says what looks wrong
     from fundguard.engine.run import dataset_warnings
 
-    assert "feedetl" in dataset_warnings({"mdtrt": 5, "feedetl": 0})[0]
-    assert dataset_warnings({"mdtrt": 5, "feedetl": 3}) == []
+    assert "feedetl" in dataset_warnings({"mdtrt": 5, "feedetl": 0, "diag": 2})[0]
+    assert dataset_warnings({"mdtrt": 5, "feedetl": 3, "diag": 2}) == []
 
 
 def test_c04_daily_count_in_the_message_is_rounded_half_away_from_zero_exactly():
@@ -532,3 +532,32 @@ def test_a_table_with_any_entry_beyond_the_sample_is_not_called_sample_only():
     assert sample_kb_warnings([rule], result, {"kb_drg": mixed}) == []
     result.rules[0].status = "skipped"  # a rule that did not run has no flags to doubt
     assert sample_kb_warnings([rule], result, {"kb_drg": sample}) == []
+
+
+def test_an_extract_without_diagnoses_is_pointed_out():
+    # A05 flagged every restricted line of an extract whose diagnoses were lost (620 flags instead of 41)
+    from fundguard.engine.run import dataset_warnings
+
+    (warning,) = dataset_warnings({"mdtrt": 5, "feedetl": 9, "diag": 0})
+    assert "diag" in warning and "A05" in warning
+    assert dataset_warnings({"mdtrt": 5, "feedetl": 9, "diag": 3}) == []
+
+
+def test_implausible_dates_are_pointed_out_not_refused(tmp_path):
+    from fundguard.contract import load_dataset
+    from fundguard.contract.factories import build_tables, write_dataset
+
+    given = {
+        "psn": [{"psn_no": "P1", "brdy": "2025-06-01"}, {"psn_no": "P2", "brdy": "2099-01-01"}],
+        "mdtrt": [{"mdtrt_id": "M1", "psn_no": "P1", "begntime": "2025-01-03 09:00:00", "endtime": "2025-01-03 10:00:00"},
+                  {"mdtrt_id": "M2", "psn_no": "P2", "begntime": "2099-03-01 09:00:00", "endtime": "2099-03-01 10:00:00"}],
+        "feedetl": [{"feedetl_sn": "F1", "mdtrt_id": "M1"}],
+    }
+    directory = write_dataset(build_tables(given), tmp_path / "ds")
+    warnings = load_dataset(directory, duckdb.connect()).warnings
+    assert any("早于参保人的出生日期" in w and "M1" in w for w in warnings), warnings
+    assert any("1 条就诊的开始时间晚于今天" in w for w in warnings), warnings
+    assert any("1 名参保人的出生日期晚于今天" in w for w in warnings), warnings
+    ok = write_dataset(build_tables({k: v[:1] for k, v in given.items()} | {"psn": [{"psn_no": "P1", "brdy": "1980-06-01"}]}),
+                       tmp_path / "ok")
+    assert load_dataset(ok, duckdb.connect()).warnings == []

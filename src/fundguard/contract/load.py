@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import datetime as dt
 import hashlib
 import io
 import itertools
@@ -1238,6 +1239,28 @@ def _prepare(con: duckdb.DuckDBPyConnection) -> None:
         drop_relation(con, t.name)
 
 
+def plausibility_warnings(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Values the contract allows that no real extract has: said, not refused (run.json, `validate`)."""
+    out = []
+    before_birth = con.execute(
+        "SELECT count(*), min(m.mdtrt_id) FROM mdtrt m JOIN psn p ON p.psn_no = m.psn_no "
+        "WHERE p.brdy > CAST(m.begntime AS DATE)"
+    ).fetchone()
+    if before_birth[0]:
+        out.append(f"{before_birth[0]:,} 条就诊早于参保人的出生日期 (如就诊 {before_birth[1]}): 出生日期或就诊时间有误, "
+                   "按年龄判断的规则 (A02、A04) 对这些就诊的结果不可信")
+    today = dt.date.today()
+    future = con.execute(
+        "SELECT (SELECT count(*) FROM mdtrt WHERE CAST(begntime AS DATE) > ?), "
+        "(SELECT count(*) FROM psn WHERE brdy > ?)", [today, today]
+    ).fetchone()
+    if future[0]:
+        out.append(f"{future[0]:,} 条就诊的开始时间晚于今天 ({today}): 时间有误或为测试数据")
+    if future[1]:
+        out.append(f"{future[1]:,} 名参保人的出生日期晚于今天 ({today}): 出生日期有误")
+    return out
+
+
 def _load(
     directory: Path, con: duckdb.DuckDBPyConnection, lenient: bool, salt: str, rejects_path: Path | str | None, *, fast: bool,
     in_place: frozenset[str] = frozenset(), require_rows: bool = True,
@@ -1275,7 +1298,7 @@ def _load(
         if total and (not lenient or nothing):
             raise ContractError(issues, total)
         report = LoadReport(str(directory), loader.reports, rejected=rejected_rows, issues=issues,
-                            warnings=loader.identity_warnings())
+                            warnings=loader.identity_warnings() + plausibility_warnings(con))
         if total:
             target = Path(rejects_path) if rejects_path else Path.cwd() / "rejects.csv"
             loader.write_rejects(target)

@@ -287,6 +287,11 @@ def dataset_warnings(rows: dict[str, int]) -> list[str]:
             f"费用明细 feedetl 没有数据行, 而有 {rows['mdtrt']:,} 条就诊: 数据可能抽取不全; "
             "依据费用明细的规则 (如 D06 挂床住院把没有收费的住院日计为空床日) 的结果不可信"
         )
+    if rows.get("mdtrt", 0) > 0 and rows.get("diag", 0) == 0:
+        warnings.append(
+            f"诊断表 diag 没有数据行, 而有 {rows['mdtrt']:,} 条就诊: 数据可能抽取不全; 依据诊断的规则的结果不可信 "
+            "(A05 限适应症会把每条限适应症的明细都标为无相应诊断; A03、A04、D05、E02 等也读诊断); 只有药店购药的数据可忽略此提示"
+        )
     return warnings
 
 
