@@ -122,3 +122,21 @@ def test_b02_names_the_line_a_duplicate_repeats():
 
     (message,) = run_example(load_registry().get("B02"), 4).messages
     assert "与同一就诊中明细 F1 的数量、单价、收费时间完全相同" in message
+
+
+@pytest.mark.parametrize(("index", "unjudged"), [(3, 1), (0, 0)])
+def test_a09_counts_the_lines_it_could_not_judge(index, unjudged, tmp_path):
+    # a doctor missing from practitioner: no flag, and the run says the line was not checked
+    from fundguard.engine.examples import build_example_connection
+    from fundguard.engine.run import Auditor, unjudged_warnings
+
+    rule = load_registry().get("A09")
+    example = rule.examples[index]
+    con = build_example_connection(example, tmp_path)
+    auditor = Auditor(con, kb_hash="t", kb_manifest={})
+    auditor.prepare([rule])
+    result = auditor.run([rule], {rule.id: rule.bind_params(example.params)}, run_id="t")
+    (stats,) = result.rules
+    assert stats.unjudged == unjudged and "practitioner" in stats.unjudged_for
+    warnings = unjudged_warnings(result)
+    assert (len(warnings) == 1 and "1 条受限项目明细缺少开单医师职称" in warnings[0]) if unjudged else warnings == []

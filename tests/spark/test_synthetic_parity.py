@@ -45,8 +45,8 @@ def test_synthetic_dataset_same_flags_on_both_engines(spark, synthetic, tmp_path
     assert spark_run["run_id"] == duck["run_id"]
     assert pq.read_schema(tmp_path / "spark" / "flags.parquet").equals(pq.read_schema(tmp_path / "duckdb" / "flags.parquet"))
 
-    per_rule = {r["id"]: (r["status"], r["flags"], r["vola_amt"]) for r in duck["rules"]}
-    per_rule_spark = {r["id"]: (r["status"], r["flags"], r["vola_amt"]) for r in spark_run["rules"]}
+    per_rule = {r["id"]: (r["status"], r["flags"], r["vola_amt"], r["unjudged"]) for r in duck["rules"]}
+    per_rule_spark = {r["id"]: (r["status"], r["flags"], r["vola_amt"], r["unjudged"]) for r in spark_run["rules"]}
     differ = {k: (v, per_rule_spark.get(k)) for k, v in per_rule.items() if per_rule_spark.get(k) != v}
     assert not differ, f"per-rule totals differ (DuckDB, Spark): {differ}"
 

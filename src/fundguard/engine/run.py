@@ -30,6 +30,7 @@ import yaml
 from fundguard.engine import yamlio
 from fundguard.engine.backends.duckdb import DuckDBBackend
 from fundguard.engine.flags import params_json, rule_version
+from fundguard.engine.kinds import get_kind
 from fundguard.engine.registry import Registry, UnknownRuleError, load_registry
 from fundguard.engine.rule import ParamError, ParamValue, Rule, Scene
 
@@ -63,6 +64,9 @@ class RuleStats:
     flags: int = 0
     vola_amt: str = "0.00"
     seconds: float = 0.0
+    #: lines the rule could not judge for want of a value, and what was missing (None: nothing to count)
+    unjudged: int | None = None
+    unjudged_for: str | None = None
 
 
 @dataclass
@@ -181,6 +185,9 @@ class Auditor:
             else:
                 outcome = self.backend.run_rule(rule, p, run_id=run_id, version=version, kb_hash=self.kb_hash)
                 stats.flags, stats.vola_amt, stats.seconds = outcome.flags, f"{outcome.vola_amt:.2f}", round(outcome.seconds, 4)
+                unjudged = get_kind(rule.kind).unjudged_sql(rule)
+                if unjudged is not None:
+                    stats.unjudged, stats.unjudged_for = self.backend.count(unjudged[0]), unjudged[1]
             result.rules.append(stats)
             if progress:
                 progress(rule.id, i + 1, len(rules))
@@ -265,7 +272,7 @@ def run_audit(
             engine=engine,
             extra={"rule_library": str(registry.root),
                    "warnings": report.warnings + dataset_warnings({n: t.rows for n, t in report.tables.items()})
-                   + sample_kb_warnings(selected, result, edition.tables)},
+                   + sample_kb_warnings(selected, result, edition.tables) + unjudged_warnings(result)},
             dataset={
                 # absolute: the web app reads the dataset for the evidence from wherever it is started
                 "path": str(Path(dataset).resolve()),
@@ -293,6 +300,12 @@ def dataset_warnings(rows: dict[str, int]) -> list[str]:
             "(A05 限适应症会把每条限适应症的明细都标为无相应诊断; A03、A04、D05、E02 等也读诊断); 只有药店购药的数据可忽略此提示"
         )
     return warnings
+
+
+def unjudged_warnings(result: AuditResult) -> list[str]:
+    """One line per rule that left lines unjudged for want of a value (its silence is not compliance)."""
+    return [f"{s.id} {s.name}: {s.unjudged:,} 条受限项目明细缺少{s.unjudged_for}, 未能检查 (不计为合规)"
+            for s in result.rules if s.unjudged]
 
 
 def sample_kb_warnings(rules: list[Rule], result: AuditResult, tables: dict[str, Any]) -> list[str]:

@@ -81,6 +81,10 @@ class DuckDBBackend:
     def rule_sql(self, rule: Rule) -> str:
         return get_kind(rule.kind).batch_sql(rule)
 
+    def count(self, sql: str) -> int:
+        """A portable count query (no parameters) over the views."""
+        return int(self.con.execute(expand(sql)).fetchone()[0])
+
     def run_rule(
         self,
         rule: Rule,

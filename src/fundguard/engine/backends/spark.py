@@ -544,6 +544,10 @@ class SparkBackend:
     def rule_sql(self, rule: Rule) -> str:
         return rule_spark_sql(rule)
 
+    def count(self, sql: str) -> int:
+        """A portable count query (no parameters) over the views."""
+        return int(self.spark.sql(transpile(sql)).collect()[0][0])
+
     def run_rule(
         self,
         rule: Rule,
@@ -898,6 +902,7 @@ def run_audit_spark(
         kb_flags,
         sample_kb_warnings,
         select_and_bind,
+        unjudged_warnings,
         write_run,
     )
 
@@ -975,7 +980,7 @@ def run_audit_spark(
             extra={"rule_library": str(registry.root), "spark": {"master": session.sparkContext.master, "version": session.version},
                    "warnings": (report.warnings if report is not None else [])
                    + dataset_warnings({n: v["rows"] for n, v in tables.items()})
-                   + sample_kb_warnings(selected, result, edition.tables)},
+                   + sample_kb_warnings(selected, result, edition.tables) + unjudged_warnings(result)},
             dataset={"path": str(local.resolve()) if local is not None else uri, "tables": dict(sorted(tables.items()))},
             kb={"path": str(Path(kb_path).resolve()), "content_hash": kb_hash, "manifest": edition.manifest},
             result=result,

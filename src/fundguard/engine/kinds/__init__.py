@@ -5,7 +5,10 @@ A kind is a module here that defines:
 - `NAME`: the kind's name (`kind:` in a rule file);
 - `Config`: a pydantic model of the kind's structural settings (`with:` in a rule file);
 - `batch_sql(rule, config) -> str`: portable SQL (engine macros, `$param` placeholders) returning the
-  offending rows (the granularity key, `vola_amt`, `ev_*` evidence columns) for DuckDB and Spark.
+  offending rows (the granularity key, `vola_amt`, `ev_*` evidence columns) for DuckDB and Spark;
+- optionally `unjudged_sql(rule, config) -> (sql, what) | None`: portable SQL counting the lines the rule
+  could not judge for want of a value (a doctor missing from `practitioner`), and what was missing in
+  Chinese: a run reports the count, so "no flag" is not read as "checked and compliant".
 
 A kind's real-time twin (the same check in Python over one request's rows) is the module of the same
 name in `fundguard.realtime.kinds`; a rule of kind `sql` has its twin in `fundguard.realtime.custom`.
@@ -37,6 +40,10 @@ class Kind:
 
     def batch_sql(self, rule: Any) -> str:
         return self.module.batch_sql(rule, self.parse_config(rule.config))
+
+    def unjudged_sql(self, rule: Any) -> tuple[str, str] | None:
+        make = getattr(self.module, "unjudged_sql", None)
+        return make(rule, self.parse_config(rule.config)) if make else None
 
 
 _KINDS: dict[str, Kind] | None = None

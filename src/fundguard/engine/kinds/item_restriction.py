@@ -83,6 +83,31 @@ def _test(config: Config) -> str:
     return "TRUE"
 
 
+#: what a missing subject is, for the count of lines a rule could not judge
+SUBJECT_WORDS = {
+    "gend": "参保人性别",
+    "age_at_fee": "参保人年龄 (出生日期)",
+    "medins_lv": "机构等级 (机构不在 fixmedins 表或未填等级)",
+    "dr_profttl": "开单医师职称 (医师不在 practitioner 表或未填职称)",
+    "insutype": "险种",
+    "med_type": "医疗类别",
+}
+
+
+def unjudged_sql(rule: Any, config: Config) -> tuple[str, str] | None:
+    """The restricted lines whose subject is missing: the test cannot hold or fail for them."""
+    if not config.subject:
+        return None
+    conds = [f"l.{config.subject} IS NULL", *_filters(config)]
+    sql = f"""
+SELECT COUNT(DISTINCT l.feedetl_sn)
+FROM fee_lines l
+JOIN {config.kb_table}_match k ON k.hilist_code = l.hilist_code
+WHERE {" AND ".join(conds)}
+"""  # noqa: S608
+    return sql, SUBJECT_WORDS.get(config.subject, config.subject)
+
+
 def batch_sql(rule: Any, config: Config) -> str:
     conds = [_test(config), *_filters(config)]
     ev = [("k.kb_hilist_code", "ev_kb_code"), ("k.source", "ev_kb_source")]
