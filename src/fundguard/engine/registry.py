@@ -7,19 +7,18 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
-from fundguard.engine import yamlio
+from fundguard import yamlio
 from fundguard.engine.kinds import kinds
 from fundguard.engine.rule import Rule
 from fundguard.kb.tables import KB_TABLES
+from fundguard.validation import validation_problems
 
 _FILE = re.compile(r"^(?P<id>[A-Z][0-9]{2})_(?P<slug>[a-z][a-z0-9_]*)\.yaml$")
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -56,58 +55,6 @@ def _digest(*parts: bytes) -> str:
     for p in parts:
         h.update(hashlib.sha256(p).digest())
     return h.hexdigest()[:16]
-
-
-#: pydantic's error types in the words a rule author reads (others keep pydantic's English message)
-_ERROR_TEXT = {
-    "missing": "缺少此必填字段",
-    "extra_forbidden": "未知字段 (拼写有误, 或不属于此处)",
-    "string_type": "应为文本",
-    "int_type": "应为整数", "int_parsing": "应为整数", "int_from_float": "应为整数",
-    "float_type": "应为数值", "float_parsing": "应为数值",
-    "decimal_type": "应为数值", "decimal_parsing": "应为数值",
-    "bool_type": "应为 true/false", "bool_parsing": "应为 true/false",
-    "list_type": "应为列表 (每项以 - 开头)", "tuple_type": "应为列表 (每项以 - 开头)",
-    "dict_type": "应为映射 (键: 值)", "model_type": "应为映射 (键: 值)", "model_attributes_type": "应为映射 (键: 值)",
-    "date_type": "应为日期 (YYYY-MM-DD)", "date_parsing": "应为日期 (YYYY-MM-DD)",
-    "date_from_datetime_parsing": "应为日期 (YYYY-MM-DD)",
-    "datetime_type": "应为日期时间", "datetime_parsing": "应为日期时间", "datetime_from_date_parsing": "应为日期时间",
-    "literal_error": "取值应为 {expected} 之一", "enum": "取值应为 {expected} 之一",
-    "too_short": "至少需要 {min_length} 项", "too_long": "至多 {max_length} 项",
-    "string_too_short": "至少需要 {min_length} 个字符", "string_too_long": "至多 {max_length} 个字符",
-    "string_pattern_mismatch": "不符合格式 {pattern}",
-    "greater_than": "应大于 {gt}", "greater_than_equal": "不得小于 {ge}",
-    "less_than": "应小于 {lt}", "less_than_equal": "不得大于 {le}",
-}
-
-
-def _problem_text(error: Mapping[str, Any]) -> str:
-    """One pydantic error in Chinese: our validators' own (Chinese) message, else a translation of the
-    error type with the value found, else pydantic's message."""
-    kind, ctx = error["type"], error.get("ctx") or {}
-    if kind in ("value_error", "assertion_error") and "error" in ctx:
-        return str(ctx["error"])
-    template = _ERROR_TEXT.get(kind)
-    if template is None:
-        return str(error["msg"])
-    fields = {k: str(v).replace(" or ", ", ") for k, v in ctx.items()}
-    try:
-        text = template.format(**fields)
-    except KeyError:
-        return str(error["msg"])
-    if kind not in ("missing", "extra_forbidden") and "input" in error:
-        found = repr(error["input"])
-        text += f", 得到 {found if len(found) <= 60 else found[:57] + '...'}"
-    return text
-
-
-def validation_problems(exc: ValidationError, prefix: str = "") -> list[str]:
-    """`字段 <path>: <what is wrong>` for every error of a pydantic validation."""
-    out = []
-    for e in exc.errors():
-        where = prefix + ".".join(str(x) for x in e["loc"])
-        out.append(f"字段 {where or '(顶层)'}: {_problem_text(e)}")
-    return out
 
 
 def _not_utf8(data: bytes) -> str | None:

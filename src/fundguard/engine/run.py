@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import yaml
 
-from fundguard.engine import yamlio
+from fundguard import yamlio
 from fundguard.engine.backends.duckdb import DuckDBBackend
 from fundguard.engine.flags import params_json, rule_version
 from fundguard.engine.kinds import get_kind

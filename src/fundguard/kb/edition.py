@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from fundguard import yamlio
 from fundguard.kb.load_nhsa import NHSA_DIR, REPORT_COLUMNS, load_national, report_rows
 from fundguard.kb.tables import (
     KB_KEYS,
@@ -40,6 +41,7 @@ from fundguard.kb.tables import (
     row_problems,
     to_arrow,
 )
+from fundguard.validation import validation_problems
 
 LOADER_VERSION = "1"
 SAMPLE_DIR = Path(__file__).parent / "sample"
@@ -97,11 +99,8 @@ class OverlayMeta(BaseModel):
 
 def _read_overlay_meta(path: Path) -> OverlayMeta:
     """`overlay.yaml` checked: YAML that parses, a mapping, known keys of the right types."""
-    # Lazy: the engine package imports fundguard.kb; its YAML reader (a key given twice is an error, syntax
-    # errors in Chinese) and pydantic error wording are the ones rule authors already see.
-    from fundguard.engine import yamlio
-    from fundguard.engine.registry import validation_problems
-
+    # the rule files' YAML reader (a key given twice is an error, syntax errors in Chinese) and pydantic
+    # error wording: what rule authors already see
     data = path.read_bytes()
     try:
         text = data.decode("utf-8-sig")
