@@ -86,6 +86,10 @@ def test_generated_docs_current():
     ("B02", 0, {"F2": ["F1", "F2"], "F3": ["F1", "F2", "F3"]}),  # the day's earlier lines used up the limit
     ("B02", 2, {"F2": ["F1", "F2"]}),  # the earlier line of the same hour
     ("B02", 4, {"F2": ["F1", "F2"]}),  # the line it repeats
+    ("B11", 1, {"F3": ["F1", "F2", "F3"]}),  # the course's first day (F1) and the previous use (F2)
+    ("B11", 5, {"F2": ["F1", "F2"]}),  # the previous use, too soon before
+    ("C08", 0, {"F2": ["F1", "F2"]}),  # the course's first supply
+    ("C08", 3, {"F1": ["F1"]}),  # its own first day
 ])
 def test_a_flag_rests_on_the_lines_that_make_it_a_violation(rule_id, index, lines, tmp_path):
     # the catalog: a flag carries the fee lines it rests on, not only the line whose amount it counts

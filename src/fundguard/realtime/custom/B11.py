@@ -39,12 +39,14 @@ def evaluate(rule: Any, params: dict, frame, kb) -> list[dict]:
     known = matches(kb, "kb_item_course", frame.lines)
     wanted = {(f["psn_no"], known[f["hilist_code"]][0]["hilist_code"]) for f in focus}
     days: dict[tuple, set] = defaultdict(set)
+    day_lines: dict[tuple, list[str]] = defaultdict(list)  # (person, entry, day) -> its lines
     for f in frame.lines:
         if is_drug(f):
             continue
         entries = known.get(f["hilist_code"])
         if entries and (f["psn_no"], entries[0]["hilist_code"]) in wanted:
             days[(f["psn_no"], entries[0]["hilist_code"])].add(f["fee_date"])
+            day_lines[(f["psn_no"], entries[0]["hilist_code"], f["fee_date"])].append(f["feedetl_sn"])
     bad: dict[tuple, dict] = {}
     out = []
     for f in focus:
@@ -70,6 +72,8 @@ def evaluate(rule: Any, params: dict, frame, kb) -> list[dict]:
                     "ev_reason": reason,
                     "ev_kb_code": k["hilist_code"],
                     "ev_kb_source": k.get("source"),
+                    # the lines on the course's first day and the previous use day
+                    "_involved": [*day_lines[(*key, start)], *(day_lines[(*key, prev)] if prev is not None else ())],
                 }
             )
     return out

@@ -68,6 +68,7 @@ def evaluate(rule: Any, params: dict, frame, kb) -> list[dict]:
                         "ev_fee_date": f["fee_date"],
                         "ev_prd_days": f["prd_days"],
                         "ev_beyond_days": beyond,
+                        "_involved": [c["feedetl_sn"] for c, _ in course if c["fee_date"] == start],
                     }
                 )
     return out

@@ -1,4 +1,5 @@
--- B11: uses of a course-limited item beyond max_days from the course's first day, or too soon after the previous use
+-- B11: uses of a course-limited item beyond max_days from the course's first day, or too soon after the previous use;
+-- a flag rests on its line and the person's lines of the item on the course's first day and the previous use day
 WITH uses AS (
   SELECT DISTINCT f.psn_no, k.kb_hilist_code, f.fee_date, k.max_days, k.min_interval_days
   FROM fee_net f
@@ -32,7 +33,8 @@ bad_days AS (
   WHERE (max_days IS NOT NULL AND {{ days_between(course_start, fee_date) }} > max_days)
      OR (min_interval_days IS NOT NULL AND prev_date IS NOT NULL
          AND {{ days_between(prev_date, fee_date) }} < min_interval_days)
-)
+),
+flagged AS (
 SELECT l.feedetl_sn, l.psn_no, l.mdtrt_id, l.setl_id, l.fixmedins_code, l.net_amt AS vola_amt, l.hilist_code, l.item_name,
        b.course_start AS ev_course_start, b.prev_date AS ev_prev_date,
        b.max_days AS ev_kb_max_days, b.min_interval_days AS ev_kb_min_interval_days,
@@ -42,3 +44,16 @@ FROM fee_lines l
 JOIN kb_item_course_match k ON k.hilist_code = l.hilist_code
 JOIN bad_days b ON b.psn_no = l.psn_no AND b.kb_hilist_code = k.kb_hilist_code AND b.fee_date = l.fee_date
 WHERE NOT (l.med_chrgitm_type IN ('09', '10', '11') AND l.prd_days IS NOT NULL)
+),
+involved AS (
+  SELECT a.feedetl_sn, {{ list_agg(x.feedetl_sn) }} AS feedetl_sns, {{ list_agg(x.mdtrt_id) }} AS mdtrt_ids
+  FROM flagged a
+  JOIN fee_net x ON x.psn_no = a.psn_no
+  JOIN kb_item_course_match kx ON kx.hilist_code = x.hilist_code AND kx.kb_hilist_code = a.ev_kb_code
+  WHERE NOT (x.med_chrgitm_type IN ('09', '10', '11') AND x.prd_days IS NOT NULL)
+    AND (x.feedetl_sn = a.feedetl_sn OR x.fee_date = a.ev_course_start OR x.fee_date = a.ev_prev_date)
+  GROUP BY a.feedetl_sn
+)
+SELECT a.*, i.feedetl_sns, i.mdtrt_ids
+FROM flagged a
+JOIN involved i ON i.feedetl_sn = a.feedetl_sn

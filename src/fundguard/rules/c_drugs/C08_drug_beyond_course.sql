@@ -1,6 +1,7 @@
--- C08: supply of a course-limited drug on days beyond max_days from the first use of its course
+-- C08: supply of a course-limited drug on days beyond max_days from the first use of its course; a flag
+-- rests on its line and the lines of the course's first day
 WITH drug AS (
-  SELECT f.feedetl_sn, f.psn_no, f.fee_date, f.fee_ocur_time, f.prd_days, f.net_amt,
+  SELECT f.feedetl_sn, f.mdtrt_id, f.psn_no, f.fee_date, f.fee_ocur_time, f.prd_days, f.net_amt,
          {{ add_days(f.fee_date, f.prd_days) }} AS supply_end,
          k.kb_hilist_code, k.source AS kb_source, k.max_days
   FROM fee_net f
@@ -35,12 +36,20 @@ measured AS (
          {{ days_between(CASE WHEN x.fee_date > x.course_end THEN x.fee_date ELSE x.course_end END, x.supply_end) }} AS beyond_days
   FROM beyond x
   WHERE x.supply_end > x.course_end
+),
+involved AS (
+  SELECT m.feedetl_sn, {{ list_agg(d.feedetl_sn) }} AS feedetl_sns, {{ list_agg(d.mdtrt_id) }} AS mdtrt_ids
+  FROM measured m
+  JOIN drug d ON d.psn_no = m.psn_no AND d.kb_hilist_code = m.kb_hilist_code
+   AND (d.fee_date = m.course_start OR d.feedetl_sn = m.feedetl_sn)
+  GROUP BY m.feedetl_sn
 )
-SELECT m.feedetl_sn,
+SELECT m.feedetl_sn, i.feedetl_sns, i.mdtrt_ids,
        {{ prorate_amt(m.net_amt, m.beyond_days, m.prd_days) }} AS vola_amt,
        l.hilist_code, l.item_name,
        m.kb_hilist_code AS ev_kb_hilist_code, m.kb_source AS ev_kb_source, m.max_days AS ev_kb_max_days,
        m.course_start AS ev_course_start, {{ add_days(m.course_end, -1) }} AS ev_course_last_day,
        m.fee_date AS ev_fee_date, m.prd_days AS ev_prd_days, m.beyond_days AS ev_beyond_days
 FROM measured m
+JOIN involved i ON i.feedetl_sn = m.feedetl_sn
 JOIN fee_lines l ON l.feedetl_sn = m.feedetl_sn
