@@ -47,6 +47,7 @@ if "pct1" in macros.MACRO_NAMES:
     # 70.05 % and 60.15 %: ROUND(x, 1) of a DOUBLE gave 70.0 on DuckDB and 70.1 on Spark
     EXPRESSIONS["pct1"] = "{{ pct1(CAST(days AS DECIMAL(16,2)) * 10.01 + 0.00, 100 + days * 0) }}"
     EXPRESSIONS["pct1_halves"] = "{{ pct1(CAST(70.05 AS DECIMAL(16,2)) + days * 0, CAST(100.00 AS DECIMAL(16,2))) }}"
+EXPRESSIONS["list_of"] = "{{ list_of(CAST(days + 1 AS VARCHAR), 'F2', CAST(days AS VARCHAR)) }}"
 if "num_text" in macros.MACRO_NAMES:
     EXPRESSIONS["num_text"] = "{{ num_text(CAST(days AS DECIMAL(16,4)) / 4) }}"
 

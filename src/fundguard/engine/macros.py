@@ -61,7 +61,8 @@ DUCKDB: dict[str, MacroImpl] = {
     # the sorted distinct values of a group, as a list
     "list_agg": lambda x: f"list_sort(list_distinct(list({x})))",
     # a one-element list
-    "list_of": lambda x: f"[{x}]",
+    # a few values as a list, sorted and distinct as list_agg gives them (a flag's line and the line it repeats)
+    "list_of": lambda *xs: f"list_sort(list_distinct([{', '.join(xs)}]))",
     # a quantity as text without trailing zeros (2.5000 → 2.5, 3.0000 → 3), for messages
     "num_text": lambda x: _num_text(x),
     # a 64-bit hash of the values, to find candidate groups cheaply (equal values, equal hash); engines
@@ -82,7 +83,7 @@ SPARK: dict[str, MacroImpl] = {
     "seconds_between": lambda t1, t2: f"(unix_timestamp({t2}) - unix_timestamp({t1}))",
     "trunc_hour": lambda ts: f"date_trunc('HOUR', {ts})",
     "list_agg": lambda x: f"array_sort(collect_set({x}))",
-    "list_of": lambda x: f"array({x})",
+    "list_of": lambda *xs: f"array_sort(array_distinct(array({', '.join(xs)})))",
     "num_text": lambda x: _num_text(x, "STRING"),  # Spark 4: VARCHAR needs a length
     "key_hash": lambda *xs: f"xxhash64({', '.join(xs)})",
     "prorate_amt": _prorate_amt,

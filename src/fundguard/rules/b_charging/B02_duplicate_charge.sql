@@ -66,14 +66,6 @@ duplicates AS (
    AND g.pric = f.pric AND g.fee_ocur_time = f.fee_ocur_time
   WHERE f.feedetl_sn <> g.first_sn
     AND NOT EXISTS (SELECT 1 FROM kb_item_limit_match k WHERE k.hilist_code = f.hilist_code)
-),
-dup_lines AS (
-  SELECT feedetl_sn, {{ list_agg(sn) }} AS feedetl_sns FROM (
-    SELECT feedetl_sn, feedetl_sn AS sn FROM duplicates
-    UNION ALL
-    SELECT feedetl_sn, first_sn AS sn FROM duplicates
-  ) x
-  GROUP BY feedetl_sn
 )
 SELECT l.feedetl_sn, l.psn_no, l.mdtrt_id, l.setl_id, l.fixmedins_code, b.vola_amt, l.hilist_code, l.item_name,
        i.feedetl_sns,
@@ -87,10 +79,9 @@ JOIN fee_lines l ON l.feedetl_sn = b.feedetl_sn
 JOIN limit_lines i ON i.feedetl_sn = b.feedetl_sn
 UNION ALL
 SELECT d.feedetl_sn, d.psn_no, d.mdtrt_id, d.setl_id, d.fixmedins_code, d.vola_amt, d.hilist_code, d.item_name,
-       i.feedetl_sns,
+       {{ list_of(d.first_sn, d.feedetl_sn) }} AS feedetl_sns,
        CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR),
        CAST(NULL AS VARCHAR), CAST(NULL AS INTEGER), CAST(NULL AS DECIMAL(16,4)),
        d.first_sn,
        concat('与同一就诊中明细 ', d.first_sn, ' 的数量、单价、收费时间完全相同，重复收费') AS ev_reason
 FROM duplicates d
-JOIN dup_lines i ON i.feedetl_sn = d.feedetl_sn

@@ -24,15 +24,6 @@ FROM (
      OR (k.scope = '6h' AND {{ seconds_between(m.fee_ocur_time, p.fee_ocur_time) }} BETWEEN -21600 AND 21600)
 ) x
 WHERE rn = 1
-),
-involved AS (
-  SELECT feedetl_sn, {{ list_agg(sn) }} AS feedetl_sns FROM (
-    SELECT feedetl_sn, feedetl_sn AS sn FROM pairs
-    UNION ALL
-    SELECT feedetl_sn, ev_main_feedetl_sn AS sn FROM pairs
-  ) x
-  GROUP BY feedetl_sn
 )
-SELECT p.*, i.feedetl_sns
+SELECT p.*, {{ list_of(p.feedetl_sn, p.ev_main_feedetl_sn) }} AS feedetl_sns
 FROM pairs p
-JOIN involved i ON i.feedetl_sn = p.feedetl_sn
