@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from fundguard.realtime.custom._common import INPATIENT_MED_TYPES, date_text
+from fundguard.realtime.custom._common import INPATIENT_MED_TYPES, date_text, med_type_label
 
 OUTPATIENT = frozenset({"11", "13", "14", "41", "51"})
 
@@ -36,6 +36,7 @@ def evaluate(rule: Any, params: dict, frame, kb) -> list[dict]:
                 "mdtrt_id": o["mdtrt_id"],
                 "vola_amt": o["hifp_pay"],
                 "ev_med_type": o["med_type"],
+                "ev_med_type_label": med_type_label(o["med_type"]),
                 "ev_visit_date": date_text(o["begn_date"]),
                 "ev_visit_fixmedins_code": o["fixmedins_code"],
                 "ev_stay_mdtrt_id": s["mdtrt_id"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from fundguard.realtime.custom._common import med_type_label
 from fundguard.realtime.frame import days_between
 
 
@@ -22,6 +23,7 @@ def evaluate(rule: Any, params: dict, frame, kb) -> list[dict]:
                 "ev_begn_date": m["begn_date"].isoformat(),
                 "ev_days_after_death": days_between(death, m["begn_date"]),
                 "ev_med_type": m["med_type"],
+                "ev_med_type_label": med_type_label(m["med_type"]),
                 "ev_hifp_pay": m["hifp_pay"],
             }
         )

@@ -45,6 +45,13 @@ def pro_rata(net_amt: Decimal, part: int, whole: int) -> Decimal:
     return share * CENT
 
 
+def med_type_label(code: str | None) -> str | None:
+    """The medical type's Chinese name as the rules' messages write it (the code when unknown)."""
+    from fundguard.contract.tables import MED_TYPE
+
+    return MED_TYPE[code].split(" ")[0] if code in MED_TYPE else code
+
+
 def ts_text(value: dt.datetime | None) -> str | None:
     """A timestamp as the batch backend's `CAST(ts AS VARCHAR)` writes it (fractional seconds trimmed)."""
     if value is None:

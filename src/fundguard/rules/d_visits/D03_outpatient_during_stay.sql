@@ -22,6 +22,7 @@ ids AS (
 SELECT o.mdtrt_id,
        o.hifp_pay AS vola_amt,
        o.med_type AS ev_med_type,
+       CASE o.med_type WHEN '11' THEN '普通门诊' WHEN '13' THEN '急诊' WHEN '14' THEN '门诊慢特病' WHEN '21' THEN '住院' WHEN '41' THEN '定点药店购药' WHEN '51' THEN '生育门诊' WHEN '52' THEN '生育住院' ELSE o.med_type END AS ev_med_type_label,
        CAST(o.begn_date AS VARCHAR) AS ev_visit_date,
        o.fixmedins_code AS ev_visit_fixmedins_code,
        s.mdtrt_id AS ev_stay_mdtrt_id,

@@ -39,6 +39,9 @@ SELECT h.mdtrt_id,
        h.prev_id AS ev_prev_mdtrt_id,
        CAST(h.prev_end_date AS VARCHAR) AS ev_prev_end_date,
        COALESCE(h.prev_dscg_way, '未填') AS ev_prev_dscg_way,
+       CASE h.prev_dscg_way WHEN '1' THEN '医嘱离院' WHEN '2' THEN '医嘱转院' WHEN '3' THEN '医嘱转社区' WHEN '4' THEN '非医嘱离院'
+            WHEN '5' THEN '死亡' WHEN '9' THEN '其他方式离院' ELSE COALESCE(h.prev_dscg_way, '离院方式未填') END
+         AS ev_prev_dscg_way_label,
        CAST(h.begn_date AS VARCHAR) AS ev_begn_date,
        h.gap_days AS ev_gap_days,
        substr(h.main_diag_code, 1, 3) AS ev_diag_category,
