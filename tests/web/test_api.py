@@ -189,3 +189,21 @@ def test_openapi_documents_the_v1_api(client):
         assert path in spec["paths"], path
     params = {p["name"] for p in spec["paths"]["/api/v1/runs/{run_id}/flags"]["get"]["parameters"]}
     assert {"rule_id", "sev_deg", "fixmedins_code", "admdvs", "date_from", "amount_min", "after", "limit"} <= params
+
+
+def test_the_dashboard_shows_what_the_run_says_about_its_inputs(app, app_services, users):
+    # the default edition's DRG and exclusive-pair tables are sample rows only: a bureau reads that on the
+    # dashboard, not only in run.json; an institution's user does not get the bureau's notes
+    from fastapi.testclient import TestClient
+
+    from .conftest import login
+
+    run = app_services.workspace.latest()
+    with TestClient(app) as c:
+        login(c, users["auditor"])
+        page = c.get(f"/runs/{run.run_id}/").text
+        assert 'data-testid="run-warnings"' in page and "source = sample" in page
+    with TestClient(app) as c:
+        login(c, users["institution"])
+        page = c.get(f"/runs/{run.run_id}/").text
+        assert "运行提示" not in page

@@ -31,6 +31,9 @@ def run_overview(ws: Workspace, run: Run, who: Principal) -> dict[str, Any]:
         "institutions": totals["institutions"], "rules_triggered": totals["rules"], "persons": persons,
         "dataset_rows": info["dataset_rows"] if scope.is_all else {},
         "rules": run.info.get("rules", []) if scope.is_all else [],
+        # what the run says about its own inputs (sample-only knowledge, lines a rule could not judge, an
+        # extract without diagnoses): the bureau reads it before the flags; an institution's scope does not
+        "warnings": [str(w) for w in run.info.get("warnings") or []] if scope.is_all else [],
         "has_dataset": ix.meta.get("has_dataset") == "1",
     }
 
