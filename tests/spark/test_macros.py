@@ -104,3 +104,20 @@ def test_data_values_are_not_spark_variables(spark):
     codes = ["N40${env:HOME}", "N40${spark.app.name}", "N40.x00"]
     register_arrow(spark, "_subst_probe", pa.table({"code": codes}), [("code", "VARCHAR")])
     assert sorted(r[0] for r in spark.sql("SELECT code FROM _subst_probe").collect()) == sorted(codes)
+
+
+def test_py4j_tracebacks_on_ctrl_c_are_dropped(spark):
+    # py4j logs ~45 lines of traceback on the root logger when Ctrl-C stops a job, before the one-line message
+    import logging
+
+    from fundguard.engine.backends.spark import _PY4J_NOISE
+
+    assert _PY4J_NOISE in logging.getLogger().filters
+
+    def record(path: str, message: str) -> logging.LogRecord:
+        return logging.LogRecord("root", logging.ERROR, path, 1070, message, None, None)
+
+    assert not _PY4J_NOISE.filter(record("/v/site-packages/py4j/java_gateway.py", "KeyboardInterrupt while sending command."))
+    assert not _PY4J_NOISE.filter(record("/v/site-packages/py4j/clientserver.py", "Exception while sending command."))
+    assert _PY4J_NOISE.filter(record("/v/fundguard/cli/audit.py", "KeyboardInterrupt while sending command."))
+    assert _PY4J_NOISE.filter(record("/v/site-packages/py4j/java_gateway.py", "Error while receiving."))

@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import logging
 import os
 import re
 import time
@@ -83,6 +84,18 @@ class TranspileError(RuleRuntimeError):
 # ---- session ----------------------------------------------------------------------------------------
 
 
+class _Py4jInterruptNoise(logging.Filter):
+    """Drops py4j's "KeyboardInterrupt/Exception while sending command." tracebacks, which it logs on the
+    root logger when Ctrl-C stops a Spark job (about 45 lines before FundGuard's one-line message)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.name == "root" and "py4j" in record.pathname.replace("\\", "/").split("/")
+                    and "while sending command" in record.getMessage())
+
+
+_PY4J_NOISE = _Py4jInterruptNoise()
+
+
 def spark_session(master: str | None = None, *, app_name: str = "fundguard", conf: dict[str, str] | None = None) -> SparkSession:
     """A SparkSession with FundGuard's settings (`master` None: an existing session's, else local[2])."""
     try:
@@ -104,6 +117,8 @@ def spark_session(master: str | None = None, *, app_name: str = "fundguard", con
     # Spark's warnings while rules run ("Broadcasting large task binary", plan strings truncated) are
     # nothing an operator acts on and break into the progress bar; errors still show
     spark.sparkContext.setLogLevel(os.environ.get("FUNDGUARD_SPARK_LOG_LEVEL", "ERROR"))
+    if _PY4J_NOISE not in logging.getLogger().filters:
+        logging.getLogger().addFilter(_PY4J_NOISE)
     return spark
 
 
