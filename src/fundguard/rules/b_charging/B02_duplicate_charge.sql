@@ -27,13 +27,14 @@ by_limit AS (
     FROM beyond b
   ) x WHERE rn = 1
 ),
--- the flagged line and the lines of its hour/day before it (in the running sum's order)
+-- the flagged line and the lines of its hour/day before it (in the running sum's order): looked up in
+-- fee_net for the few flagged lines, not by a second pass over every limited line's window
 limit_lines AS (
   SELECT b.feedetl_sn, {{ list_agg(a.feedetl_sn) }} AS feedetl_sns
   FROM by_limit b
-  JOIN limited a
-    ON a.mdtrt_id = b.mdtrt_id AND a.hilist_code = b.hilist_code AND a.kb_hilist_code = b.kb_hilist_code
-   AND a.per = b.per AND a.bucket = b.bucket
+  JOIN fee_net a
+    ON a.mdtrt_id = b.mdtrt_id AND a.hilist_code = b.hilist_code
+   AND CASE WHEN b.per = 'hour' THEN {{ trunc_hour(a.fee_ocur_time) }} ELSE CAST(a.fee_date AS TIMESTAMP) END = b.bucket
    AND (a.fee_ocur_time < b.fee_ocur_time OR (a.fee_ocur_time = b.fee_ocur_time AND a.feedetl_sn <= b.feedetl_sn))
   GROUP BY b.feedetl_sn
 ),
