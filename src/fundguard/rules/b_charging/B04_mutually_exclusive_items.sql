@@ -1,6 +1,6 @@
 -- B04: both items of an exclusive pair within its scope; the cheaper side's lines are flagged
 WITH a_side AS (
-  SELECT k.hilist_code_a, k.hilist_code_b, k.scope, 'a' AS side, k.hilist_code_b AS other_code,
+  SELECT k.hilist_code_a, k.hilist_code_b, k.scope, k.source AS kb_source, 'a' AS side, k.hilist_code_b AS other_code,
          CASE WHEN k.scope = 'day' THEN f.fee_date ELSE DATE '1900-01-01' END AS bucket,
          f.feedetl_sn, f.psn_no, f.mdtrt_id, f.setl_id, f.fixmedins_code, f.net_amt, f.hilist_code, f.item_name
   FROM fee_lines f
@@ -8,7 +8,7 @@ WITH a_side AS (
   JOIN kb_exclusive k ON k.hilist_code_a = c.kb_code
 ),
 b_side AS (
-  SELECT k.hilist_code_a, k.hilist_code_b, k.scope, 'b' AS side, k.hilist_code_a AS other_code,
+  SELECT k.hilist_code_a, k.hilist_code_b, k.scope, k.source AS kb_source, 'b' AS side, k.hilist_code_a AS other_code,
          CASE WHEN k.scope = 'day' THEN f.fee_date ELSE DATE '1900-01-01' END AS bucket,
          f.feedetl_sn, f.psn_no, f.mdtrt_id, f.setl_id, f.fixmedins_code, f.net_amt, f.hilist_code, f.item_name
   FROM fee_lines f
@@ -41,7 +41,7 @@ totals AS (
 picked AS (
   SELECT * FROM (
     SELECT s.feedetl_sn, s.psn_no, s.mdtrt_id, s.setl_id, s.fixmedins_code, s.net_amt AS vola_amt,
-           s.hilist_code, s.item_name, s.hilist_code_a, s.hilist_code_b, s.scope, s.bucket, s.side,
+           s.hilist_code, s.item_name, s.hilist_code_a, s.hilist_code_b, s.scope, s.kb_source, s.bucket, s.side,
            s.other_code, CASE WHEN s.side = 'a' THEN t.amt_b ELSE t.amt_a END AS other_amt,
            ROW_NUMBER() OVER (PARTITION BY s.feedetl_sn ORDER BY s.hilist_code_a, s.hilist_code_b) AS rn
     FROM sides s
@@ -70,7 +70,6 @@ SELECT p.feedetl_sn, p.psn_no, p.mdtrt_id, p.setl_id, p.fixmedins_code, p.vola_a
        p.scope AS ev_kb_scope,
        CASE WHEN p.scope = 'day' THEN '同一天' ELSE '同一就诊' END AS ev_scope_label,
        p.other_amt AS ev_other_amt,
-       p.hilist_code_a AS ev_kb_code_a, p.hilist_code_b AS ev_kb_code_b, k.source AS ev_kb_source
+       p.hilist_code_a AS ev_kb_code_a, p.hilist_code_b AS ev_kb_code_b, p.kb_source AS ev_kb_source
 FROM picked p
 JOIN involved i ON i.feedetl_sn = p.feedetl_sn
-JOIN kb_exclusive k ON k.hilist_code_a = p.hilist_code_a AND k.hilist_code_b = p.hilist_code_b AND k.scope = p.scope

@@ -30,11 +30,15 @@ picked AS (
   FROM later l
 ),
 flagged AS (SELECT * FROM picked WHERE pick = 1),
--- the flag rests on its line and the lines ranked before it in its group and day (the main operation)
+-- the flag rests on its line and the lines ranked before it in its group and day (the main operation),
+-- found in `ops` by the ranking's own order (joining `ranked` again would run its window twice)
 involved AS (
-  SELECT f.feedetl_sn, {{ list_agg(r.feedetl_sn) }} AS feedetl_sns
+  SELECT f.feedetl_sn, {{ list_agg(o.feedetl_sn) }} AS feedetl_sns
   FROM flagged f
-  JOIN ranked r ON r.mdtrt_id = f.mdtrt_id AND r.group_name = f.group_name AND r.fee_date = f.fee_date AND r.seq <= f.seq
+  JOIN ops o ON o.mdtrt_id = f.mdtrt_id AND o.group_name = f.group_name AND o.fee_date = f.fee_date
+  WHERE o.catalog_pric > f.catalog_pric
+     OR (o.catalog_pric = f.catalog_pric
+         AND (o.fee_ocur_time < f.fee_ocur_time OR (o.fee_ocur_time = f.fee_ocur_time AND o.feedetl_sn <= f.feedetl_sn)))
   GROUP BY f.feedetl_sn
 )
 SELECT f.feedetl_sn, f.psn_no, f.mdtrt_id, f.setl_id, f.fixmedins_code,

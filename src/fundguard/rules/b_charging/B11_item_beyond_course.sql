@@ -48,10 +48,14 @@ WHERE NOT (l.med_chrgitm_type IN ('09', '10', '11') AND l.prd_days IS NOT NULL)
 involved AS (
   SELECT a.feedetl_sn, {{ list_agg(x.feedetl_sn) }} AS feedetl_sns, {{ list_agg(x.mdtrt_id) }} AS mdtrt_ids
   FROM flagged a
-  JOIN fee_net x ON x.psn_no = a.psn_no
-  JOIN kb_item_course_match kx ON kx.hilist_code = x.hilist_code AND kx.kb_hilist_code = a.ev_kb_code
-  WHERE NOT (x.med_chrgitm_type IN ('09', '10', '11') AND x.prd_days IS NOT NULL)
-    AND (x.feedetl_sn = a.feedetl_sn OR x.fee_date = a.ev_course_start OR x.fee_date = a.ev_prev_date)
+  -- the course items' lines first (a join with the small match view), then the flagged lines' persons
+  JOIN (
+    SELECT x.feedetl_sn, x.mdtrt_id, x.psn_no, x.fee_date, kx.kb_hilist_code
+    FROM fee_net x
+    JOIN kb_item_course_match kx ON kx.hilist_code = x.hilist_code
+    WHERE NOT (x.med_chrgitm_type IN ('09', '10', '11') AND x.prd_days IS NOT NULL)
+  ) x ON x.psn_no = a.psn_no AND x.kb_hilist_code = a.ev_kb_code
+  WHERE x.feedetl_sn = a.feedetl_sn OR x.fee_date = a.ev_course_start OR x.fee_date = a.ev_prev_date
   GROUP BY a.feedetl_sn
 )
 SELECT a.*, i.feedetl_sns, i.mdtrt_ids
