@@ -236,7 +236,7 @@ def test_a_library_rule_that_reads_a_file_is_refused_when_read(dataset, tmp_path
     library, d04 = _library_with_d04_sql(
         tmp_path,
         f"SELECT m.mdtrt_id, 0 AS vola_amt, t.content AS ev_death_date, '' AS ev_begn_date, 0 AS ev_days_after_death,\n"
-        f"       '' AS ev_med_type, 0 AS ev_hifp_pay FROM mdtrt_ctx m, read_text('{secret}') t",
+        f"       '' AS ev_med_type, '' AS ev_med_type_label, 0 AS ev_hifp_pay FROM mdtrt_ctx m, read_text('{secret}') t",
     )
     out = tmp_path / "out"
     for args in (["rules", "list"], ["audit", str(dataset), "--out", str(out)]):
@@ -273,7 +273,7 @@ def test_the_engine_confines_rule_sql_to_the_dataset_and_the_output_folder(datas
     inside = dataset / "feedetl.parquet"
     d04.write_text(
         "SELECT m.mdtrt_id, 0 AS vola_amt, '' AS ev_death_date, '' AS ev_begn_date, 0 AS ev_days_after_death, "
-        "'' AS ev_med_type, 0 AS ev_hifp_pay "
+        "'' AS ev_med_type, '' AS ev_med_type_label, 0 AS ev_hifp_pay "
         f"FROM mdtrt_ctx m WHERE EXISTS (SELECT 1 FROM read_parquet('{inside}'))",
         encoding="utf-8",
     )

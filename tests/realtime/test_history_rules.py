@@ -207,7 +207,7 @@ def test_finding_keyed_on_a_past_encounter_names_the_current_one(tmp_path, make_
     reply = svc.handle(body(payload), {})
     results = {r["rule_id"]: r for r in reply.body["output"]["result"]}
     assert results["D03"]["mdtrt_id"] == CURRENT
-    assert "2025-06-12 门诊/购药结算（医疗类别 11，机构 H2）发生在住院 2001668" in results["D03"]["vola_cont"]
+    assert "2025-06-12 门诊/购药结算（普通门诊，机构 H2）发生在住院 2001668" in results["D03"]["vola_cont"]
     assert results["D07"]["mdtrt_id"] == CURRENT
     assert "住院 2025-06-12 至 2025-06-13（H2）与更早的住院 2001668" in results["D07"]["vola_cont"]
     # the same finding sent again keeps its jr_id
