@@ -248,6 +248,89 @@ def view_plan(kb_tables: set[str] | None = None) -> list[tuple[str, str]]:
     return list(_view_plan(None if kb_tables is None else frozenset(kb_tables)))
 
 
+def _is_ref(node: exp.Expression, names: set[str] | dict[str, str]) -> bool:
+    """`node` reads one of the CTEs `names` (a bare table name, no schema)."""
+    return isinstance(node, exp.Table) and not node.args.get("db") and not node.args.get("catalog") and node.name in names
+
+
+def _count_refs(node: exp.Expression, names: set[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for t in node.find_all(exp.Table):
+        if _is_ref(t, names):
+            out[t.name] = out.get(t.name, 0) + 1
+    return out
+
+
+def _rename_refs(node: exp.Expression, new: dict[str, str]) -> exp.Expression:
+    """Points the reads of CTEs at their stored views (keeping the CTE's name as the alias, so columns
+    qualified by it still resolve)."""
+    for t in list(node.find_all(exp.Table)):
+        if _is_ref(t, new):
+            old = t.name
+            if not t.alias:
+                t.set("alias", exp.TableAlias(this=exp.to_identifier(old)))
+            t.set("this", exp.to_identifier(new[old]))
+    return node
+
+
+@functools.lru_cache(maxsize=1024)
+def split_ctes(sql: str, prefix: str) -> tuple[tuple[tuple[str, str], ...], str]:
+    """A rule's Spark SQL as (CTEs to compute first, each as (view name, query)), and the query that reads
+    them.
+
+    Spark inlines every deterministic CTE where it is read: a CTE read by three parts of a rule is
+    computed three times (and a CTE it reads, with it). A CTE that would be computed more than once, counting
+    the reads of the CTEs that read it, is computed once and stored under `prefix` + its name; the others
+    stay CTEs. The flags are the same either way; only the work differs.
+    """
+    tree = sqlglot.parse_one(sql, read="spark")
+    with_ = tree.args.get("with_")
+    if with_ is None or with_.args.get("recursive"):
+        return (), sql
+    ctes = list(with_.expressions)
+    names = [c.alias_or_name for c in ctes]
+    known = set(names)
+    body_refs = [_count_refs(c.this, known) for c in ctes]
+    main = tree.copy()
+    main.set("with_", None)
+    main_refs = _count_refs(main, known)
+    # how often each CTE would be computed, from the last (read only by the query) to the first
+    n = len(ctes)
+    runs, stored = [0] * n, [False] * n
+    for i in range(n - 1, -1, -1):
+        uses = main_refs.get(names[i], 0) + sum(body_refs[j].get(names[i], 0) * runs[j] for j in range(i + 1, n))
+        stored[i] = uses >= 2
+        runs[i] = 1 if stored[i] else uses
+    if not any(stored):
+        return (), sql
+    new = {names[i]: f"{prefix}{names[i]}" for i in range(n) if stored[i]}
+
+    def inlined_deps(refs: dict[str, int], acc: set[int]) -> set[int]:
+        """The CTEs left inline that `refs` read, directly or through one another."""
+        for name in refs:
+            j = names.index(name)
+            if not stored[j] and j not in acc:
+                acc.add(j)
+                inlined_deps(body_refs[j], acc)
+        return acc
+
+    steps = []
+    for i in range(n):
+        if stored[i]:
+            query = _rename_refs(ctes[i].this.copy(), new)
+            deps = sorted(inlined_deps(body_refs[i], set()))
+            if deps:
+                inner = query.args.get("with_")
+                query.set("with_", exp.With(expressions=[_rename_refs(ctes[j].copy(), new) for j in deps]
+                                            + (list(inner.expressions) if inner else [])))
+            steps.append((new[names[i]], query.sql(dialect="spark")))
+    kept = [_rename_refs(ctes[j].copy(), new) for j in sorted(inlined_deps(main_refs, set()))]
+    _rename_refs(main, new)
+    if kept:
+        main.set("with_", exp.With(expressions=kept))
+    return tuple(steps), main.sql(dialect="spark")
+
+
 def rule_spark_sql(rule: Rule) -> str:
     """The Spark SQL a rule runs (transpiled once per distinct rule SQL, i.e. per rule version)."""
     try:
@@ -580,8 +663,14 @@ class SparkBackend:
         unknown = [p for p in used if p not in params]
         if unknown:
             raise RuleRuntimeError(f"规则 {rule.id}{rule.source} 的 SQL 使用了未声明的参数: {', '.join('$' + u for u in unknown)}")
+        views: list[DataFrame] = []
         try:
-            r = self.spark.sql(sql, args={p: params[p] for p in used} or None)
+            steps, main = split_ctes(sql, f"_cte_{rule.id}_") if self.materialise else ((), sql)
+            for name, step in steps:
+                df = self.spark.sql(step, args=_args_in(step, params, used)).localCheckpoint(eager=True)
+                views.append(df)
+                df.createOrReplaceTempView(name)
+            r = self.spark.sql(main, args=_args_in(main, params, used))
             if "vola_amt" in r.columns:
                 # an amount beyond DECIMAL(16,2) stops the run, as DuckDB's cast does (non-ANSI Spark
                 # would write NULL)
@@ -600,6 +689,9 @@ class SparkBackend:
                 # before the KeyboardInterrupt does; it is the interruption, not the rule's fault
                 raise KeyboardInterrupt from None
             raise RuleRuntimeError(f"规则 {rule.id}{rule.source} 的 SQL 在 Spark 上执行失败: {_short(exc)}") from exc
+        finally:
+            for df in views:
+                df.unpersist()
         table = table.select([n for n, _ in FLAG_COLUMNS]).cast(FLAG_SCHEMA)
         keys = table.column("flag_key").to_pylist()
         if len(set(keys)) != len(keys):
@@ -714,6 +806,11 @@ FROM r {ctx.joins}
     def close(self) -> None:
         self._unpersist()
         self._flags = []
+
+
+def _args_in(sql: str, params: dict[str, ParamValue], used: list[str]) -> dict[str, ParamValue] | None:
+    """The parameters a (part of a) rule's Spark SQL names (`:name`)."""
+    return {p: params[p] for p in used if re.search(rf":{p}\b", sql)} or None
 
 
 def _short(exc: Exception) -> str:
