@@ -38,7 +38,7 @@ def test_a_padded_item_code_is_refused(tmp_path):
     assert {(f, c) for f, _, c, _ in found} == {("feedetl.csv", "hilist_code")} and len(found) == len(rows)
 
 
-@pytest.mark.parametrize("mark", ["\t", "\u3000", "\u200b", "\xa0", "\ufeff", "\x1b"])
+@pytest.mark.parametrize("mark", ["\t", "\u3000", "\u200b", "\xa0", "\ufeff", "\x1b", "\x01", "\u2004", "\u2060", "\u202f", "\u1680"])
 @pytest.mark.parametrize("where", ["end", "start"])
 def test_an_invisible_character_at_either_end_of_a_code_is_refused(tmp_path, mark, where):
     # a tab, a full-width, no-break or zero-width space: the code matched no knowledge entry, silently

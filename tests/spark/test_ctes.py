@@ -77,3 +77,25 @@ def test_split_query_gives_the_same_rows_on_spark(spark):
     for name, step in steps:
         spark.sql(step, args=_args_in(step, {"lo": 2}, ["lo"])).createOrReplaceTempView(name)
     assert sorted(r[0] for r in spark.sql(main, args=_args_in(main, {"lo": 2}, ["lo"])).collect()) == whole == ["b", "c"]
+
+
+def test_names_match_whatever_their_case():
+    sql = "WITH Sides AS (SELECT x FROM t) SELECT s.x FROM sides s JOIN SIDES o ON o.x = s.x"
+    steps, main = split_ctes(sql, "_p_")
+    assert [name for name, _ in steps] == ["_p_sides"]
+    assert _tables(main) == ["_p_sides", "_p_sides"]
+
+
+def test_a_cte_named_after_a_table_reads_the_table_in_its_own_body():
+    # `fee_lines` inside its own definition is the input table, not the CTE (WITH is not recursive)
+    sql = ("WITH fee_lines AS (SELECT x FROM fee_lines WHERE x > 0) "
+           "SELECT a.x FROM fee_lines a JOIN fee_lines b ON a.x = b.x")
+    steps, main = split_ctes(sql, "_p_")
+    assert steps == (("_p_fee_lines", "SELECT x FROM fee_lines WHERE x > 0"),)
+    assert _tables(main) == ["_p_fee_lines", "_p_fee_lines"]
+
+
+def test_sql_with_an_inner_with_is_left_as_it_is():
+    sql = ("WITH a AS (SELECT x FROM t) "
+           "SELECT x FROM a WHERE x IN (WITH a AS (SELECT 1 AS x) SELECT x FROM a) AND x IN (SELECT x FROM a)")
+    assert split_ctes(sql, "_p_") == ((), sql)

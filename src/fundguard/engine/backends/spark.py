@@ -249,15 +249,17 @@ def view_plan(kb_tables: set[str] | None = None) -> list[tuple[str, str]]:
 
 
 def _is_ref(node: exp.Expression, names: set[str] | dict[str, str]) -> bool:
-    """`node` reads one of the CTEs `names` (a bare table name, no schema)."""
-    return isinstance(node, exp.Table) and not node.args.get("db") and not node.args.get("catalog") and node.name in names
+    """`node` reads one of the CTEs `names` (lower case: Spark's names are case-insensitive): a bare table
+    name, no schema."""
+    return (isinstance(node, exp.Table) and not node.args.get("db") and not node.args.get("catalog")
+            and node.name.lower() in names)
 
 
 def _count_refs(node: exp.Expression, names: set[str]) -> dict[str, int]:
     out: dict[str, int] = {}
     for t in node.find_all(exp.Table):
         if _is_ref(t, names):
-            out[t.name] = out.get(t.name, 0) + 1
+            out[t.name.lower()] = out.get(t.name.lower(), 0) + 1
     return out
 
 
@@ -266,10 +268,9 @@ def _rename_refs(node: exp.Expression, new: dict[str, str]) -> exp.Expression:
     qualified by it still resolve)."""
     for t in list(node.find_all(exp.Table)):
         if _is_ref(t, new):
-            old = t.name
             if not t.alias:
-                t.set("alias", exp.TableAlias(this=exp.to_identifier(old)))
-            t.set("this", exp.to_identifier(new[old]))
+                t.set("alias", exp.TableAlias(this=exp.to_identifier(t.name)))
+            t.set("this", exp.to_identifier(new[t.name.lower()]))
     return node
 
 
@@ -281,19 +282,22 @@ def split_ctes(sql: str, prefix: str) -> tuple[tuple[tuple[str, str], ...], str]
     Spark inlines every deterministic CTE where it is read: a CTE read by three parts of a rule is
     computed three times (and a CTE it reads, with it). A CTE that would be computed more than once, counting
     the reads of the CTEs that read it, is computed once and stored under `prefix` + its name; the others
-    stay CTEs. The flags are the same either way; only the work differs.
+    stay CTEs. The flags are the same either way; only the work differs. SQL whose names could be read
+    two ways (a WITH inside the query, a recursive WITH, a name defined twice) is left as it is.
     """
     tree = sqlglot.parse_one(sql, read="spark")
     with_ = tree.args.get("with_")
-    if with_ is None or with_.args.get("recursive"):
+    if with_ is None or with_.args.get("recursive") or sum(1 for _ in tree.find_all(exp.With)) > 1:
         return (), sql
     ctes = list(with_.expressions)
-    names = [c.alias_or_name for c in ctes]
-    known = set(names)
-    body_refs = [_count_refs(c.this, known) for c in ctes]
+    names = [c.alias_or_name.lower() for c in ctes]
+    if len(set(names)) != len(names):
+        return (), sql
+    # a CTE sees the CTEs defined before it; its own name, or a later one, there is a table of that name
+    body_refs = [_count_refs(c.this, set(names[:i])) for i, c in enumerate(ctes)]
     main = tree.copy()
     main.set("with_", None)
-    main_refs = _count_refs(main, known)
+    main_refs = _count_refs(main, set(names))
     # how often each CTE would be computed, from the last (read only by the query) to the first
     n = len(ctes)
     runs, stored = [0] * n, [False] * n
@@ -304,6 +308,10 @@ def split_ctes(sql: str, prefix: str) -> tuple[tuple[tuple[str, str], ...], str]
     if not any(stored):
         return (), sql
     new = {names[i]: f"{prefix}{names[i]}" for i in range(n) if stored[i]}
+
+    def body(j: int) -> exp.Expression:
+        """CTE j (its definition) reading the stored views of the CTEs before it."""
+        return _rename_refs(ctes[j].copy(), {k: v for k, v in new.items() if k in names[:j]})
 
     def inlined_deps(refs: dict[str, int], acc: set[int]) -> set[int]:
         """The CTEs left inline that `refs` read, directly or through one another."""
@@ -317,14 +325,12 @@ def split_ctes(sql: str, prefix: str) -> tuple[tuple[tuple[str, str], ...], str]
     steps = []
     for i in range(n):
         if stored[i]:
-            query = _rename_refs(ctes[i].this.copy(), new)
+            query = body(i).this
             deps = sorted(inlined_deps(body_refs[i], set()))
             if deps:
-                inner = query.args.get("with_")
-                query.set("with_", exp.With(expressions=[_rename_refs(ctes[j].copy(), new) for j in deps]
-                                            + (list(inner.expressions) if inner else [])))
+                query.set("with_", exp.With(expressions=[body(j) for j in deps]))
             steps.append((new[names[i]], query.sql(dialect="spark")))
-    kept = [_rename_refs(ctes[j].copy(), new) for j in sorted(inlined_deps(main_refs, set()))]
+    kept = [body(j) for j in sorted(inlined_deps(main_refs, set()))]
     _rename_refs(main, new)
     if kept:
         main.set("with_", exp.With(expressions=kept))
