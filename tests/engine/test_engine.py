@@ -561,3 +561,25 @@ def test_implausible_dates_are_pointed_out_not_refused(tmp_path):
     ok = write_dataset(build_tables({k: v[:1] for k, v in given.items()} | {"psn": [{"psn_no": "P1", "brdy": "1980-06-01"}]}),
                        tmp_path / "ok")
     assert load_dataset(ok, duckdb.connect()).warnings == []
+
+
+def test_negative_fund_payments_and_id_numbers_as_person_numbers_are_pointed_out(tmp_path):
+    from fundguard.contract import load_dataset
+    from fundguard.contract.factories import build_tables, write_dataset
+
+    id_number = "110105198001010018"  # the form of a resident ID number (made up)
+    given = {
+        "psn": [{"psn_no": id_number, "brdy": "1980-01-01"}, {"psn_no": "P2", "brdy": "1990-01-01"}],
+        "mdtrt": [{"mdtrt_id": "M1", "psn_no": id_number, "medfee_sumamt": "100.00", "hifp_pay": "-20.00",
+                   "acct_pay": "0.00", "psn_cash_pay": "120.00"},
+                  {"mdtrt_id": "M2", "psn_no": "P2"}],
+        "feedetl": [{"feedetl_sn": "F1", "mdtrt_id": "M1"}, {"feedetl_sn": "F2", "mdtrt_id": "M2"}],
+    }
+    directory = write_dataset(build_tables(given), tmp_path / "ds")
+    warnings = load_dataset(directory, duckdb.connect()).warnings
+    assert any("1 条就诊的统筹基金支付 (hifp_pay) 为负数" in w and "M1" in w for w in warnings), warnings
+    (id_warning,) = [w for w in warnings if "形如身份证号" in w]
+    assert id_warning.startswith("1 个人员编号") and id_number not in id_warning
+    ok = write_dataset(build_tables({"psn": given["psn"][1:], "mdtrt": given["mdtrt"][1:], "feedetl": given["feedetl"][1:]}),
+                       tmp_path / "ok")
+    assert load_dataset(ok, duckdb.connect()).warnings == []

@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from fundguard.contract.masking import contains_id_number, holds_id_numbers
+from fundguard.contract.masking import ID_NUMBER_PATTERN, contains_id_number, holds_id_numbers
 from fundguard.contract.tables import (
     TABLES,
     Column,
@@ -1270,6 +1270,16 @@ def plausibility_warnings(con: duckdb.DuckDBPyConnection) -> list[str]:
         out.append(f"{future[0]:,} 条就诊的开始时间晚于今天 ({today}): 时间有误或为测试数据")
     if future[1]:
         out.append(f"{future[1]:,} 名参保人的出生日期晚于今天 ({today}): 出生日期有误")
+    negative = con.execute("SELECT count(*), min(mdtrt_id) FROM mdtrt WHERE hifp_pay < 0").fetchone()
+    if negative[0]:
+        out.append(f"{negative[0]:,} 条就诊的统筹基金支付 (hifp_pay) 为负数 (如就诊 {negative[1]}): 冲销或退费结算应在源系统"
+                   "对冲后导出, 以基金支付计金额的规则对这些就诊的金额不可信")
+    # some regions use the resident ID number as the person number: FundGuard masks it wherever it shows
+    # it (web, exports), but flags.parquet and the run folder keep the value as given
+    id_like = con.execute("SELECT count(*) FROM psn WHERE regexp_full_match(trim(psn_no), ?)", [ID_NUMBER_PATTERN]).fetchone()[0]
+    if id_like:
+        out.append(f"{id_like:,} 个人员编号 (psn_no) 形如身份证号: 网页与导出中脱敏显示, 但 flags.parquet 与运行目录保存原值; "
+                   "请限制输出目录的访问, 或由源系统导出人员编号而非身份证号")
     return out
 
 

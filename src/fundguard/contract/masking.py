@@ -40,6 +40,8 @@ _DATE8 = r"(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])"
 _DATE6 = r"\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])"
 _ID_NUMBER = rf"[1-9]\d{{5}}(?:{_DATE8}\d{{3}}[0-9Xx]|{_DATE6}\d{{3}})"
 _ID_NUMBER_RE = re.compile(_ID_NUMBER)
+#: the same pattern for SQL (RE2, `regexp_full_match`)
+ID_NUMBER_PATTERN = _ID_NUMBER
 _ID_NUMBER_IN_TEXT_RE = re.compile(rf"(?<![0-9A-Za-z]){_ID_NUMBER}(?![0-9A-Za-z])")
 
 
