@@ -144,3 +144,27 @@ def test_a09_counts_the_lines_it_could_not_judge(index, unjudged, tmp_path):
     assert stats.unjudged == unjudged and "practitioner" in stats.unjudged_for
     warnings = unjudged_warnings(result)
     assert (len(warnings) == 1 and "1 条受限项目明细缺少开单医师职称" in warnings[0]) if unjudged else warnings == []
+
+
+def _case_labels(sql: str, column: str) -> dict[str, str]:
+    """The `WHEN 'code' THEN 'label'` pairs of the CASE on `column` in a rule's SQL."""
+    import re
+
+    case = re.search(rf"CASE {re.escape(column)}((?:\s+WHEN '[^']*' THEN '[^']*')+)", sql)
+    assert case, f"no CASE {column} in the rule's SQL"
+    return dict(re.findall(r"WHEN '([^']*)' THEN '([^']*)'", case.group(1)))
+
+
+def test_medical_type_and_discharge_labels_in_rule_sql_follow_the_contract():
+    # D03/D04/D05 name the medical type / discharge way in words in SQL (rules stay readable files); the
+    # real-time twins read the same words from the contract's code lists: the two must not drift apart
+    from fundguard.contract.tables import DSCG_WAY, MED_TYPE
+    from fundguard.engine import load_registry
+
+    registry = load_registry()
+    words = {code: text.split(" ")[0] for code, text in MED_TYPE.items()}
+    assert _case_labels(registry.get("D03").sql, "o.med_type") == words
+    assert _case_labels(registry.get("D04").sql, "med_type") == words
+    discharge = _case_labels(registry.get("D05").sql, "h.prev_dscg_way")
+    assert set(discharge) == set(DSCG_WAY)
+    assert all(discharge[code].startswith(text.split(" ")[0]) for code, text in DSCG_WAY.items()), discharge
