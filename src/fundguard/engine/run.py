@@ -314,15 +314,17 @@ def sample_kb_warnings(rules: list[Rule], result: AuditResult, tables: dict[str,
     import pyarrow.compute as pc
 
     ran = {s.id for s in result.rules if s.status == "ran"}
+    only_sample: dict[str, bool] = {}  # per table, computed once however many rules read it
     by_table: dict[str, list[str]] = {}
     for rule in rules:
         if rule.id not in ran:
             continue
         for name in rule.kb_tables:
-            table = tables.get(name)
-            if table is None or table.num_rows == 0:
-                continue
-            if set(pc.unique(table.column("source")).to_pylist()) == {"sample"}:
+            if name not in only_sample:
+                table = tables.get(name)
+                only_sample[name] = (table is not None and table.num_rows > 0
+                                     and set(pc.unique(table.column("source")).to_pylist()) == {"sample"})
+            if only_sample[name]:
                 by_table.setdefault(name, []).append(rule.id)
     if not by_table:
         return []
