@@ -184,7 +184,7 @@ def _broadcast_small_joins(tree: exp.Expression) -> None:
 
 
 #: curated views bounded by the knowledge base or the refunds (see `_is_small`)
-SMALL_VIEWS = frozenset({"diag_code_map", "diag_codes", "fee_refunds", "fee_netting", "billed_codes"})
+SMALL_VIEWS = frozenset({"diag_code_map", "diag_codes", "fee_refunds", "fee_netting", "fee_gone", "billed_codes"})
 
 
 @functools.lru_cache(maxsize=4096)
@@ -571,7 +571,7 @@ DRIVER_VIEWS: dict[str, tuple[str, Any]] = {
 }
 
 #: views reused by most rules: kept in memory for a whole audit (`materialise=True`)
-CACHED_VIEWS = frozenset({"fee_refunds", "fee_netting", "billed_codes", "diag_codes", "fee_lines", "mdtrt_ctx", "kb_code_map", "diag_code_map"})
+CACHED_VIEWS = frozenset({"fee_refunds", "fee_netting", "fee_gone", "billed_codes", "diag_codes", "fee_lines", "mdtrt_ctx", "kb_code_map", "diag_code_map"})
 
 
 def _display(expr: str, spark_dtype: Any) -> str:
