@@ -244,10 +244,13 @@ def run(report=None, *, persons: int = 21000, workers: int = 2, requests: int = 
     _, secret = rt.register_institution(ORG)
     rt.close()
     port = _free_port()
-    env = dict(os.environ, FUNDGUARD_RT_DB=f"sqlite:///{db}", FUNDGUARD_RT_HISTORY=str(store))
+    # one event loop handing requests to `workers` analysis processes (fundguard.realtime.pool): with
+    # uvicorn's own --workers, most keep-alive connections land on one process
+    env = dict(os.environ, FUNDGUARD_RT_DB=f"sqlite:///{db}", FUNDGUARD_RT_HISTORY=str(store),
+               FUNDGUARD_RT_PROCESSES=str(workers))
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "fundguard.api.national:standalone_app", "--factory", "--host", "127.0.0.1",
-         "--port", str(port), "--workers", str(workers), "--no-access-log", "--log-level", "warning",
+         "--port", str(port), "--no-access-log", "--log-level", "warning",
          "--loop", "uvloop", "--http", "httptools"],
         env=env, cwd=ROOT)
     try:

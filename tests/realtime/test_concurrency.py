@@ -13,10 +13,12 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 
-from fundguard.api.national import UNIFIED, build_router
+from fundguard.api.national import UNIFIED, build_router, standalone_app
 from fundguard.contract.factories import build_tables, write_dataset
 from fundguard.realtime.history import HistoryStore, load_history
 from fundguard.realtime.knowledge import Knowledge
+from fundguard.realtime.service import RealtimeConfig
+from fundguard.realtime.store import RealtimeStore
 
 from .payloads import FEMALE_ONLY_DRUG, body, feedback, order, request, signed
 from .server import serving
@@ -102,9 +104,9 @@ def test_closing_the_history_store_closes_every_threads_connection(tmp_path):
         history.close()
 
 
-def test_many_requests_at_once_are_all_answered_and_logged_once(tmp_path, make_service):
+def _history_with_supplies(tmp_path) -> Path:
     # a past 30-day supply in the history store: every request's order overlaps it (C02), so each answer
-    # shows that its thread read the history right; 8 resends among them are counted once
+    # shows that its thread (or process) read the history right
     history = tmp_path / "h.sqlite"
     load_history(write_dataset(build_tables({
         "psn": [{"psn_no": f"P{i}", "gend": "1", "brdy": "1951-08-27"} for i in range(8)],
@@ -113,19 +115,22 @@ def test_many_requests_at_once_are_all_answered_and_logged_once(tmp_path, make_s
         "feedetl": [{"feedetl_sn": f"F{i}", "mdtrt_id": f"OLD{i}", "hilist_code": "XC10AAA001", "med_chrgitm_type": "09",
                      "prd_days": 30, "cnt": 30, "pric": 10, "fee_ocur_time": "2025-06-01 09:30:00"} for i in range(8)],
     }), tmp_path / "ds"), history)
-    service = make_service(auth=True, background_log=True, history_path=history)
-    paasid, secret = service.store.register_institution("H43079900001")
+    return history
+
+
+def _send_many(url: str, paasid: str, secret: str) -> None:
+    """32 signed requests and 8 resends of them from 8 threads, then a feedback on each finding."""
     headers = {"content-type": "application/json"}
     payloads = [request(patn_id=f"P{i % 8}", mdtrt_id=f"M{i}", orders=[
         order(f"R{i}", "XC10AAA001", cnt=30, prd_days=30, hilist_type="101", chrg_type="09", pric=10.0)])
         for i in range(32)]
-
-    with serving_service(service) as url, httpx.Client(base_url=url, timeout=30) as client:
+    with httpx.Client(base_url=url, timeout=60) as client:
         def send(payload):
             return client.post(UNIFIED, content=body(payload), headers=signed(paasid, secret) | headers)
 
         with ThreadPoolExecutor(8) as pool:
-            replies = list(pool.map(send, payloads + payloads[:8]))  # the last 8 are resends
+            replies = list(pool.map(send, payloads))
+            replies += list(pool.map(send, payloads[:8]))  # resends, after their first replies
             jr_ids = [r.json()["output"]["result"][0]["jr_id"] for r in replies[:32]]
             fed = list(pool.map(lambda j: client.post(UNIFIED, content=body(feedback([j])),
                                                       headers=signed(paasid, secret) | headers), jr_ids))
@@ -133,6 +138,31 @@ def test_many_requests_at_once_are_all_answered_and_logged_once(tmp_path, make_s
         r.text for r in replies + fed if r.status_code != 200][:3]
     for r in replies:  # C01: 30 days over the outpatient 7; C02: overlaps the supply in the history
         assert [x["rule_id"] for x in r.json()["output"]["result"]] == ["C01", "C02"]
+
+
+def test_many_requests_at_once_are_all_answered_and_logged_once(tmp_path, make_service):
+    service = make_service(auth=True, background_log=True, history_path=_history_with_supplies(tmp_path))
+    paasid, secret = service.store.register_institution("H43079900001")
+    with serving_service(service) as url:
+        _send_many(url, paasid, secret)
     service.store.flush()
     (row,) = service.store.stats("institution")
+    assert (row["calls"], row["calls_with_reminders"], row["reminders"], row["feedback"]) == (32, 32, 64, 32)
+
+
+def test_analysis_processes_answer_and_log_every_request_once(tmp_path):
+    # the same load over two analysis processes (standalone_app, processes=2): each process reads the
+    # history and checks signatures, nonces and resends against the stores they share, and every call
+    # is logged once
+    db = f"sqlite:///{tmp_path}/rt.db"
+    config = RealtimeConfig(db_url=db, history_path=_history_with_supplies(tmp_path), auth=True)
+    setup = RealtimeStore(db, background=False)
+    paasid, secret = setup.register_institution("H43079900001")
+    app = standalone_app(config, processes=2)
+    pool = app.state.realtime_pool
+    assert len(pool.pids()) == 2  # both started before the first request
+    with serving(app) as url:
+        _send_many(url, paasid, secret)
+    (row,) = setup.stats("institution")
+    setup.close()
     assert (row["calls"], row["calls_with_reminders"], row["reminders"], row["feedback"]) == (32, 32, 64, 32)

@@ -141,11 +141,21 @@ def _shown(path: str, limit: int = 80) -> str:
     return clean if len(clean) <= limit else clean[: limit - 1] + "…"
 
 
-def build_router(config: RealtimeConfig | RealtimeService, *, include_noop: bool = False) -> APIRouter:
-    """The national paths over one `RealtimeService` (built from `config` unless a service is given)."""
+def build_router(config: RealtimeConfig | RealtimeService, *, include_noop: bool = False,
+                 processes: int = 0) -> APIRouter:
+    """The national paths over one `RealtimeService` (built from `config` unless a service is given).
+
+    `processes` > 0: requests are analysed in that many worker processes (`fundguard.realtime.pool`),
+    each with its own service built from `config`; `router.pool` is then the pool, to be closed."""
     service = config if isinstance(config, RealtimeService) else RealtimeService(config)
+    pool = None
+    if processes > 0:
+        from fundguard.realtime.pool import ServicePool
+
+        pool = ServicePool(service.config, processes)
     router = APIRouter(tags=["国家接口 3101/3102/3103"])
     router.service = service  # type: ignore[attr-defined]
+    router.pool = pool  # type: ignore[attr-defined]
     both = _openapi({"3101 事前分析": _EXAMPLE_3101, "3103 反馈": _EXAMPLE_3103})
 
     async def _call(request: Request, path_infno: str | None = None, expect: str | None = None) -> Response:
@@ -153,6 +163,8 @@ def build_router(config: RealtimeConfig | RealtimeService, *, include_noop: bool
             body = await _read_body(request, MAX_BODY_BYTES)
             if body is None:
                 reply = service.too_large(MAX_BODY_BYTES)
+            elif pool is not None:
+                reply = await pool.handle(body, request.headers, path_infno=path_infno, expect_infno=expect)
             else:
                 reply = await run_in_threadpool(service.handle, body, request.headers, path_infno=path_infno,
                                                 expect_infno=expect)
@@ -201,10 +213,11 @@ def build_router(config: RealtimeConfig | RealtimeService, *, include_noop: bool
     return router
 
 
-def standalone_app(config: RealtimeConfig | None = None, *, include_noop: bool = True) -> FastAPI:
+def standalone_app(config: RealtimeConfig | None = None, *, include_noop: bool = True,
+                   processes: int | None = None) -> FastAPI:
     """A FastAPI app with only the national paths; configured from `FUNDGUARD_RT_*` variables when no
     config is given (`FUNDGUARD_RT_DB`, `FUNDGUARD_RT_HISTORY`, `FUNDGUARD_RT_KB`, `FUNDGUARD_RT_NO_AUTH=1`,
-    `FUNDGUARD_RT_ADMDVS`)."""
+    `FUNDGUARD_RT_ADMDVS`, `FUNDGUARD_RT_PROCESSES`: analysis processes, to use more than one core)."""
     if config is None:
         config = RealtimeConfig(
             db_url=os.environ.get("FUNDGUARD_RT_DB", "sqlite:///var/realtime.db"),
@@ -214,15 +227,24 @@ def standalone_app(config: RealtimeConfig | None = None, *, include_noop: bool =
             infcode_as_string=os.environ.get("FUNDGUARD_RT_INFCODE_STRING") == "1",
             admdvs=os.environ.get("FUNDGUARD_RT_ADMDVS") or "000000",  # this centre's division: inf_refmsgid prefix
         )
-    router = build_router(config, include_noop=include_noop)
+    if processes is None:
+        text = os.environ.get("FUNDGUARD_RT_PROCESSES") or "0"
+        if not (text.isascii() and text.isdigit()):
+            raise ValueError(f"FUNDGUARD_RT_PROCESSES 应为非负整数, 得到 {text!r}")
+        processes = int(text)
+    router = build_router(config, include_noop=include_noop, processes=processes)
     service = router.service  # type: ignore[attr-defined]
+    pool = router.pool  # type: ignore[attr-defined]
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
         yield
+        if pool is not None:
+            pool.close()
         service.close()
 
     app = FastAPI(title="FundGuard 实时审核 (3101/3102/3103)", lifespan=lifespan)
     app.include_router(router)
     app.state.realtime = service
+    app.state.realtime_pool = pool
     return app

@@ -44,6 +44,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    bindparam,
     case,
     create_engine,
     delete,
@@ -163,6 +164,11 @@ class StoredReply(Base):
 
 #: how long a reply is kept for a resend; after that a resend is answered afresh (and still counted once)
 REPLY_RETENTION = dt.timedelta(days=7)
+
+#: the lookup every call with a msgid makes, built once (building the expression per call cost ~0.15 ms,
+#: about 5% of a 3101 request)
+_STORED_REPLY = select(StoredReply.fingerprint, StoredReply.received_at, StoredReply.http_status, StoredReply.body).where(
+    StoredReply.fixmedins_code == bindparam("code"), StoredReply.msgid_hash == bindparam("hash"))
 
 
 class Nonce(Base):
@@ -468,10 +474,7 @@ class RealtimeStore:
     def stored_reply(self, fixmedins_code: str | None, msgid: str) -> Resend | None:
         """What was answered under this msgid for this institution, if anything (written replies only)."""
         with self.engine.connect() as con:
-            row = con.execute(select(StoredReply.fingerprint, StoredReply.received_at, StoredReply.http_status,
-                                     StoredReply.body)
-                              .where(StoredReply.fixmedins_code == (fixmedins_code or ""),
-                                     StoredReply.msgid_hash == msgid_hash(msgid))).first()
+            row = con.execute(_STORED_REPLY, {"code": fixmedins_code or "", "hash": msgid_hash(msgid)}).first()
         if row is None:
             return None
         return Resend(row.fingerprint, row.received_at, row.http_status, json.loads(row.body) if row.body else None)
