@@ -1,8 +1,9 @@
 """The national detail-audit paths (3101 事前, 3102 事中, 3103 反馈), wire-compatible with the platform.
 
 A thin door: each route reads the body (asynchronously, with a size limit), hands it with the headers to
-`RealtimeService.handle` in the thread pool (rules, history and SQLite work off the event loop, so a slow
-request does not hold up the others) and returns its envelope.
+`RealtimeService.handle` in the thread pool, or in analysis processes when `processes` is set
+(`fundguard.realtime.pool`: more than one core) — rules, history and SQLite work off the event loop, so
+a slow request does not hold up the others — and returns its envelope.
 Whatever else arrives under `/fsi/` (an unknown path, a method other than POST) is answered with the
 envelope too (infcode -1, HTTP 404/405): a HIS parses every reply as one.
 `build_router(config)` is what the app factory includes; `standalone_app()` serves the router alone
