@@ -29,7 +29,7 @@ log = logging.getLogger("fundguard.realtime")
 _service: RealtimeService | None = None
 
 
-def _start(config: RealtimeConfig) -> None:
+def _init_process(config: RealtimeConfig) -> None:
     global _service
     _service = RealtimeService(config)
     # a pool's process ends through multiprocessing's exit function (not atexit): the call log's last
@@ -55,16 +55,15 @@ class ServicePool:
         self.config = config
         self.processes = processes
         self._lock = threading.Lock()
-        self._executor = self._start()
-
-    def _start(self) -> ProcessPoolExecutor:
-        executor = ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"),
-                                       initializer=_start, initargs=(self.config,))
+        self._executor = self._new_executor()
         # every process started (and its service built) before the first request: submitted together,
         # each task finds no idle process and starts one; a bad configuration fails here, at start
-        for future in wait([executor.submit(_ready) for _ in range(self.processes)]).done:
+        for future in wait([self._executor.submit(_ready) for _ in range(processes)]).done:
             future.result()
-        return executor
+
+    def _new_executor(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_init_process, initargs=(self.config,))
 
     async def handle(self, body: bytes, headers: Mapping[str, str], *, path_infno: str | None = None,
                      expect_infno: str | None = None) -> Reply:
@@ -78,9 +77,7 @@ class ServicePool:
             with self._lock:
                 if self._executor is executor:
                     log.error("实时审核进程意外退出, 重新启动 %d 个进程", self.processes)
-                    self._executor = ProcessPoolExecutor(
-                        self.processes, mp_context=multiprocessing.get_context("spawn"), initializer=_start,
-                        initargs=(self.config,))
+                    self._executor = self._new_executor()
             raise
 
     def pids(self) -> set[int]:
