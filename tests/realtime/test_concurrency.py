@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 
-from fundguard.api.national import UNIFIED, build_router, standalone_app
+from fundguard.api.national import MAX_BODY_BYTES, UNIFIED, build_router, standalone_app
 from fundguard.contract.factories import build_tables, write_dataset
 from fundguard.realtime.history import HistoryStore, load_history
 from fundguard.realtime.knowledge import Knowledge
@@ -161,8 +161,15 @@ def test_analysis_processes_answer_and_log_every_request_once(tmp_path):
     app = standalone_app(config, processes=2)
     pool = app.state.realtime_pool
     assert len(pool.pids()) == 2  # both started before the first request
+    # the serving process analyses nothing: it builds no service (no knowledge edition, call log, history)
+    assert app.state.realtime is None
     with serving(app) as url:
         _send_many(url, paasid, secret)
+        # what never reaches an analysis process is still answered with the envelope, by the serving one
+        unknown = httpx.post(url + "/fsi/api/nothing", content=b"{}", timeout=10)
+        too_large = httpx.post(url + UNIFIED, content=b" " * (MAX_BODY_BYTES + 1), timeout=30)
+    assert unknown.status_code == 404 and unknown.json()["infcode"] == -1
+    assert too_large.status_code == 413 and "上限" in too_large.json()["err_msg"]
     (row,) = setup.stats("institution")
     setup.close()
     assert (row["calls"], row["calls_with_reminders"], row["reminders"], row["feedback"]) == (32, 32, 64, 32)

@@ -12,7 +12,6 @@ envelope too (infcode -1, HTTP 404/405): a HIS parses every reply as one.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from contextlib import asynccontextmanager
@@ -24,7 +23,7 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 from starlette.convertors import PathConvertor, register_url_convertor
 
-from fundguard.realtime.service import RealtimeConfig, RealtimeService
+from fundguard.realtime.service import Door, RealtimeConfig, RealtimeService, Reply
 
 log = logging.getLogger("fundguard.realtime")
 
@@ -131,8 +130,8 @@ async def _read_body(request: Request, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def _json(status: int, body: dict, headers: dict[str, str] | None = None) -> Response:
-    data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+def _json(status: int, body: dict | bytes, headers: dict[str, str] | None = None) -> Response:
+    data = body if isinstance(body, bytes) else Reply(status, body).encoded()
     return Response(content=data, status_code=status, media_type="application/json; charset=utf-8", headers=headers)
 
 
@@ -147,13 +146,19 @@ def build_router(config: RealtimeConfig | RealtimeService, *, include_noop: bool
     """The national paths over one `RealtimeService` (built from `config` unless a service is given).
 
     `processes` > 0: requests are analysed in that many worker processes (`fundguard.realtime.pool`),
-    each with its own service built from `config`; `router.pool` is then the pool, to be closed."""
-    service = config if isinstance(config, RealtimeService) else RealtimeService(config)
+    each with its own service built from `config`; `router.pool` is then the pool, to be closed. This
+    process then builds no service of its own from a config (`router.service` None): only the `Door`
+    that answers what never reaches a service (a body too large, an unknown path or method)."""
+    service = config if isinstance(config, RealtimeService) else None
+    settings = config.config if isinstance(config, RealtimeService) else config
     pool = None
     if processes > 0:
         from fundguard.realtime.pool import ServicePool
 
-        pool = ServicePool(service.config, processes)
+        pool = ServicePool(settings, processes)
+    elif service is None:
+        service = RealtimeService(settings)
+    door = service.door if service is not None else Door(settings)
     router = APIRouter(tags=["国家接口 3101/3102/3103"])
     router.service = service  # type: ignore[attr-defined]
     router.pool = pool  # type: ignore[attr-defined]
@@ -163,15 +168,16 @@ def build_router(config: RealtimeConfig | RealtimeService, *, include_noop: bool
         try:
             body = await _read_body(request, MAX_BODY_BYTES)
             if body is None:
-                reply = service.too_large(MAX_BODY_BYTES)
+                reply = door.too_large(MAX_BODY_BYTES)
             elif pool is not None:
-                reply = await pool.handle(body, request.headers, path_infno=path_infno, expect_infno=expect)
+                return _json(*await pool.handle(body, request.headers, path_infno=path_infno, expect_infno=expect))
             else:
+                assert service is not None  # noqa: S101 (no pool: a service was given or built)
                 reply = await run_in_threadpool(service.handle, body, request.headers, path_infno=path_infno,
                                                 expect_infno=expect)
         except Exception:  # `handle` answers its own errors; this is the door's (e.g. reading the body)
             log.exception("国家接口请求处理失败 (%s)", _shown(request.url.path))
-            reply = service.refuse(500, "服务内部错误, 请联系管理员")
+            reply = door.refuse(500, "服务内部错误, 请联系管理员")
         return _json(reply.status, reply.body)
 
     @router.post(UNIFIED, summary="统一入口: 按 infno 分派 3101/3102/3103", openapi_extra=both)
@@ -206,9 +212,9 @@ def build_router(config: RealtimeConfig | RealtimeService, *, include_noop: bool
     async def not_a_national_route(request: Request, rest: str) -> Response:
         path = request.url.path
         if any(r.path_regex.match(path) for r in national):
-            reply = service.refuse(405, f"{_shown(path)}: 不支持 {_shown(request.method, 10)} 请求, 国家接口只接受 POST")
+            reply = door.refuse(405, f"{_shown(path)}: 不支持 {_shown(request.method, 10)} 请求, 国家接口只接受 POST")
             return _json(reply.status, reply.body, headers={"Allow": "POST"})
-        reply = service.refuse(404, f"{_shown(path)}: 接口路径不存在 (3101/3102/3103 请 POST 到 {UNIFIED})")
+        reply = door.refuse(404, f"{_shown(path)}: 接口路径不存在 (3101/3102/3103 请 POST 到 {UNIFIED})")
         return _json(reply.status, reply.body)
 
     return router
@@ -242,7 +248,8 @@ def standalone_app(config: RealtimeConfig | None = None, *, include_noop: bool =
         yield
         if pool is not None:
             pool.close()
-        service.close()
+        if service is not None:
+            service.close()
 
     app = FastAPI(title="FundGuard 实时审核 (3101/3102/3103)", lifespan=lifespan)
     app.include_router(router)

@@ -8,7 +8,8 @@ Here one event loop (one uvicorn process) reads every request and hands it to wh
 is free: the cores are used evenly, and a slow request still holds up no other.
 
 Each process builds its own service from the same `RealtimeConfig` (knowledge edition, history store,
-call log with its background writer, flushed when the process ends).
+call log with its background writer, flushed when the process ends) and returns its reply encoded. The
+serving process builds none (`api.national.build_router`: only a `Door` for what never reaches one).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from concurrent.futures import ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.util import Finalize
 
-from fundguard.realtime.service import RealtimeConfig, RealtimeService, Reply
+from fundguard.realtime.service import RealtimeConfig, RealtimeService
 
 log = logging.getLogger("fundguard.realtime")
 
@@ -41,9 +42,12 @@ def _ready() -> bool:
     return _service is not None
 
 
-def _handle(body: bytes, headers: dict[str, str], path_infno: str | None, expect_infno: str | None) -> Reply:
+def _handle(body: bytes, headers: dict[str, str], path_infno: str | None, expect_infno: str | None) -> tuple[int, bytes]:
     assert _service is not None  # noqa: S101 (set by the initializer before any task)
-    return _service.handle(body, headers, path_infno=path_infno, expect_infno=expect_infno)
+    reply = _service.handle(body, headers, path_infno=path_infno, expect_infno=expect_infno)
+    # encoded here, in the analysis process: the one event loop then sends bytes, instead of unpickling
+    # the reply's objects and encoding them itself
+    return reply.status, reply.encoded()
 
 
 class ServicePool:
@@ -66,7 +70,8 @@ class ServicePool:
                                    initializer=_init_process, initargs=(self.config,))
 
     async def handle(self, body: bytes, headers: Mapping[str, str], *, path_infno: str | None = None,
-                     expect_infno: str | None = None) -> Reply:
+                     expect_infno: str | None = None) -> tuple[int, bytes]:
+        """(HTTP status, encoded envelope)."""
         executor = self._executor
         try:
             return await asyncio.get_running_loop().run_in_executor(

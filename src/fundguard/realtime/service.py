@@ -67,6 +67,10 @@ class Reply:
     status: int
     body: dict
 
+    def encoded(self) -> bytes:
+        """The body as the wire carries it: compact UTF-8 JSON, Chinese unescaped."""
+        return json.dumps(self.body, ensure_ascii=False, separators=(",", ":")).encode()
+
 
 def _on_current_orders(flags: list[Flag], patient: Any, frame: Frame) -> list[Flag]:
     """When the HIS marks the orders being saved now (`curr_drord_flag` 1) among the encounter's earlier
@@ -129,6 +133,51 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+class Door:
+    """What answers without analysing: the national envelope (`inf_refmsgid` numbering), the refusals
+    made before `RealtimeService.handle` (a body too large, a path or method the interface does not
+    have) and the log lines. A `RealtimeService` has one; with analysis processes (`realtime.pool`) it is
+    all the serving process builds: no knowledge edition, history or call log there."""
+
+    def __init__(self, config: RealtimeConfig):
+        self.config = config
+        self._serial = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def envelope(self, infcode: int, err_msg: str, output: Any, received: dt.datetime) -> dict:
+        now = dt.datetime.now()
+        with self._lock:
+            serial = next(self._serial) % 10_000_000_000
+        refmsgid = f"{self.config.admdvs[:6]:0>6}{received:%Y%m%d%H%M%S}{(os.getpid() % 100):02d}{serial % 100_000_000:08d}"
+        return {
+            "infcode": str(infcode) if self.config.infcode_as_string else infcode,
+            "inf_refmsgid": refmsgid,
+            "refmsg_time": received.strftime("%Y%m%d%H%M%S%f")[:17],
+            "respond_time": now.strftime("%Y%m%d%H%M%S%f")[:17],
+            "err_msg": err_msg,
+            "warn_msg": "" if self.config.auth else AUTH_DISABLED,
+            "output": output,
+        }
+
+    def too_large(self, limit: int) -> Reply:
+        """The reply to a body over `limit` bytes (not read further, not authenticated)."""
+        return self.refuse(413, f"$: 请求体超过 {limit // (1024 * 1024)} MB 上限")
+
+    def refuse(self, status: int, msg: str) -> Reply:
+        """An error envelope for a request refused before it reaches `handle`: logged as a line, not in the
+        call log (nothing was authenticated or read)."""
+        msg = _cut(msg, 200)
+        self.log_line("?", "rejected", None, 0, -1, time.perf_counter(), msg)
+        return Reply(status, self.envelope(-1, msg, None, dt.datetime.now()))
+
+    def log_line(self, infno: str, what: str, org: str | None, flags: int, infcode: int, t0: float,
+                 err: str | None = None, dr: str | None = None) -> None:
+        ms = (time.perf_counter() - t0) * 1000
+        auth = "" if self.config.auth else f" [{AUTH_DISABLED}]"
+        tail = f" err={err}" if err else ""
+        log.info("%s %s org=%s dr=%s infcode=%d %.1fms%s%s", infno, what, org or "-", dr or "-", infcode, ms, tail, auth)
+
+
 class RealtimeService:
     def __init__(self, config: RealtimeConfig, *, knowledge: Knowledge | None = None, store: RealtimeStore | None = None):
         self.config = config
@@ -143,8 +192,7 @@ class RealtimeService:
         self.evaluator = Evaluator(self.registry, knowledge)
         self.params = {r.id: r.bind_params(config.params.get(r.id)) for r in self.evaluator.rules.values()}
         self.auth = Authenticator(self.store, config.timestamp_window) if config.auth else None
-        self._serial = itertools.count(1)
-        self._lock = threading.Lock()
+        self.door = Door(config)
         if not config.auth:
             log.warning("!!! 实时接口认证已关闭 (--no-auth): 任何人都可调用, 仅限本机演示 !!! %s", AUTH_DISABLED)
         unimplemented: dict[str, list[str]] = {}
@@ -158,23 +206,6 @@ class RealtimeService:
             log.warning("以下规则在实时审核中按规则 SQL 运行 (SQL 与内置版本不同或为新增规则, 无对应 Python 实现; "
                         "每次请求约多 0.1 秒): %s", ", ".join(by_sql))
 
-    # ---- envelope ----------------------------------------------------------------------------------
-
-    def _envelope(self, infcode: int, err_msg: str, output: Any, received: dt.datetime) -> dict:
-        now = dt.datetime.now()
-        with self._lock:
-            serial = next(self._serial) % 10_000_000_000
-        refmsgid = f"{self.config.admdvs[:6]:0>6}{received:%Y%m%d%H%M%S}{(os.getpid() % 100):02d}{serial % 100_000_000:08d}"
-        return {
-            "infcode": str(infcode) if self.config.infcode_as_string else infcode,
-            "inf_refmsgid": refmsgid,
-            "refmsg_time": received.strftime("%Y%m%d%H%M%S%f")[:17],
-            "respond_time": now.strftime("%Y%m%d%H%M%S%f")[:17],
-            "err_msg": err_msg,
-            "warn_msg": AUTH_DISABLED if self.auth is None else "",
-            "output": output,
-        }
-
     # ---- entry point -------------------------------------------------------------------------------
 
     def handle(self, body: bytes, headers: Mapping[str, str], *, path_infno: str | None = None,
@@ -187,14 +218,14 @@ class RealtimeService:
         except Exception:
             error_id = hashlib.sha256(body).hexdigest()[:12]
             log.exception("实时审核内部错误 (请求摘要 %s)", error_id)
-            return Reply(500, self._envelope(-1, f"服务内部错误, 请联系管理员 (编号 {error_id})", None, received))
+            return Reply(500, self.door.envelope(-1, f"服务内部错误, 请联系管理员 (编号 {error_id})", None, received))
 
     def _log_failure(self, base_call: dict, infno: str, status: str, org: str | None, t0: float, msg: str) -> None:
         """A call answered with infcode -1, in the call log (nothing else stored) and the log lines."""
         ms = (time.perf_counter() - t0) * 1000
         self.store.record(CallRecord(dict(base_call, infno=infno, status=status, fixmedins_code=org, infcode=-1,
                                           err_msg=msg[:2000], duration_ms=Decimal(f"{ms:.3f}")), [], []))
-        self._log_line(infno, status, org, 0, -1, t0, msg)
+        self.door.log_line(infno, status, org, 0, -1, t0, msg)
 
     def _refused(self, base_call: dict, infno: str, caller: str | None, t0: float, msg: str) -> None:
         """A call refused by authentication (401) or for another institution's code (403): in the call
@@ -202,16 +233,10 @@ class RealtimeService:
         self._log_failure(base_call, infno, "refused", caller, t0, msg)
 
     def too_large(self, limit: int) -> Reply:
-        """The reply to a body over `limit` bytes (not read further, not authenticated)."""
-        return self.refuse(413, f"$: 请求体超过 {limit // (1024 * 1024)} MB 上限")
+        return self.door.too_large(limit)
 
     def refuse(self, status: int, msg: str) -> Reply:
-        """An error envelope for a request refused before it reaches `handle` (a body too large, a path or
-        HTTP method the national interface does not have): logged as a line, not in the call log (nothing
-        was authenticated or read)."""
-        msg = _cut(msg, 200)
-        self._log_line("?", "rejected", None, 0, -1, time.perf_counter(), msg)
-        return Reply(status, self._envelope(-1, msg, None, dt.datetime.now()))
+        return self.door.refuse(status, msg)
 
     def _handle(self, body: bytes, headers: Mapping[str, str], received: dt.datetime, *, path_infno: str | None,
                 expect_infno: str | None) -> Reply:
@@ -224,7 +249,7 @@ class RealtimeService:
                 inst = self.auth.check(headers)
             except AuthError as exc:
                 self._refused(base_call, path_infno or expect_infno or "?", None, t0, exc.message)
-                return Reply(exc.status, self._envelope(-1, exc.message, None, received))
+                return Reply(exc.status, self.door.envelope(-1, exc.message, None, received))
         infno = path_infno or expect_infno or "?"
         try:
             envelope = decode_body(body)
@@ -239,7 +264,7 @@ class RealtimeService:
                 if req.fixmedins_code != inst.fixmedins_code:
                     msg = f"fixmedins_code: {req.fixmedins_code} 不属于已认证的调用方"
                     self._refused(base_call, infno, inst.fixmedins_code, t0, msg)
-                    return Reply(403, self._envelope(-1, msg, None, received))
+                    return Reply(403, self.door.envelope(-1, msg, None, received))
         except RequestError as exc:
             return self._rejected(base_call, infno, inst.fixmedins_code if inst else None, t0,
                                   f"{exc.path}: {exc.message}", received)
@@ -265,7 +290,7 @@ class RealtimeService:
         """A request refused for its content: in the call log as `rejected`, nothing else stored."""
         self._log_failure(base_call, infno, "rejected", org, t0, msg)
         # err_msg is str(200) on the wire; the call log keeps more
-        return Reply(200, self._envelope(-1, _cut(msg, 200), None, received))
+        return Reply(200, self.door.envelope(-1, _cut(msg, 200), None, received))
 
     def _replay(self, req: AnalysisRequest | FeedbackRequest, stored: Resend, base_call: dict, t0: float) -> Reply:
         """A resend (same institution, msgid and content): the first reply again, nothing stored or counted
@@ -281,7 +306,7 @@ class RealtimeService:
         self.store.record(CallRecord(
             dict(base_call, infno=req.infno, status="resent", msgid=req.msgid, fixmedins_code=req.fixmedins_code,
                  flags=len(results), infcode=0, err_msg=None, duration_ms=Decimal(f"{ms:.3f}")), [], []))
-        self._log_line(req.infno, f"resent results={len(results)}", req.fixmedins_code, len(results), 0, t0)
+        self.door.log_line(req.infno, f"resent results={len(results)}", req.fixmedins_code, len(results), 0, t0)
         return Reply(stored.http_status, body)
 
     # ---- 3101 / 3102 -------------------------------------------------------------------------------
@@ -328,7 +353,7 @@ class RealtimeService:
                                "fixmedins_code": req.fixmedins_code, "dr_codg": line_dr or dr, "mdtrt_id": entry["mdtrt_id"]})
         ms = (time.perf_counter() - t0) * 1000
         total = sum((r["vola_amt"] for r in logged), Decimal("0.00"))
-        reply = Reply(200, self._envelope(0, "", {"result": results}, received))
+        reply = Reply(200, self.door.envelope(0, "", {"result": results}, received))
         self.store.record(CallRecord(
             dict(base_call, infno=req.infno, status="analysed", msgid=req.msgid,
                  trig_scen=",".join(str(s) for s in req.scenes), fixmedins_code=req.fixmedins_code, dr_codg=dr,
@@ -336,7 +361,7 @@ class RealtimeService:
                  rules_run=",".join(r.id for r in rules), rules_fired=",".join(sorted({r["rule_id"] for r in logged})),
                  flags=len(results), vola_amt=total, infcode=0, err_msg=None, duration_ms=Decimal(f"{ms:.3f}")),
             logged, [], _kept(resend, reply, [p.patn_id for p in req.patients])))
-        self._log_line(req.infno, f"scene={','.join(map(str, req.scenes))} patn={mask(req.patients[0].patn_id)} "
+        self.door.log_line(req.infno, f"scene={','.join(map(str, req.scenes))} patn={mask(req.patients[0].patn_id)} "
                        f"rules={len(rules)} flags={len(results)}", req.fixmedins_code, len(results), 0, t0, dr=dr)
         return reply
 
@@ -392,21 +417,14 @@ class RealtimeService:
                  "warn_rslt_id": w.warn_rslt_id, "dspo_way": w.dspo_way, "dspo_way_rea": w.dspo_way_rea,
                  "fixmedins_code": req.fixmedins_code} for w in req.warns]
         ms = (time.perf_counter() - t0) * 1000
-        reply = Reply(200, self._envelope(0, "", {}, received))
+        reply = Reply(200, self.door.envelope(0, "", {}, received))
         self.store.record(CallRecord(
             dict(base_call, infno=req.infno, status="feedback", msgid=req.msgid, fixmedins_code=req.fixmedins_code,
                  flags=0, vola_amt=Decimal("0.00"), infcode=0, err_msg=None, duration_ms=Decimal(f"{ms:.3f}")),
             [], rows, _kept(resend, reply)))
         ways = ",".join(w.dspo_way for w in req.warns)
-        self._log_line(req.infno, f"warns={len(req.warns)} dspo_way={ways}", req.fixmedins_code, 0, 0, t0)
+        self.door.log_line(req.infno, f"warns={len(req.warns)} dspo_way={ways}", req.fixmedins_code, 0, 0, t0)
         return reply
-
-    def _log_line(self, infno: str, what: str, org: str | None, flags: int, infcode: int, t0: float,
-                  err: str | None = None, dr: str | None = None) -> None:
-        ms = (time.perf_counter() - t0) * 1000
-        auth = f" [{AUTH_DISABLED}]" if self.auth is None else ""
-        tail = f" err={err}" if err else ""
-        log.info("%s %s org=%s dr=%s infcode=%d %.1fms%s%s", infno, what, org or "-", dr or "-", infcode, ms, tail, auth)
 
     def close(self) -> None:
         self.evaluator.close()
