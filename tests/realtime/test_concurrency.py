@@ -5,6 +5,8 @@ in the background) are all answered right and logged once each."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -173,3 +175,13 @@ def test_analysis_processes_answer_and_log_every_request_once(tmp_path):
     (row,) = setup.stats("institution")
     setup.close()
     assert (row["calls"], row["calls_with_reminders"], row["reminders"], row["feedback"]) == (32, 32, 64, 32)
+
+
+def test_a_bad_process_count_stops_the_server_with_one_line(tmp_path):
+    env = dict(os.environ, FUNDGUARD_RT_PROCESSES="two", FUNDGUARD_RT_DB=f"sqlite:///{tmp_path}/rt.db")
+    done = subprocess.run(
+        [sys.executable, "-m", "uvicorn", "fundguard.api.national:standalone_app", "--factory", "--port", "0"],
+        env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    assert "FUNDGUARD_RT_PROCESSES 应为非负整数" in done.stderr and "'two'" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -237,7 +237,8 @@ def standalone_app(config: RealtimeConfig | None = None, *, include_noop: bool =
     if processes is None:
         text = os.environ.get("FUNDGUARD_RT_PROCESSES") or "0"
         if not (text.isascii() and text.isdigit()):
-            raise ValueError(f"FUNDGUARD_RT_PROCESSES 应为非负整数, 得到 {text!r}")
+            # read at start-up from the environment: one line for the operator, not uvicorn's trace
+            raise SystemExit(f"FUNDGUARD_RT_PROCESSES 应为非负整数 (分析进程数, 0 为不用), 得到 {text!r}")
         processes = int(text)
     router = build_router(config, include_noop=include_noop, processes=processes)
     service = router.service  # type: ignore[attr-defined]
