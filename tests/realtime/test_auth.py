@@ -6,6 +6,7 @@ import logging
 import time
 
 from fundguard.realtime.auth import signature, signed_headers
+from fundguard.realtime.service import Door, RealtimeConfig
 
 from .payloads import ORG, body, request, signed
 
@@ -94,3 +95,13 @@ def test_institutions_registered_without_secret_listing(secure):
     listed = svc.store.institutions()
     assert [i["fixmedins_code"] for i in listed] == [ORG]
     assert secret not in repr(listed)
+
+
+def test_no_auth_is_loud_in_the_serving_process_of_analysis_processes(caplog):
+    # with FUNDGUARD_RT_PROCESSES the serving process builds only the Door: the warning must come from it,
+    # where the operator's log is, not only from the analysis processes
+    with caplog.at_level(logging.INFO, logger="fundguard.realtime"):
+        door = Door(RealtimeConfig(auth=False))
+        reply = door.refuse(404, "x")
+    assert any(r.levelno == logging.WARNING and "--no-auth" in r.getMessage() for r in caplog.records)
+    assert reply.body["warn_msg"] == "AUTH DISABLED"

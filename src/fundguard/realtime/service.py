@@ -143,6 +143,8 @@ class Door:
         self.config = config
         self._serial = itertools.count(1)
         self._lock = threading.Lock()
+        if not config.auth:  # here, so that the serving process says it also when analysis processes run
+            log.warning("!!! 实时接口认证已关闭 (--no-auth): 任何人都可调用, 仅限本机演示 !!! %s", AUTH_DISABLED)
 
     def envelope(self, infcode: int, err_msg: str, output: Any, received: dt.datetime) -> dict:
         now = dt.datetime.now()
@@ -193,8 +195,6 @@ class RealtimeService:
         self.params = {r.id: r.bind_params(config.params.get(r.id)) for r in self.evaluator.rules.values()}
         self.auth = Authenticator(self.store, config.timestamp_window) if config.auth else None
         self.door = Door(config)
-        if not config.auth:
-            log.warning("!!! 实时接口认证已关闭 (--no-auth): 任何人都可调用, 仅限本机演示 !!! %s", AUTH_DISABLED)
         unimplemented: dict[str, list[str]] = {}
         for rule in self.evaluator.rules.values():
             if self.evaluator.implementation(rule) is None:
