@@ -130,8 +130,8 @@ async def _read_body(request: Request, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def _json(status: int, body: dict | bytes, headers: dict[str, str] | None = None) -> Response:
-    data = body if isinstance(body, bytes) else Reply(status, body).encoded()
+def _json(status: int, data: bytes, headers: dict[str, str] | None = None) -> Response:
+    """An encoded envelope (`Reply.encoded`) as the HTTP response."""
     return Response(content=data, status_code=status, media_type="application/json; charset=utf-8", headers=headers)
 
 
@@ -178,7 +178,7 @@ def build_router(config: RealtimeConfig | RealtimeService, *, include_noop: bool
         except Exception:  # `handle` answers its own errors; this is the door's (e.g. reading the body)
             log.exception("国家接口请求处理失败 (%s)", _shown(request.url.path))
             reply = door.refuse(500, "服务内部错误, 请联系管理员")
-        return _json(reply.status, reply.body)
+        return _json(reply.status, reply.encoded())
 
     @router.post(UNIFIED, summary="统一入口: 按 infno 分派 3101/3102/3103", openapi_extra=both)
     async def call_service(request: Request) -> Response:
@@ -201,7 +201,7 @@ def build_router(config: RealtimeConfig | RealtimeService, *, include_noop: bool
         @router.post(NOOP, summary="空操作 (基准测试的框架开销下限)", include_in_schema=False)
         async def noop(request: Request) -> Response:
             await request.body()
-            return _json(200, {"infcode": 0, "err_msg": "", "output": {}})
+            return _json(200, Reply(200, {"infcode": 0, "err_msg": "", "output": {}}).encoded())
 
     national = [r for r in router.routes if isinstance(r, APIRoute)]
 
@@ -213,9 +213,9 @@ def build_router(config: RealtimeConfig | RealtimeService, *, include_noop: bool
         path = request.url.path
         if any(r.path_regex.match(path) for r in national):
             reply = door.refuse(405, f"{_shown(path)}: 不支持 {_shown(request.method, 10)} 请求, 国家接口只接受 POST")
-            return _json(reply.status, reply.body, headers={"Allow": "POST"})
+            return _json(reply.status, reply.encoded(), headers={"Allow": "POST"})
         reply = door.refuse(404, f"{_shown(path)}: 接口路径不存在 (3101/3102/3103 请 POST 到 {UNIFIED})")
-        return _json(reply.status, reply.body)
+        return _json(reply.status, reply.encoded())
 
     return router
 

@@ -232,12 +232,6 @@ class RealtimeService:
         log too, so that an operator sees attempts, not only answered calls."""
         self._log_failure(base_call, infno, "refused", caller, t0, msg)
 
-    def too_large(self, limit: int) -> Reply:
-        return self.door.too_large(limit)
-
-    def refuse(self, status: int, msg: str) -> Reply:
-        return self.door.refuse(status, msg)
-
     def _handle(self, body: bytes, headers: Mapping[str, str], received: dt.datetime, *, path_infno: str | None,
                 expect_infno: str | None) -> Reply:
         t0 = time.perf_counter()
