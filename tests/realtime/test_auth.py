@@ -97,9 +97,9 @@ def test_institutions_registered_without_secret_listing(secure):
     assert secret not in repr(listed)
 
 
-def test_no_auth_is_loud_in_the_serving_process_of_analysis_processes(caplog):
-    # with FUNDGUARD_RT_PROCESSES the serving process builds only the Door: the warning must come from it,
-    # where the operator's log is, not only from the analysis processes
+def test_no_auth_is_loud_from_the_door(caplog):
+    # the warning comes from the Door (every service has one); in pool mode the analysis processes' doors
+    # say it and their start-up lines reach the serving process's log (tests/realtime/test_concurrency.py)
     with caplog.at_level(logging.INFO, logger="fundguard.realtime"):
         door = Door(RealtimeConfig(auth=False))
         reply = door.refuse(404, "x")

@@ -4,10 +4,13 @@ in the background) are all answered right and logged once each."""
 
 from __future__ import annotations
 
+import logging
 import os
+import signal
 import subprocess
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,13 +20,15 @@ from fastapi import FastAPI
 
 from fundguard.api.national import MAX_BODY_BYTES, UNIFIED, build_router, standalone_app
 from fundguard.contract.factories import build_tables, write_dataset
+from fundguard.engine.registry import load_registry
 from fundguard.realtime.history import HistoryStore, load_history
 from fundguard.realtime.knowledge import Knowledge
 from fundguard.realtime.service import RealtimeConfig
 from fundguard.realtime.store import RealtimeStore
 
 from .payloads import FEMALE_ONLY_DRUG, body, feedback, order, request, signed
-from .server import serving
+from .server import free_port, serving
+from .test_library import _edit, _export
 
 DRUG = {"hilist_type": "101", "chrg_type": "11", "pric": 25.5}
 GATED_CODE = "GATE00000000001"
@@ -185,3 +190,66 @@ def test_a_bad_process_count_stops_the_server_with_one_line(tmp_path):
     assert done.returncode != 0
     assert "FUNDGUARD_RT_PROCESSES 应为非负整数" in done.stderr and "'two'" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_analysis_processes_log_through_the_serving_process(tmp_path, caplog):
+    # a spawned analysis process has no logging of its own: its lines (each call, the start-up warnings)
+    # must reach the serving process's log, and a start-up line said by every process only once
+    lib = _export(tmp_path / "lib")
+    _edit(lib, "B01_*.sql", "> $tolerance", "> $tolerance + 100")  # B01 then runs by its SQL: said at start
+    config = RealtimeConfig(db_url=f"sqlite:///{tmp_path}/rt.db", auth=False, registry=load_registry(lib))
+    with caplog.at_level(logging.INFO, logger="fundguard"):
+        app = standalone_app(config, processes=2)
+        pool = app.state.realtime_pool
+        pids = pool.pids()
+        with serving(app) as url:
+            for i in range(4):
+                reply = httpx.post(url + UNIFIED, content=body(request(mdtrt_id=f"M{i}", orders=[
+                    order("RX-1", FEMALE_ONLY_DRUG, **DRUG)])), headers={"content-type": "application/json"},
+                    timeout=60)
+                assert reply.status_code == 200 and reply.json()["infcode"] == 0
+        pool.close()  # the queue drained (uvicorn's shutdown closed it already; closing twice is harmless)
+    records = [r for r in caplog.records if r.name.startswith("fundguard")]
+
+    def said(text: str) -> list[logging.LogRecord]:
+        return [r for r in records if text in r.getMessage()]
+
+    by_sql = said("按规则 SQL 运行")
+    assert len(by_sql) == 1 and "B01" in by_sql[0].getMessage() and by_sql[0].process in pids
+    no_auth = said("--no-auth")  # the serving process's door leaves it to the processes: said once
+    assert len(no_auth) == 1 and no_auth[0].levelno == logging.WARNING and no_auth[0].process in pids
+    calls = said("3101 scene=")
+    assert len(calls) == 4 and all(r.levelno == logging.INFO and r.process in pids for r in calls)
+    assert os.getpid() not in {r.process for r in by_sql + no_auth + calls}
+
+
+def test_standalone_pool_under_uvicorn_logs_calls_and_stops_cleanly_on_ctrl_c(tmp_path):
+    # what an operator runs: uvicorn with the standalone app and two analysis processes; the call lines
+    # and the start-up warning show beside uvicorn's, and Ctrl-C (SIGINT to the whole process group, as a
+    # terminal sends it) stops everything without a trace from the analysis processes
+    port = free_port()
+    env = dict(os.environ, FUNDGUARD_RT_PROCESSES="2", FUNDGUARD_RT_NO_AUTH="1", FUNDGUARD_RT_DB=f"sqlite:///{tmp_path}/rt.db")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "fundguard.api.national:standalone_app", "--factory", "--port", str(port)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.time() + 90
+        while True:
+            try:
+                reply = httpx.post(f"http://127.0.0.1:{port}{UNIFIED}", content=body(request(orders=[
+                    order("RX-1", FEMALE_ONLY_DRUG, **DRUG)])), headers={"content-type": "application/json"}, timeout=30)
+                break
+            except httpx.TransportError:
+                assert server.poll() is None and time.time() < deadline, "uvicorn did not start"
+                time.sleep(0.2)
+        assert reply.status_code == 200 and [r["rule_id"] for r in reply.json()["output"]["result"]] == ["A01"]
+        os.killpg(server.pid, signal.SIGINT)
+        _, err = server.communicate(timeout=60)
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.communicate()
+    assert server.returncode == 0, err
+    assert err.count("实时接口认证已关闭") == 1
+    assert len([line for line in err.splitlines() if line.startswith("INFO") and "3101 scene=" in line]) == 1
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err

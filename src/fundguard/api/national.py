@@ -158,7 +158,9 @@ def build_router(config: RealtimeConfig | RealtimeService, *, include_noop: bool
         pool = ServicePool(settings, processes)
     elif service is None:
         service = RealtimeService(settings)
-    door = service.door if service is not None else Door(settings)
+    # in pool mode the analysis processes' start-up lines (the --no-auth warning among them) reach this
+    # process's log (`realtime.pool`): the door does not say it again
+    door = service.door if service is not None else Door(settings, announce=False)
     router = APIRouter(tags=["国家接口 3101/3102/3103"])
     router.service = service  # type: ignore[attr-defined]
     router.pool = pool  # type: ignore[attr-defined]
@@ -235,6 +237,11 @@ def standalone_app(config: RealtimeConfig | None = None, *, include_noop: bool =
             admdvs=os.environ.get("FUNDGUARD_RT_ADMDVS") or "000000",  # this centre's division: inf_refmsgid prefix
         )
     if processes is None:
+        from fundguard.logs import show_on_console
+
+        # configured from the environment: started by uvicorn, which sets up only its own loggers; the
+        # call lines and start-up warnings go beside its lines (unless logging was set up otherwise)
+        show_on_console()
         text = os.environ.get("FUNDGUARD_RT_PROCESSES") or "0"
         if not (text.isascii() and text.isdigit()):
             # read at start-up from the environment: one line for the operator, not uvicorn's trace

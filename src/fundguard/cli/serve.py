@@ -27,13 +27,10 @@ def run_server(config: AppConfig, host: str, port: int) -> None:
 
     import uvicorn
 
+    from fundguard.logs import show_on_console
+
     # FundGuard's own progress (index builds at start, the real-time call log) beside uvicorn's lines
-    logger = logging.getLogger("fundguard")
-    if not logger.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(levelname)-9s %(message)s"))
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
+    show_on_console()
 
     app = build_app(config)
     if config.index_in_background:

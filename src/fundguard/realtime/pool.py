@@ -10,6 +10,12 @@ is free: the cores are used evenly, and a slow request still holds up no other.
 Each process builds its own service from the same `RealtimeConfig` (knowledge edition, history store,
 call log with its background writer, flushed when the process ends) and returns its reply encoded. The
 serving process builds none (`api.national.build_router`: only a `Door` for what never reaches one).
+
+Logging: a spawned process starts with no logging set up (uvicorn configures only the process it runs
+in), so its records (each call's line, the start-up warnings about rules skipped or run by their SQL,
+an internal error's trace) would be lost or printed bare. They are sent over a queue to the serving
+process and handed to its loggers of the same name, at the levels that process set: they go wherever
+its logging sends them. A start-up line said alike by every process is passed on once.
 """
 
 from __future__ import annotations
@@ -17,22 +23,49 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import signal
 import threading
 from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from logging.handlers import QueueHandler, QueueListener
 from multiprocessing.util import Finalize
+from typing import TYPE_CHECKING
 
 from fundguard.realtime.service import RealtimeConfig, RealtimeService
+
+if TYPE_CHECKING:
+    from multiprocessing.queues import Queue
 
 log = logging.getLogger("fundguard.realtime")
 
 _service: RealtimeService | None = None
 
 
-def _init_process(config: RealtimeConfig) -> None:
+class _StartUp(logging.Filter):
+    """Marks the records said while the process builds its service."""
+
+    active = True
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.fundguard_start_up = self.active
+        return True
+
+
+def _init_process(config: RealtimeConfig, log_queue: Queue, levels: dict[str, int]) -> None:
     global _service
+    # Ctrl-C at the console reaches the whole process group: the serving process stops the pool itself
+    # (its shutdown ends these processes after their last task), without a trace from each of them
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    start_up = _StartUp()
+    handler = QueueHandler(log_queue)
+    handler.addFilter(start_up)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    for name, level in levels.items():
+        logging.getLogger(name or None).setLevel(level)
     _service = RealtimeService(config)
+    start_up.active = False
     # a pool's process ends through multiprocessing's exit function (not atexit): the call log's last
     # rows are written there
     Finalize(None, _service.close, exitpriority=10)
@@ -50,6 +83,32 @@ def _handle(body: bytes, headers: dict[str, str], path_infno: str | None, expect
     return reply.status, reply.encoded()
 
 
+class _Forward(logging.Handler):
+    """In the serving process: a record from an analysis process, handed to this process's logger of the
+    same name (its handlers and its parents'); a start-up line already passed on is not repeated."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._said: set[tuple[str, int, str]] = set()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if getattr(record, "fundguard_start_up", False):
+            key = (record.name, record.levelno, record.getMessage())
+            if key in self._said:
+                return
+            self._said.add(key)
+        logging.getLogger(record.name).handle(record)
+
+
+def _levels() -> dict[str, int]:
+    """The levels this process's loggers were set to (the root's as ""), for the analysis processes."""
+    levels = {"": logging.getLogger().level}
+    for name, logger in logging.Logger.manager.loggerDict.items():
+        if isinstance(logger, logging.Logger) and logger.level != logging.NOTSET:
+            levels[name] = logger.level
+    return levels
+
+
 class ServicePool:
     """`processes` analysis processes; `handle` is awaited from the event loop."""
 
@@ -59,15 +118,23 @@ class ServicePool:
         self.config = config
         self.processes = processes
         self._lock = threading.Lock()
+        self._context = multiprocessing.get_context("spawn")
+        self._log_queue = self._context.Queue()
+        self._listener: QueueListener | None = QueueListener(self._log_queue, _Forward())
+        self._listener.start()
         self._executor = self._new_executor()
         # every process started (and its service built) before the first request: submitted together,
         # each task finds no idle process and starts one; a bad configuration fails here, at start
-        for future in wait([self._executor.submit(_ready) for _ in range(processes)]).done:
-            future.result()
+        try:
+            for future in wait([self._executor.submit(_ready) for _ in range(processes)]).done:
+                future.result()
+        except BaseException:
+            self.close()
+            raise
 
     def _new_executor(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_init_process, initargs=(self.config,))
+        return ProcessPoolExecutor(self.processes, mp_context=self._context, initializer=_init_process,
+                                   initargs=(self.config, self._log_queue, _levels()))
 
     async def handle(self, body: bytes, headers: Mapping[str, str], *, path_infno: str | None = None,
                      expect_infno: str | None = None) -> tuple[int, bytes]:
@@ -91,3 +158,7 @@ class ServicePool:
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)
+        # after the processes ended (their last lines, the call log's flush among them, are in the queue)
+        if self._listener is not None:
+            self._listener.stop()
+            self._listener = None

@@ -139,11 +139,13 @@ class Door:
     have) and the log lines. A `RealtimeService` has one; with analysis processes (`realtime.pool`) it is
     all the serving process builds: no knowledge edition, history or call log there."""
 
-    def __init__(self, config: RealtimeConfig):
+    def __init__(self, config: RealtimeConfig, *, announce: bool = True):
         self.config = config
         self._serial = itertools.count(1)
         self._lock = threading.Lock()
-        if not config.auth:  # here, so that the serving process says it also when analysis processes run
+        # `announce` False: the serving process of a pool, whose analysis processes say it (their start-up
+        # lines reach this process's log once, `realtime.pool`)
+        if announce and not config.auth:
             log.warning("!!! 实时接口认证已关闭 (--no-auth): 任何人都可调用, 仅限本机演示 !!! %s", AUTH_DISABLED)
 
     def envelope(self, infcode: int, err_msg: str, output: Any, received: dt.datetime) -> dict:
