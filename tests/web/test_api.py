@@ -207,3 +207,22 @@ def test_the_dashboard_shows_what_the_run_says_about_its_inputs(app, app_service
         login(c, users["institution"])
         page = c.get(f"/runs/{run.run_id}/").text
         assert "运行提示" not in page
+
+
+def test_run_times_are_shown_in_beijing_time(client, users, synth_workspace):
+    # run.json records UTC (an offset in the text); an auditor reads China Standard Time, UTC+8
+    import datetime as dt
+    import json
+
+    from fundguard.web.pages import _local_time
+
+    assert _local_time("2026-11-24T20:30:05+00:00") == "2026-11-25 04:30:05"  # the next day in Beijing
+    assert _local_time("2026-11-25T04:30:05+08:00") == "2026-11-25 04:30:05"
+    assert _local_time("2026-11-25 04:30") == "2026-11-25 04:30"  # no offset: not guessed, shown as it is
+    finished = json.loads((synth_workspace / "audit" / "run.json").read_text(encoding="utf-8"))["finished"]
+    assert finished.endswith("+00:00")
+    beijing = (dt.datetime.fromisoformat(finished).replace(tzinfo=None) + dt.timedelta(hours=8)).strftime("%Y-%m-%d %H:%M:%S")
+    login(client, users["auditor"])
+    runs = client.get("/runs").text
+    assert "完成时间（北京时间）" in runs and beijing in runs and finished not in runs
+    assert beijing in client.get("/runs/latest/").text

@@ -54,7 +54,26 @@ def _money(value: Any) -> str:
     return f"{Decimal(str(value)):,.2f}"
 
 
+#: China Standard Time (no daylight saving): the time every bureau reads, whatever the server's zone
+CHINA_TIME = dt.timezone(dt.timedelta(hours=8), "北京时间")
+
+
+def _local_time(value: Any) -> str:
+    """An ISO timestamp with its offset (run.json records UTC) as Beijing time, `2026-11-25 11:12:45`;
+    a value without an offset or not a timestamp is shown as it is."""
+    if not value:
+        return ""
+    try:
+        moment = dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    if moment.tzinfo is None:
+        return str(value)
+    return moment.astimezone(CHINA_TIME).strftime("%Y-%m-%d %H:%M:%S")
+
+
 templates.env.filters["money"] = _money
+templates.env.filters["local_time"] = _local_time
 templates.env.filters["mask"] = mask_id
 templates.env.filters["tojson_pretty"] = lambda v: json.dumps(v, ensure_ascii=False, indent=2, default=str)
 templates.env.globals.update(SEVERITY_LABELS=SEVERITY_LABELS, SCENE_LABELS=SCENE_LABELS,
