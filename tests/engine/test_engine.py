@@ -583,3 +583,35 @@ def test_negative_fund_payments_and_id_numbers_as_person_numbers_are_pointed_out
     ok = write_dataset(build_tables({"psn": given["psn"][1:], "mdtrt": given["mdtrt"][1:], "feedetl": given["feedetl"][1:]}),
                        tmp_path / "ok")
     assert load_dataset(ok, duckdb.connect()).warnings == []
+
+
+def test_every_line_and_encounter_rule_returns_who_and_where(dataset):
+    # a line or encounter rule that does not return psn_no, mdtrt_id, setl_id and fixmedins_code has its
+    # flags joined back to feedetl/mdtrt when they are assembled: a full scan of the fee lines per rule
+    # at 10M lines (on Spark, a shuffle of every line). The built-in library spares every such join.
+    from fundguard.contract import load_dataset
+    from fundguard.engine.backends.duckdb import sql_params
+    from fundguard.engine.rule import Granularity
+    from fundguard.engine.run import IN_PLACE_TABLES, Auditor, _open_edition
+
+    _, edition = _open_edition(None)
+    con = duckdb.connect()
+    load_dataset(dataset, con, in_place=IN_PLACE_TABLES, require_rows=True)
+    edition.register(con)
+    auditor = Auditor(con, kb_hash=edition.content_hash, kb_manifest=dict(edition.manifest))
+    registry = load_registry()
+    auditor.prepare(list(registry.rules.values()))
+    checked, lacking = [], {}
+    for rule in registry.rules.values():
+        if rule.granularity not in (Granularity.LINE, Granularity.MDTRT) or "post" not in {s.value for s in rule.scenes}:
+            continue
+        sql = expand(auditor.backend.rule_sql(rule))
+        params = rule.bind_params(None)
+        columns = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM ({sql}) r", {p: params[p] for p in sql_params(sql)}).fetchall()}  # noqa: S608
+        checked.append(rule.id)
+        missing = {"psn_no", "mdtrt_id", "setl_id", "fixmedins_code"} - columns
+        if missing:
+            lacking[rule.id] = sorted(missing)
+    con.close()
+    assert len(checked) >= 30 and {"C01", "D04", "B06", "E01"} <= set(checked)
+    assert lacking == {}

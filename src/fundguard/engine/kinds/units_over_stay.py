@@ -37,14 +37,14 @@ def batch_sql(rule: Any, config: Config) -> str:
     types = literal_list(config.med_chrgitm_types)
     items = _prefix_filter(config)
     return f"""
-SELECT mdtrt_id,
+SELECT mdtrt_id, psn_no, setl_id, fixmedins_code,
        SUM(beyond_cnt * pric) AS vola_amt,
        MAX(total_cnt) AS ev_billed_days,
        MAX(stay_days) AS ev_stay_days,
        MAX(total_cnt) - MAX(stay_days) AS ev_excess_days,
        {{{{ list_agg(feedetl_sn) }}}} AS feedetl_sns
 FROM (
-  SELECT f.mdtrt_id, f.feedetl_sn, f.pric, s.stay_days,
+  SELECT f.mdtrt_id, s.psn_no, s.setl_id, s.fixmedins_code, f.feedetl_sn, f.pric, s.stay_days,
          SUM(f.net_cnt) OVER (PARTITION BY f.mdtrt_id) AS total_cnt,
          CASE
            WHEN cum_cnt - s.stay_days <= 0 THEN 0
@@ -59,6 +59,7 @@ FROM (
   ) f
   JOIN inpatient_stays s ON s.mdtrt_id = f.mdtrt_id
 ) x
-GROUP BY mdtrt_id
+-- who and where from the stay (one per encounter): no join back to mdtrt when the flags are assembled
+GROUP BY mdtrt_id, psn_no, setl_id, fixmedins_code
 HAVING MAX(total_cnt) > MAX(stay_days)
 """  # noqa: S608

@@ -1,6 +1,6 @@
 -- C01: drug lines supplied for more days than allowed (knowledge limit, else the setting's default; never above the cap)
 WITH drug AS (
-  SELECT l.feedetl_sn, l.hilist_code, l.item_name, l.med_type, l.prd_days, l.net_amt,
+  SELECT l.feedetl_sn, l.psn_no, l.mdtrt_id, l.setl_id, l.fixmedins_code, l.hilist_code, l.item_name, l.med_type, l.prd_days, l.net_amt,
          k.max_prd_days AS kb_max_prd_days,
          CASE WHEN k.max_prd_days IS NOT NULL THEN k.kb_hilist_code END AS kb_code,
          CASE WHEN k.max_prd_days IS NOT NULL THEN k.source END AS kb_source,
@@ -24,7 +24,7 @@ limited AS (
          END AS limit_source
   FROM drug d
 )
-SELECT feedetl_sn,
+SELECT feedetl_sn, psn_no, mdtrt_id, setl_id, fixmedins_code,
        {{ prorate_amt(net_amt, prd_days - limit_days, prd_days) }} AS vola_amt,
        hilist_code, item_name,
        prd_days AS ev_prd_days, limit_days AS ev_limit_days, limit_source AS ev_limit_source,

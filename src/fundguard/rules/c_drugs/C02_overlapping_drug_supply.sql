@@ -44,7 +44,7 @@ involved AS (
 )
 SELECT o.feedetl_sn,
        {{ prorate_amt(o.net_amt, o.overlap_days, o.prd_days) }} AS vola_amt,
-       i.feedetl_sns, i.mdtrt_ids, l.hilist_code, l.item_name,
+       i.feedetl_sns, i.mdtrt_ids, l.psn_no, l.mdtrt_id, l.setl_id, l.fixmedins_code, l.hilist_code, l.item_name,
        o.fee_date AS ev_fee_date, o.prd_days AS ev_prd_days,
        -- the last day each supply covers (supply_end is the day after it)
        {{ add_days(o.supply_end, -1) }} AS ev_supply_last_day,

@@ -1,6 +1,6 @@
 -- C04: drug lines whose quantity per supplied day exceeds the knowledge base's daily maximum
 WITH drug AS (
-  SELECT l.feedetl_sn, l.hilist_code, l.item_name, l.prd_days, l.net_cnt, l.net_amt, l.pric,
+  SELECT l.feedetl_sn, l.psn_no, l.mdtrt_id, l.setl_id, l.fixmedins_code, l.hilist_code, l.item_name, l.prd_days, l.net_cnt, l.net_amt, l.pric,
          k.kb_hilist_code, k.source AS kb_source, k.max_daily_cnt, k.max_daily_cnt * l.prd_days AS allowed_cnt
   FROM fee_lines l
   JOIN kb_drug_days_match k ON k.hilist_code = l.hilist_code
@@ -8,7 +8,7 @@ WITH drug AS (
     AND k.max_daily_cnt IS NOT NULL
 )
 -- excess share = amount × (cnt − max × prd_days) / cnt, in whole cents; quantities scaled to integers (4 places)
-SELECT feedetl_sn,
+SELECT feedetl_sn, psn_no, mdtrt_id, setl_id, fixmedins_code,
        {{ prorate_amt(net_amt, CAST((net_cnt - allowed_cnt) * 10000 AS BIGINT), CAST(net_cnt * 10000 AS BIGINT)) }} AS vola_amt,
        hilist_code, item_name,
        net_cnt AS ev_cnt, prd_days AS ev_prd_days,

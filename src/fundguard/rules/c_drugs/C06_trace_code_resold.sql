@@ -43,7 +43,7 @@ lines_of AS (
     SELECT feedetl_sn, first_sn AS related_sn, first_mdtrt_id AS related_mdtrt_id FROM later
   ) u GROUP BY feedetl_sn
 )
-SELECT l.feedetl_sn, l.net_amt AS vola_amt, o.feedetl_sns, o.mdtrt_ids, l.hilist_code, l.item_name,
+SELECT l.feedetl_sn, l.net_amt AS vola_amt, o.feedetl_sns, o.mdtrt_ids, l.psn_no, l.mdtrt_id, l.setl_id, l.fixmedins_code, l.hilist_code, l.item_name,
        s.drug_trac_codg AS ev_trac_code, s.first_sn AS ev_first_feedetl_sn, s.first_time AS ev_first_fee_time,
        p.dup_codes AS ev_dup_code_count, p.trac_codes AS ev_trac_codes
 FROM shown s

@@ -27,7 +27,7 @@ per_line AS (
   SELECT feedetl_sn, COUNT(*) AS mismatched_codes, {{ list_agg(drug_trac_codg) }} AS trac_codes
   FROM mismatched GROUP BY feedetl_sn
 )
-SELECT l.feedetl_sn, l.net_amt AS vola_amt, l.hilist_code, l.item_name,
+SELECT l.feedetl_sn, l.net_amt AS vola_amt, l.psn_no, l.mdtrt_id, l.setl_id, l.fixmedins_code, l.hilist_code, l.item_name,
        s.drug_trac_codg AS ev_trac_code, s.trac_prefix AS ev_trac_prefix,
        s.product_code AS ev_product_hilist_code, COALESCE(s.product_name, s.product_code) AS ev_product_name,
        s.kb_source AS ev_kb_source,

@@ -46,7 +46,7 @@ involved AS (
 )
 SELECT m.feedetl_sn, i.feedetl_sns, i.mdtrt_ids,
        {{ prorate_amt(m.net_amt, m.beyond_days, m.prd_days) }} AS vola_amt,
-       l.hilist_code, l.item_name,
+       l.psn_no, l.mdtrt_id, l.setl_id, l.fixmedins_code, l.hilist_code, l.item_name,
        m.kb_hilist_code AS ev_kb_hilist_code, m.kb_source AS ev_kb_source, m.max_days AS ev_kb_max_days,
        m.course_start AS ev_course_start, {{ add_days(m.course_end, -1) }} AS ev_course_last_day,
        m.fee_date AS ev_fee_date, m.prd_days AS ev_prd_days, m.beyond_days AS ev_beyond_days

@@ -19,7 +19,7 @@ ids AS (
     SELECT mdtrt_id, stay_id AS id FROM hit
   ) u GROUP BY mdtrt_id
 )
-SELECT o.mdtrt_id,
+SELECT o.mdtrt_id, o.psn_no, o.setl_id, o.fixmedins_code,
        o.hifp_pay AS vola_amt,
        o.med_type AS ev_med_type,
        CASE o.med_type WHEN '11' THEN '普通门诊' WHEN '13' THEN '急诊' WHEN '14' THEN '门诊慢特病' WHEN '21' THEN '住院' WHEN '41' THEN '定点药店购药' WHEN '51' THEN '生育门诊' WHEN '52' THEN '生育住院' ELSE o.med_type END AS ev_med_type_label,

@@ -1,5 +1,5 @@
 -- D04: an encounter starting on a date after the person's date of death.
-SELECT mdtrt_id,
+SELECT mdtrt_id, psn_no, setl_id, fixmedins_code,
        hifp_pay AS vola_amt,
        CAST(death_date AS VARCHAR) AS ev_death_date,
        CAST(begn_date AS VARCHAR) AS ev_begn_date,

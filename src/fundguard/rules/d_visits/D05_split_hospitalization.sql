@@ -9,14 +9,14 @@ WITH main_diag AS (
   ) d WHERE rn = 1
 ),
 stays AS (
-  SELECT s.mdtrt_id, s.psn_no, s.fixmedins_code, s.begn_date, s.end_date, s.hifp_pay,
+  SELECT s.mdtrt_id, s.psn_no, s.setl_id, s.fixmedins_code, s.begn_date, s.end_date, s.hifp_pay,
          d.diag_code AS main_diag_code,
          LAG(s.mdtrt_id) OVER (PARTITION BY s.psn_no, s.fixmedins_code ORDER BY s.begntime, s.mdtrt_id) AS prev_id
   FROM inpatient_stays s
   LEFT JOIN main_diag d ON d.mdtrt_id = s.mdtrt_id
 ),
 hit AS (
-  SELECT c.mdtrt_id, c.hifp_pay, c.begn_date, c.main_diag_code,
+  SELECT c.mdtrt_id, c.psn_no, c.setl_id, c.fixmedins_code, c.hifp_pay, c.begn_date, c.main_diag_code,
          p.mdtrt_id AS prev_id, p.end_date AS prev_end_date, p.main_diag_code AS prev_main_diag_code,
          p.dscg_way AS prev_dscg_way,
          {{ days_between(p.end_date, c.begn_date) }} AS gap_days
@@ -34,7 +34,7 @@ ids AS (
     SELECT mdtrt_id, prev_id AS id FROM hit
   ) u GROUP BY mdtrt_id
 )
-SELECT h.mdtrt_id,
+SELECT h.mdtrt_id, h.psn_no, h.setl_id, h.fixmedins_code,
        h.hifp_pay AS vola_amt,
        h.prev_id AS ev_prev_mdtrt_id,
        CAST(h.prev_end_date AS VARCHAR) AS ev_prev_end_date,

@@ -3,7 +3,7 @@
 -- The stay's days are day 0 (admission date) .. stay_days - 1; a fee or check-in dated before admission
 -- counts for day 0, one dated on or after the discharge date for the last day.
 WITH stays AS (
-  SELECT mdtrt_id, begn_date, end_date, stay_days, hifp_pay FROM inpatient_stays
+  SELECT mdtrt_id, psn_no, setl_id, fixmedins_code, begn_date, end_date, stay_days, hifp_pay FROM inpatient_stays
 ),
 services AS (
   SELECT s.mdtrt_id, s.stay_days, {{ days_between(s.begn_date, f.fee_date) }} AS d
@@ -47,7 +47,7 @@ checked AS (
   SELECT c.mdtrt_id, COUNT(*) AS checkins FROM checkin c JOIN stays s ON s.mdtrt_id = c.mdtrt_id GROUP BY c.mdtrt_id
 ),
 measured AS (
-  SELECT s.mdtrt_id, s.stay_days, s.hifp_pay, s.begn_date, s.end_date,
+  SELECT s.mdtrt_id, s.psn_no, s.setl_id, s.fixmedins_code, s.stay_days, s.hifp_pay, s.begn_date, s.end_date,
          s.stay_days - COALESCE(m.service_days, 0) AS empty_days,
          s.stay_days - COALESCE(m.attended_days, 0) AS empty_or_absent_days,
          COALESCE(m.absent_stay_days, 0) AS absent_stay_days,
@@ -68,7 +68,7 @@ judged AS (
     FROM measured m
   ) x
 )
-SELECT mdtrt_id,
+SELECT mdtrt_id, psn_no, setl_id, fixmedins_code,
        -- hifp_pay x unpaid_days / stay_days in cents, rounded half away from zero
        CASE WHEN hifp_pay > 0 THEN {{ prorate_amt(hifp_pay, unpaid_days, stay_days) }}
             ELSE CAST(0 AS DECIMAL(16,2)) END AS vola_amt,

@@ -26,7 +26,7 @@ ids AS (
     SELECT mdtrt_id, earlier_id AS id FROM pairs
   ) u GROUP BY mdtrt_id
 )
-SELECT b.mdtrt_id,
+SELECT b.mdtrt_id, s.psn_no, s.setl_id, s.fixmedins_code,
        s.hifp_pay AS vola_amt,
        b.earlier_id AS ev_earlier_mdtrt_id,
        e.fixmedins_code AS ev_earlier_fixmedins_code,

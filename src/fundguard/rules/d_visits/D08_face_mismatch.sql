@@ -1,5 +1,5 @@
 -- D08: an encounter with a presence check whose face verification failed (result 3).
-SELECT m.mdtrt_id,
+SELECT m.mdtrt_id, m.psn_no, m.setl_id, m.fixmedins_code,
        m.hifp_pay AS vola_amt,
        c.mismatches AS ev_mismatches,
        c.first_time AS ev_first_mismatch_time,

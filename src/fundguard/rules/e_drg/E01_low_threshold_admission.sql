@@ -8,7 +8,7 @@ WITH costs AS (
   GROUP BY mdtrt_id
 ),
 judged AS (
-  SELECT s.mdtrt_id, s.drg_code, k.drg_name, k.avg_cost, k.source AS kb_source, s.stay_days, s.medfee_sumamt, s.hifp_pay,
+  SELECT s.mdtrt_id, s.psn_no, s.setl_id, s.fixmedins_code, s.drg_code, k.drg_name, k.avg_cost, k.source AS kb_source, s.stay_days, s.medfee_sumamt, s.hifp_pay,
          COALESCE(c.line_cost, 0) AS line_cost,
          COALESCE(c.exam_cost, 0) AS exam_cost,
          CASE WHEN s.stay_days <= $max_los_days AND s.medfee_sumamt < $cost_share * k.avg_cost
@@ -21,7 +21,7 @@ judged AS (
   LEFT JOIN costs c ON c.mdtrt_id = s.mdtrt_id
   WHERE k.is_low_risk
 )
-SELECT mdtrt_id,
+SELECT mdtrt_id, psn_no, setl_id, fixmedins_code,
        hifp_pay AS vola_amt,
        drg_code AS ev_drg_code,
        COALESCE(drg_name, drg_code) AS ev_drg_name,

@@ -12,7 +12,7 @@ main_oprn AS (
   ) o WHERE rn = 1
 ),
 judged AS (
-  SELECT s.mdtrt_id, s.drg_code, k.drg_name, k.weight, k.avg_cost, k.source AS kb_source, s.medfee_sumamt, s.hifp_pay,
+  SELECT s.mdtrt_id, s.psn_no, s.setl_id, s.fixmedins_code, s.drg_code, k.drg_name, k.weight, k.avg_cost, k.source AS kb_source, s.medfee_sumamt, s.hifp_pay,
          o.oprn_oprt_code,
          CASE WHEN substr(s.drg_code, length(s.drg_code), 1) IN ('1', '3') AND s.medfee_sumamt < $cost_share * k.avg_cost
               THEN 1 ELSE 0 END AS is_cheap_complicated,
@@ -25,7 +25,7 @@ judged AS (
   LEFT JOIN main_oprn o ON o.mdtrt_id = s.mdtrt_id
   LEFT JOIN surgery g ON g.mdtrt_id = s.mdtrt_id
 )
-SELECT mdtrt_id,
+SELECT mdtrt_id, psn_no, setl_id, fixmedins_code,
        GREATEST(LEAST(avg_cost - medfee_sumamt, hifp_pay), 0) AS vola_amt,
        drg_code AS ev_drg_code,
        COALESCE(drg_name, drg_code) AS ev_drg_name,

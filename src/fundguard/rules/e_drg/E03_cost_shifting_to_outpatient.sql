@@ -1,7 +1,7 @@
 -- E03: examination, lab and drug costs of outpatient encounters at the same institution within window_days
 -- before admission or after discharge, above share of the stay's cost.
 WITH stays AS (
-  SELECT mdtrt_id, psn_no, fixmedins_code, begntime, endtime, begn_date, end_date, medfee_sumamt FROM inpatient_stays
+  SELECT mdtrt_id, psn_no, setl_id, fixmedins_code, begntime, endtime, begn_date, end_date, medfee_sumamt FROM inpatient_stays
 ),
 -- an outpatient visit during any inpatient stay of the person (admission to discharge time, any
 -- institution) is left to D03, not counted as shifted cost of another stay
@@ -60,7 +60,7 @@ ids AS (
     SELECT DISTINCT stay_id, stay_id AS id FROM counted
   ) u GROUP BY stay_id
 )
-SELECT s.mdtrt_id,
+SELECT s.mdtrt_id, s.psn_no, s.setl_id, s.fixmedins_code,
        p.out_cost AS vola_amt,
        p.out_cost AS ev_outpatient_cost,
        p.before_cost AS ev_before_cost,

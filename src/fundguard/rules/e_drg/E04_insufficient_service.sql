@@ -1,5 +1,5 @@
 -- E04: a stay discharged on medical advice (dscg_way 1) whose cost and length are both far below its DRG group's averages.
-SELECT s.mdtrt_id,
+SELECT s.mdtrt_id, s.psn_no, s.setl_id, s.fixmedins_code,
        CAST(0 AS DECIMAL(16,2)) AS vola_amt,
        s.drg_code AS ev_drg_code,
        COALESCE(k.drg_name, s.drg_code) AS ev_drg_name,
