@@ -253,3 +253,29 @@ def test_standalone_pool_under_uvicorn_logs_calls_and_stops_cleanly_on_ctrl_c(tm
     assert err.count("实时接口认证已关闭") == 1
     assert len([line for line in err.splitlines() if line.startswith("INFO") and "3101 scene=" in line]) == 1
     assert "Traceback" not in err and "KeyboardInterrupt" not in err
+
+
+def test_many_threads_first_using_the_nonce_file_at_once_all_succeed(tmp_path):
+    # every thread opens its own connection on its first request; 16 first requests at once must all be
+    # recorded (the file's WAL switch, made by each first connection, failed at once with "database is
+    # locked" in about one round in 30; a stress test: it cannot prove the race absent, it catches it back)
+    from fundguard.realtime.store import SqliteNonces
+
+    for round_no in range(60):
+        nonces = SqliteNonces(tmp_path / f"r{round_no}.nonces")
+        barrier = threading.Barrier(16)
+        results, errors = [], []
+
+        def first_use(i: int, nonces=nonces, barrier=barrier, results=results, errors=errors) -> None:
+            barrier.wait()
+            try:
+                results.append(nonces.use("P", f"N{i}", 1_700_000_000, window=300))
+            except Exception as exc:  # noqa: BLE001 (any failure is what the test looks for)
+                errors.append(exc)
+
+        threads = [threading.Thread(target=first_use, args=(i,)) for i in range(16)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == [] and results == [True] * 16, (round_no, errors[:1])

@@ -238,15 +238,32 @@ class SqliteNonces:
     def __init__(self, path: Path):
         self.path = path
         self._local = threading.local()
+        # the file's WAL mode and table are set up once, here: a journal-mode switch made by several
+        # threads' first connections at once can fail at once with "database is locked" (SQLite does not
+        # wait on it), as seen under 8 concurrent first requests; between processes starting together,
+        # the switch is retried for as long as a connection waits for a lock
+        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    conn.execute("PRAGMA journal_mode=WAL")
+                    break
+                except sqlite3.OperationalError as exc:
+                    if "locked" not in str(exc) or time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
+            conn.execute("CREATE TABLE IF NOT EXISTS rt_nonce (paasid TEXT, nonce TEXT, ts INTEGER, "
+                         "PRIMARY KEY (paasid, nonce)) WITHOUT ROWID")
+        finally:
+            conn.close()
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
+            # WAL is a property of the file (set in __init__); synchronous is per connection
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=OFF")
-            conn.execute("CREATE TABLE IF NOT EXISTS rt_nonce (paasid TEXT, nonce TEXT, ts INTEGER, "
-                         "PRIMARY KEY (paasid, nonce)) WITHOUT ROWID")
             self._local.conn = conn
         return conn
 
