@@ -232,27 +232,32 @@ def msgid_hash(msgid: str) -> str:
     return hashlib.sha256(msgid.encode()).hexdigest()
 
 
+def _use_wal(conn: sqlite3.Connection, wait: float = 30.0) -> None:
+    """`PRAGMA journal_mode=WAL`, retried while the file is locked: SQLite fails a journal-mode switch at
+    once, without its busy wait, when another connection (a thread's, or a process starting at the same
+    time) holds the file."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 class SqliteNonces:
     """Used nonces in a SQLite file shared by every server process (one connection per thread)."""
 
     def __init__(self, path: Path):
         self.path = path
         self._local = threading.local()
-        # the file's WAL mode and table are set up once, here: a journal-mode switch made by several
-        # threads' first connections at once can fail at once with "database is locked" (SQLite does not
-        # wait on it), as seen under 8 concurrent first requests; between processes starting together,
-        # the switch is retried for as long as a connection waits for a lock
+        # the file's WAL mode and table are set up once, here, not by each thread's first connection (8
+        # first requests at once made 8 switches, and one could fail with "database is locked")
         conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    conn.execute("PRAGMA journal_mode=WAL")
-                    break
-                except sqlite3.OperationalError as exc:
-                    if "locked" not in str(exc) or time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.05)
+            _use_wal(conn)
             conn.execute("CREATE TABLE IF NOT EXISTS rt_nonce (paasid TEXT, nonce TEXT, ts INTEGER, "
                          "PRIMARY KEY (paasid, nonce)) WITHOUT ROWID")
         finally:
@@ -286,8 +291,8 @@ def _engine(url: str):
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn, _):  # noqa: ANN001
+            _use_wal(dbapi_conn)  # the same switch, made by every new connection of the pool
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
